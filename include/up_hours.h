@@ -1,0 +1,48 @@
+/* Business hours: a store's local weekly rows to merged UTC intervals (SPEC §2). */
+#ifndef UP_HOURS_H
+#define UP_HOURS_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include "up_error.h"
+#include "up_tz.h"
+
+/* One menu_hours row: day 0 = Monday .. 6 = Sunday; times in µs since local midnight. */
+struct up_hours_row {
+    int day;
+    int64_t start_us;
+    int64_t end_us;
+};
+
+/* A half-open UTC interval [lo, hi) in µs. */
+struct up_interval {
+    int64_t lo;
+    int64_t hi;
+};
+
+/* A growable interval list, reused from store to store (cap: UP_HOURS_MAX_INTERVALS). */
+struct up_intervals {
+    struct up_interval *v;
+    size_t n;
+    size_t cap;
+};
+
+#define UP_HOURS_MAX_INTERVALS (1u << 20)
+
+/*
+ * Computes B(store) for a report whose week window starts at week_lo and ends at now:
+ * for each local date d from localdate(week_lo) - 1 to localdate(now) and each row with
+ * day == weekday(d), [L(d, start), L(d', end)) with d' = d if end > start else d + 1
+ * (start == end: 24 hours); empty or backwards results add nothing; the union is
+ * written to out sorted and merged (no overlaps, no touching intervals).
+ * nrows == 0 means open all the time: out = { [INT64_MIN, INT64_MAX) }.
+ * Returns UP_OK or UP_ENOMEM.
+ */
+enum up_code up_hours_intervals(const struct up_hours_row *rows, size_t nrows,
+                                const struct up_tz *tz, int64_t week_lo, int64_t now,
+                                struct up_intervals *out) UP_WARN_UNUSED;
+
+/* Frees the list's storage and zeroes it. Accepts NULL. */
+void up_intervals_free(struct up_intervals *iv);
+
+#endif

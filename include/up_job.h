@@ -1,0 +1,30 @@
+/* The report job across MPI ranks (DESIGN.md "The job"): the only module that speaks MPI. */
+#ifndef UP_JOB_H
+#define UP_JOB_H
+
+#include <mpi.h>
+#include <stdint.h>
+#include "up_error.h"
+#include "up_report.h"
+
+/* Default zone of a store without a valid timezone row (SPEC §2). */
+#define UP_DEFAULT_ZONE "America/Chicago"
+
+struct up_job_opts {
+    const char *db;           /* database URL, opened read-only by every rank */
+    const char *reports_dir;  /* where rank 0 writes <id>.csv and <id>.status.json */
+    char report_id[UP_REPORT_ID_MAX + 1]; /* rank 0's value is used by all */
+    int64_t now;              /* used when has_now */
+    int has_now;
+    const char *tzdir;        /* NULL: $TZDIR or /usr/share/zoneinfo */
+    int quiet;                /* no run summary on stdout */
+};
+
+/*
+ * Runs one report. Collective: every rank of comm must call it with the same options.
+ * Returns the same code on every rank: UP_OK, or the first failing rank's code; on
+ * failure rank 0 has logged the reason, marked the status file Failed and left no CSV.
+ */
+enum up_code up_job_run(struct up_job_opts *opts, MPI_Comm comm);
+
+#endif

@@ -1,0 +1,402 @@
+#include "up_load.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include "up_csvin.h"
+#include "up_rows.h"
+#include "up_strmap.h"
+#include "up_time.h"
+#include "up_tz.h"
+
+/* Summary slots: CSV-level reasons keep their enum value; row-level ones follow. */
+#define ROW_SLOT(r) (UP_CSV_REJ_FIELDS + (int)(r))
+
+static const char *const file_label[UP_NFILES] = {"store_status", "menu_hours", "timezones"};
+
+const char *up_load_reason_name(int i)
+{
+    if (i >= 1 && i <= UP_CSV_REJ_FIELDS)
+        return up_csv_reject_name((enum up_csv_reject)i);
+    if (i > UP_CSV_REJ_FIELDS && i <= ROW_SLOT(UP_ROW_TZ_CONFLICT))
+        return up_row_reject_name((enum up_row_reject)(i - UP_CSV_REJ_FIELDS));
+    return NULL;
+}
+
+/* Column sets of the three files (SPEC §1). */
+static const char *const n_store_id[] = {"store_id", NULL};
+static const char *const n_status[] = {"status", NULL};
+static const char *const n_ts[] = {"timestamp_utc", NULL};
+static const char *const n_day[] = {"dayOfWeek", "day", NULL};
+static const char *const n_start[] = {"start_time_local", NULL};
+static const char *const n_end[] = {"end_time_local", NULL};
+static const char *const n_zone[] = {"timezone_str", NULL};
+
+static const struct up_csv_column cols_status[] = {{n_store_id}, {n_status}, {n_ts}};
+static const struct up_csv_column cols_hours[] = {{n_store_id}, {n_day}, {n_start}, {n_end}};
+static const struct up_csv_column cols_tz[] = {{n_store_id}, {n_zone}};
+
+static const struct up_csv_column *const file_cols[UP_NFILES] = {cols_status, cols_hours,
+                                                                  cols_tz};
+static const size_t file_ncols[UP_NFILES] = {3, 4, 2};
+
+struct loader {
+    struct up_store *st;
+    const struct up_load_opts *opts;
+    struct up_load_stats *stats;
+    FILE *rejects;
+    struct up_tzdb *tzdb;
+    struct up_strmap *tz_first;      /* store -> first valid zone */
+    struct up_strmap *hours_ok;      /* stores with a valid hours row */
+    struct up_strmap *hours_bad;     /* stores (valid id) with a rejected hours row */
+    char *err;
+    size_t errlen;
+};
+
+/* Writes one CSV field, quoted when it holds a comma, quote or line break. */
+static void put_field(FILE *f, const char *s)
+{
+    if (strpbrk(s, ",\"\r\n") == NULL) {
+        fputs(s, f);
+        return;
+    }
+    fputc('"', f);
+    for (; *s; s++) {
+        if (*s == '"')
+            fputc('"', f);
+        fputc(*s, f);
+    }
+    fputc('"', f);
+}
+
+static void reject(struct loader *L, int file, const char *path, long line, int slot,
+                   const char *detail, const char *value)
+{
+    struct up_load_file_stats *fs = &L->stats->file[file];
+
+    fs->rejected++;
+    fs->by_reason[slot]++;
+    if (!L->rejects)
+        return;
+    put_field(L->rejects, path);
+    fprintf(L->rejects, ",%ld,", line);
+    put_field(L->rejects, up_load_reason_name(slot));
+    fputc(',', L->rejects);
+    put_field(L->rejects, detail ? detail : "");
+    fputc(',', L->rejects);
+    put_field(L->rejects, value ? value : "");
+    fputc('\n', L->rejects);
+}
+
+/* Checks a parsed row's store_id, then its other columns in header order (SPEC §5). */
+struct check {
+    size_t pos;   /* position in the header */
+    size_t col;   /* requested column index */
+};
+
+static int cmp_check(const void *a, const void *b)
+{
+    const struct check *x = a, *y = b;
+    return (x->pos > y->pos) - (x->pos < y->pos);
+}
+
+static void column_order(const struct up_csvin *in, size_t ncols, struct check *order)
+{
+    size_t i;
+    /* Column 0 is always store_id, checked first; the rest by header position. */
+    for (i = 1; i < ncols; i++) {
+        order[i - 1].col = i;
+        order[i - 1].pos = up_csvin_column_pos(in, i);
+    }
+    qsort(order, ncols - 1, sizeof order[0], cmp_check);
+}
+
+struct status_row {
+    int active;
+    int64_t ts;
+};
+
+static enum up_row_reject check_status_col(const struct up_csv_record *r, size_t col,
+                                           struct status_row *out, const char **why)
+{
+    if (col == 1)
+        return up_check_status(r->field[1], r->len[1], &out->active, why);
+    if (up_parse_timestamp(r->field[2], r->len[2], &out->ts, why) != 0)
+        return UP_ROW_TIMESTAMP;
+    return UP_ROW_OK;
+}
+
+static enum up_row_reject check_hours_col(const struct up_csv_record *r, size_t col,
+                                          struct up_hours_row *out, const char **why)
+{
+    if (col == 1)
+        return up_check_day(r->field[1], r->len[1], &out->day, why);
+    if (col == 2)
+        return up_parse_time_of_day(r->field[2], r->len[2], &out->start_us, why) == 0
+                   ? UP_ROW_OK
+                   : UP_ROW_START;
+    return up_parse_time_of_day(r->field[3], r->len[3], &out->end_us, why) == 0 ? UP_ROW_OK
+                                                                               : UP_ROW_END;
+}
+
+static enum up_code note_store(struct up_strmap *m, const char *id, struct loader *L)
+{
+    if (up_strmap_get(m, id))
+        return UP_OK;
+    if (up_strmap_put(m, id, "") != 0) {
+        snprintf(L->err, L->errlen, "out of memory");
+        return UP_ENOMEM;
+    }
+    return UP_OK;
+}
+
+/* Loads one file's records; the per-file work is in the switch. */
+static enum up_code load_file(struct loader *L, int file, struct up_csvin *in)
+{
+    struct up_load_file_stats *fs = &L->stats->file[file];
+    const char *path = up_csvin_path(in);
+    struct check order[4];
+    size_t ncols = file_ncols[file];
+    struct up_csv_record r;
+    enum up_code rc;
+
+    column_order(in, ncols, order);
+    for (;;) {
+        enum up_row_reject bad = UP_ROW_OK;
+        const char *why = NULL;
+        size_t k;
+
+        rc = up_csvin_next(in, &r, L->err, L->errlen);
+        if (rc != UP_OK)
+            return rc;
+        if (r.kind == UP_CSV_END)
+            return UP_OK;
+        fs->rows++;
+        if (r.kind == UP_CSV_REJECT) {
+            reject(L, file, path, r.line, (int)r.reason, r.detail, r.raw);
+            continue;
+        }
+        bad = up_check_store_id(r.field[0], r.len[0], &why);
+        if (bad != UP_ROW_OK) {
+            reject(L, file, path, r.line, ROW_SLOT(bad), why, r.field[0]);
+            continue;
+        }
+        if (file == UP_FILE_STATUS) {
+            struct status_row row;
+            for (k = 0; k < ncols - 1 && bad == UP_ROW_OK; k++)
+                if ((bad = check_status_col(&r, order[k].col, &row, &why)) != UP_ROW_OK)
+                    reject(L, file, path, r.line, ROW_SLOT(bad), why, r.field[order[k].col]);
+            if (bad != UP_ROW_OK)
+                continue;
+            rc = L->st->ops->put_status(L->st, r.field[0], row.ts, row.active, L->err, L->errlen);
+        } else if (file == UP_FILE_HOURS) {
+            struct up_hours_row row;
+            for (k = 0; k < ncols - 1 && bad == UP_ROW_OK; k++)
+                if ((bad = check_hours_col(&r, order[k].col, &row, &why)) != UP_ROW_OK)
+                    reject(L, file, path, r.line, ROW_SLOT(bad), why, r.field[order[k].col]);
+            if (bad != UP_ROW_OK) {
+                rc = note_store(L->hours_bad, r.field[0], L);
+                if (rc != UP_OK)
+                    return rc;
+                continue;
+            }
+            rc = note_store(L->hours_ok, r.field[0], L);
+            if (rc == UP_OK)
+                rc = L->st->ops->put_hours(L->st, r.field[0], &row, L->err, L->errlen);
+        } else {
+            const char *zone = r.field[1];
+            const char *first;
+            if (!up_tzdb_known(L->tzdb, zone)) {
+                reject(L, file, path, r.line, ROW_SLOT(UP_ROW_TIMEZONE),
+                       "not a Zone or Link name of the tz database", zone);
+                continue;
+            }
+            first = up_strmap_get(L->tz_first, r.field[0]);
+            if (first) {
+                /* The first valid row wins; identical repeats are fine. */
+                if (strcmp(first, zone) != 0) {
+                    char detail[300];
+                    snprintf(detail, sizeof detail, "store already has timezone %s", first);
+                    reject(L, file, path, r.line, ROW_SLOT(UP_ROW_TZ_CONFLICT), detail, zone);
+                } else {
+                    fs->loaded++;
+                }
+                continue;
+            }
+            if (up_strmap_put(L->tz_first, r.field[0], zone) != 0) {
+                snprintf(L->err, L->errlen, "out of memory");
+                return UP_ENOMEM;
+            }
+            rc = L->st->ops->put_timezone(L->st, r.field[0], zone, L->err, L->errlen);
+        }
+        if (rc != UP_OK)
+            return rc;
+        fs->loaded++;
+    }
+}
+
+/* Counts stores whose hours rows were all rejected (they are open 24x7). */
+struct count_ctx {
+    const struct up_strmap *ok;
+    int64_t n;
+};
+
+static void count_missing(void *ctx, const char *key, const char *value)
+{
+    struct count_ctx *c = ctx;
+    (void)value;
+    if (!up_strmap_get(c->ok, key))
+        c->n++;
+}
+
+static int64_t all_rejected(struct loader *L)
+{
+    struct count_ctx c = {L->hours_ok, 0};
+    up_strmap_foreach(L->hours_bad, count_missing, &c);
+    return c.n;
+}
+
+enum up_code up_load_run(const char *db_url, const struct up_load_opts *opts,
+                         struct up_load_stats *stats, char *err, size_t errlen)
+{
+    struct up_store *st = NULL;
+    struct loader L = {NULL, opts, stats, NULL, NULL, NULL, NULL, NULL, err, errlen};
+    struct up_csvin *in[UP_NFILES] = {NULL, NULL, NULL};
+    char tmp_rejects[4096] = "";
+    enum up_code rc = UP_OK;
+    int began = 0;
+    int i;
+
+    memset(stats, 0, sizeof *stats);
+    /* Every fatal input problem is found before the store is touched. */
+    for (i = 0; i < UP_NFILES; i++) {
+        in[i] = up_csvin_open(opts->path[i], file_cols[i], file_ncols[i], &rc, err, errlen);
+        if (!in[i])
+            goto out;
+    }
+    L.tzdb = up_tzdb_open(opts->tzdir, 0, 0, err, errlen);
+    if (!L.tzdb) {
+        rc = UP_EUSAGE;
+        goto out;
+    }
+    L.tz_first = up_strmap_new();
+    L.hours_ok = up_strmap_new();
+    L.hours_bad = up_strmap_new();
+    if (!L.tz_first || !L.hours_ok || !L.hours_bad) {
+        snprintf(err, errlen, "out of memory");
+        rc = UP_ENOMEM;
+        goto out;
+    }
+    if (opts->rejects_path) {
+        if ((size_t)snprintf(tmp_rejects, sizeof tmp_rejects, "%s.tmp.%ld", opts->rejects_path,
+                             (long)getpid()) >= sizeof tmp_rejects) {
+            snprintf(err, errlen, "rejects path too long");
+            rc = UP_EUSAGE;
+            goto out;
+        }
+        L.rejects = fopen(tmp_rejects, "w");
+        if (!L.rejects) {
+            snprintf(err, errlen, "cannot write rejects file %s: %s", tmp_rejects,
+                     strerror(errno));
+            tmp_rejects[0] = '\0';
+            rc = UP_EIO;
+            goto out;
+        }
+        fputs("file,line,reason,detail,value\n", L.rejects);
+    }
+    rc = up_store_open(db_url, UP_STORE_WRITE, &st, err, errlen);
+    if (rc != UP_OK)
+        goto out;
+    L.st = st;
+    rc = st->ops->begin(st, err, errlen);
+    if (rc != UP_OK)
+        goto out;
+    began = 1;
+    /* Timezones first so a later reader of the database sees a consistent load anyway. */
+    rc = load_file(&L, UP_FILE_TZ, in[UP_FILE_TZ]);
+    if (rc == UP_OK)
+        rc = load_file(&L, UP_FILE_HOURS, in[UP_FILE_HOURS]);
+    if (rc == UP_OK)
+        rc = load_file(&L, UP_FILE_STATUS, in[UP_FILE_STATUS]);
+    if (rc != UP_OK)
+        goto out;
+    stats->hours_stores = (int64_t)up_strmap_count(L.hours_ok);
+    stats->tz_stores = (int64_t)up_strmap_count(L.tz_first);
+    stats->hours_all_rejected = all_rejected(&L);
+    if (L.rejects) {
+        int bad = fflush(L.rejects) != 0 || fsync(fileno(L.rejects)) != 0;
+        bad |= fclose(L.rejects) != 0;
+        L.rejects = NULL;
+        if (bad) {
+            snprintf(err, errlen, "cannot write rejects file %s: %s", tmp_rejects,
+                     strerror(errno));
+            rc = UP_EIO;
+            goto out;
+        }
+    }
+    rc = st->ops->commit(st, err, errlen);
+    if (rc != UP_OK)
+        goto out;
+    began = 0;
+    if (tmp_rejects[0] && rename(tmp_rejects, opts->rejects_path) != 0) {
+        /* The data is committed; only the rejects report is missing. Say so. */
+        snprintf(err, errlen, "loaded, but cannot publish rejects file %s: %s",
+                 opts->rejects_path, strerror(errno));
+        rc = UP_EIO;
+        goto out;
+    }
+    tmp_rejects[0] = '\0';
+out:
+    if (began) {
+        char rb[256];
+        if (st->ops->rollback(st, rb, sizeof rb) != UP_OK)
+            fprintf(stderr, "uptime_load: rollback: %s\n", rb);
+    }
+    if (L.rejects)
+        fclose(L.rejects);
+    if (tmp_rejects[0])
+        unlink(tmp_rejects);
+    up_strmap_free(L.tz_first);
+    up_strmap_free(L.hours_ok);
+    up_strmap_free(L.hours_bad);
+    up_tzdb_free(L.tzdb);
+    for (i = 0; i < UP_NFILES; i++)
+        up_csvin_free(in[i]);
+    up_store_close(st);
+    return rc;
+}
+
+void up_load_print_summary(const struct up_load_stats *stats, const struct up_load_opts *opts,
+                           void *fp)
+{
+    FILE *f = fp;
+    int i, k;
+
+    for (i = 0; i < UP_NFILES; i++) {
+        const struct up_load_file_stats *fs = &stats->file[i];
+        fprintf(f, "%-12s %s: %lld rows, %lld loaded, %lld rejected", file_label[i],
+                opts->path[i], (long long)fs->rows, (long long)fs->loaded,
+                (long long)fs->rejected);
+        if (fs->rejected) {
+            const char *sep = " (";
+            for (k = 0; k < UP_LOAD_NREASONS; k++) {
+                if (!fs->by_reason[k])
+                    continue;
+                fprintf(f, "%s%s: %lld", sep, up_load_reason_name(k),
+                        (long long)fs->by_reason[k]);
+                sep = ", ";
+            }
+            fputc(')', f);
+        }
+        fputc('\n', f);
+    }
+    fprintf(f,
+            "stores: %lld with hours, %lld whose hours rows were all rejected (open 24x7), "
+            "%lld with a timezone\n",
+            (long long)stats->hours_stores, (long long)stats->hours_all_rejected,
+            (long long)stats->tz_stores);
+    if (opts->rejects_path)
+        fprintf(f, "rejects: %s\n", opts->rejects_path);
+}

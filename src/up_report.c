@@ -1,0 +1,246 @@
+#include "up_report.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+#include <uuid/uuid.h>
+
+struct up_report_writer {
+    FILE *f;
+    char *tmp;
+    char *final;
+    char *dir;
+};
+
+int up_report_id_valid(const char *id)
+{
+    size_t n = 0;
+    for (; id[n]; n++) {
+        char c = id[n];
+        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+              c == '-' || c == '_'))
+            return 0;
+    }
+    return n >= 1 && n <= UP_REPORT_ID_MAX;
+}
+
+void up_report_new_id(char out[37])
+{
+    uuid_t u;
+    uuid_generate_random(u);
+    uuid_unparse_lower(u, out);
+}
+
+static char *path_join(const char *dir, const char *a, const char *b, const char *c)
+{
+    size_t n = strlen(dir) + strlen(a) + strlen(b) + strlen(c) + 2;
+    char *p = malloc(n);
+    if (p)
+        snprintf(p, n, "%s/%s%s%s", dir, a, b, c);
+    return p;
+}
+
+/* Makes a rename durable: fsync of the folder that holds the entry. */
+static void sync_dir(const char *dir)
+{
+    int fd = open(dir, O_RDONLY | O_DIRECTORY);
+    if (fd >= 0) {
+        fsync(fd);
+        close(fd);
+    }
+}
+
+enum up_code up_report_open(const char *dir, const char *id, struct up_report_writer **out,
+                            char *err, size_t errlen)
+{
+    struct up_report_writer *w = calloc(1, sizeof *w);
+
+    *out = NULL;
+    if (!w || !(w->tmp = path_join(dir, ".", id, ".csv.tmp")) ||
+        !(w->final = path_join(dir, "", id, ".csv")) || !(w->dir = strdup(dir))) {
+        up_report_abort(w);
+        snprintf(err, errlen, "out of memory");
+        return UP_ENOMEM;
+    }
+    w->f = fopen(w->tmp, "w");
+    if (!w->f) {
+        snprintf(err, errlen, "cannot create report %s: %s", w->tmp, strerror(errno));
+        free(w->tmp);
+        w->tmp = NULL;
+        up_report_abort(w);
+        return UP_EIO;
+    }
+    setvbuf(w->f, NULL, _IOFBF, 1 << 20);
+    fputs(UP_REPORT_HEADER, w->f);
+    *out = w;
+    return UP_OK;
+}
+
+int up_report_format_row(char *buf, size_t n, const char *store_id, const struct up_result *r)
+{
+    size_t pos = 0;
+    int k;
+
+    /* RFC 4180 quoting, only when the id holds a comma or a quote (SPEC §5). */
+    if (strpbrk(store_id, ",\"")) {
+        const char *s;
+        if (pos < n)
+            buf[pos] = '"';
+        pos++;
+        for (s = store_id; *s; s++) {
+            if (*s == '"') {
+                if (pos < n)
+                    buf[pos] = '"';
+                pos++;
+            }
+            if (pos < n)
+                buf[pos] = *s;
+            pos++;
+        }
+        if (pos < n)
+            buf[pos] = '"';
+        pos++;
+    } else {
+        size_t len = strlen(store_id);
+        if (pos + len < n)
+            memcpy(buf + pos, store_id, len);
+        pos += len;
+    }
+    if (pos >= n)
+        return -1;
+    k = snprintf(buf + pos, n - pos, ",%.2f,%.2f,%.2f,%.2f,%.2f,%.2f",
+                 (double)r->up[UP_WIN_HOUR] / 6e7, (double)r->up[UP_WIN_DAY] / 3.6e9,
+                 (double)r->up[UP_WIN_WEEK] / 3.6e9, (double)r->down[UP_WIN_HOUR] / 6e7,
+                 (double)r->down[UP_WIN_DAY] / 3.6e9, (double)r->down[UP_WIN_WEEK] / 3.6e9);
+    if (k < 0 || (size_t)k >= n - pos)
+        return -1;
+    return (int)(pos + (size_t)k);
+}
+
+void up_report_row(struct up_report_writer *w, const char *store_id, const struct up_result *r)
+{
+    char buf[512];
+    int len = up_report_format_row(buf, sizeof buf, store_id, r);
+    /* An id is at most 128 bytes, so 512 always fits; never write a cut row. */
+    if (len < 0)
+        abort();
+    buf[len] = '\n';
+    fwrite(buf, 1, (size_t)len + 1, w->f);
+}
+
+static void writer_free(struct up_report_writer *w)
+{
+    free(w->tmp);
+    free(w->final);
+    free(w->dir);
+    free(w);
+}
+
+enum up_code up_report_commit(struct up_report_writer *w, char *err, size_t errlen)
+{
+    int bad = fflush(w->f) != 0 || ferror(w->f) || fsync(fileno(w->f)) != 0;
+    int saved = errno;
+
+    bad |= fclose(w->f) != 0;
+    w->f = NULL;
+    if (bad) {
+        snprintf(err, errlen, "cannot write report %s: %s", w->tmp, strerror(saved ? saved : errno));
+        up_report_abort(w);
+        return UP_EIO;
+    }
+    if (rename(w->tmp, w->final) != 0) {
+        snprintf(err, errlen, "cannot publish report %s: %s", w->final, strerror(errno));
+        up_report_abort(w);
+        return UP_EIO;
+    }
+    sync_dir(w->dir);
+    writer_free(w);
+    return UP_OK;
+}
+
+void up_report_abort(struct up_report_writer *w)
+{
+    if (!w)
+        return;
+    if (w->f)
+        fclose(w->f);
+    if (w->tmp)
+        unlink(w->tmp);
+    writer_free(w);
+}
+
+void up_now_iso(char *buf, size_t n)
+{
+    struct timespec ts;
+    struct tm tm;
+    char base[24];
+
+    clock_gettime(CLOCK_REALTIME, &ts);
+    gmtime_r(&ts.tv_sec, &tm);
+    if (strftime(base, sizeof base, "%Y-%m-%dT%H:%M:%S", &tm) == 0)
+        base[0] = '\0';
+    snprintf(buf, n, "%s.%03ldZ", base, ts.tv_nsec / 1000000);
+}
+
+enum up_code up_status_update(const char *dir, const char *id, const struct up_status_field *f,
+                              size_t n, char *err, size_t errlen)
+{
+    char *path = path_join(dir, "", id, ".status.json");
+    char *tmp = NULL;
+    json_t *obj = NULL;
+    enum up_code rc = UP_EIO;
+    char tail[48];
+    size_t i;
+
+    snprintf(tail, sizeof tail, ".status.json.tmp.%ld", (long)getpid());
+    tmp = path_join(dir, ".", id, tail);
+    if (!path || !tmp) {
+        snprintf(err, errlen, "out of memory");
+        rc = UP_ENOMEM;
+        goto out;
+    }
+    obj = json_load_file(path, 0, NULL);
+    if (!json_is_object(obj)) {
+        json_decref(obj);
+        obj = json_object();
+    }
+    if (!obj) {
+        snprintf(err, errlen, "out of memory");
+        rc = UP_ENOMEM;
+        goto out;
+    }
+    for (i = 0; i < n; i++) {
+        json_t *v = f[i].is_null ? json_null()
+                    : f[i].s     ? json_string(f[i].s)
+                                 : json_integer((json_int_t)f[i].i);
+        /* A message that is not valid UTF-8 is still stored, with bad bytes replaced. */
+        if (!v && f[i].s)
+            v = json_string("(message not valid UTF-8)");
+        if (!v || json_object_set_new(obj, f[i].key, v) != 0) {
+            snprintf(err, errlen, "out of memory");
+            rc = UP_ENOMEM;
+            goto out;
+        }
+    }
+    if (json_dump_file(obj, tmp, JSON_INDENT(2) | JSON_SORT_KEYS) != 0) {
+        snprintf(err, errlen, "cannot write status file %s: %s", tmp, strerror(errno));
+        unlink(tmp);
+        goto out;
+    }
+    if (rename(tmp, path) != 0) {
+        snprintf(err, errlen, "cannot publish status file %s: %s", path, strerror(errno));
+        unlink(tmp);
+        goto out;
+    }
+    rc = UP_OK;
+out:
+    json_decref(obj);
+    free(path);
+    free(tmp);
+    return rc;
+}

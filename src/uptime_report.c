@@ -1,0 +1,112 @@
+/* uptime_report: the MPI batch job. Thin main: init, parse, run, finalize. */
+#include <getopt.h>
+#include <mpi.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include "up_job.h"
+#include "up_log.h"
+#include "up_time.h"
+
+static void usage(FILE *f)
+{
+    fputs("usage: mpirun -n N uptime_report [options]\n"
+          "Computes every store's uptime and downtime inside business hours over the last\n"
+          "hour, day and week, and writes REPORTS/<report_id>.csv plus its status file.\n\n"
+          "  -d, --db URL          database: PATH or sqlite:PATH (default $UPTIME_DB, else data/uptime.db)\n"
+          "  -i, --report-id ID    report id, 1-64 of [A-Za-z0-9_-] (default: a new UUID)\n"
+          "  -o, --reports-dir DIR where reports go (default reports)\n"
+          "  -n, --now TS          report as of TS (SPEC timestamp, e.g. '2023-01-25 18:13:22 UTC');\n"
+          "                        later polls are ignored (default: the latest poll)\n"
+          "  -q, --quiet           no run summary\n"
+          "  -v, --verbose         debug logging\n"
+          "  -h, --help            this help\n\n"
+          "Exit: 0 complete, 1 job failed, 2 usage error, 3 database error, 4 file I/O error,\n"
+          "5 out of memory, 6 MPI error.\n",
+          f);
+}
+
+/* Parses the command line (same on every rank). Returns -1 to continue, else an exit code. */
+static int parse(int argc, char **argv, struct up_job_opts *o, int rank, int *verbose)
+{
+    static const struct option longopts[] = {
+        {"db", required_argument, NULL, 'd'},      {"report-id", required_argument, NULL, 'i'},
+        {"reports-dir", required_argument, NULL, 'o'}, {"now", required_argument, NULL, 'n'},
+        {"quiet", no_argument, NULL, 'q'},         {"verbose", no_argument, NULL, 'v'},
+        {"help", no_argument, NULL, 'h'},          {NULL, 0, NULL, 0}};
+    const char *why = NULL;
+    int c;
+
+    o->db = getenv("UPTIME_DB");
+    if (!o->db || !*o->db)
+        o->db = "data/uptime.db";
+    o->reports_dir = "reports";
+    opterr = rank == 0;
+    while ((c = getopt_long(argc, argv, "d:i:o:n:qvh", longopts, NULL)) != -1) {
+        switch (c) {
+        case 'd':
+            o->db = optarg;
+            break;
+        case 'i':
+            if (!up_report_id_valid(optarg)) {
+                if (rank == 0)
+                    fprintf(stderr, "uptime_report: invalid report id '%s': use 1-64 of "
+                                    "[A-Za-z0-9_-]\n", optarg);
+                return 2;
+            }
+            snprintf(o->report_id, sizeof o->report_id, "%s", optarg);
+            break;
+        case 'o':
+            o->reports_dir = optarg;
+            break;
+        case 'n':
+            if (up_parse_timestamp(optarg, strlen(optarg), &o->now, &why) != 0) {
+                if (rank == 0)
+                    fprintf(stderr, "uptime_report: invalid --now '%s': %s\n", optarg, why);
+                return 2;
+            }
+            o->has_now = 1;
+            break;
+        case 'q':
+            o->quiet = 1;
+            break;
+        case 'v':
+            *verbose = 1;
+            break;
+        case 'h':
+            if (rank == 0)
+                usage(stdout);
+            return 0;
+        default:
+            if (rank == 0)
+                usage(stderr);
+            return 2;
+        }
+    }
+    if (optind != argc) {
+        if (rank == 0)
+            fprintf(stderr, "uptime_report: unexpected argument '%s'\n", argv[optind]);
+        return 2;
+    }
+    return -1;
+}
+
+int main(int argc, char **argv)
+{
+    struct up_job_opts opts;
+    int rank = 0, verbose = 0, code;
+
+    if (MPI_Init(&argc, &argv) != MPI_SUCCESS) {
+        fprintf(stderr, "uptime_report: MPI_Init failed\n");
+        return 6;
+    }
+    MPI_Comm_rank(MPI_COMM_WORLD, &rank);
+    memset(&opts, 0, sizeof opts);
+    code = parse(argc, argv, &opts, rank, &verbose);
+    if (code < 0) {
+        up_log_init(rank, verbose ? UP_LOG_DEBUG : UP_LOG_INFO);
+        code = (int)up_job_run(&opts, MPI_COMM_WORLD);
+    }
+    MPI_Finalize();
+    return code;
+}

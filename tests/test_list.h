@@ -1,0 +1,21 @@
+/* The unit test suites, one per module; each file test_<module>.c defines its adder. */
+#ifndef TEST_LIST_H
+#define TEST_LIST_H
+
+#include <CUnit/CUnit.h>
+
+/* Each adds one CUnit suite named after its module; returns 0 or a CUnit error. */
+int test_time_add(void);
+int test_tz_add(void);
+int test_hours_add(void);
+int test_uptime_add(void);
+int test_csvin_add(void);
+int test_rows_add(void);
+int test_store_add(void);
+int test_load_add(void);
+int test_report_add(void);
+
+#define UP_TEST_LIST(X)                                                                        \
+    X(time) X(tz) X(hours) X(uptime) X(csvin) X(rows) X(store) X(load) X(report)
+
+#endif

@@ -1,0 +1,277 @@
+/* uptime_load's work end to end on small files: counts, rejects, atomicity, idempotence. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <CUnit/CUnit.h>
+#include "test_list.h"
+#include "test_util.h"
+#include "up_load.h"
+#include "up_rows.h"
+#include "up_store.h"
+#include "up_time.h"
+
+static const char *const tz_ok = "store_id,timezone_str\n";
+static const char *const hours_ok = "store_id,dayOfWeek,start_time_local,end_time_local\n";
+
+struct files {
+    const char *dir;
+    char status[512], hours[512], tz[512], rejects[512], db[512];
+};
+
+static void write_set(struct files *f, const char *status, const char *hours, const char *tz)
+{
+    f->dir = tu_tmpdir();
+    snprintf(f->status, sizeof f->status, "%s", tu_write_file(f->dir, "store_status.csv", status));
+    snprintf(f->hours, sizeof f->hours, "%s", tu_write_file(f->dir, "menu_hours.csv", hours));
+    snprintf(f->tz, sizeof f->tz, "%s", tu_write_file(f->dir, "timezones.csv", tz));
+    snprintf(f->rejects, sizeof f->rejects, "%s/rejects.csv", f->dir);
+    snprintf(f->db, sizeof f->db, "%s/u.db", f->dir);
+}
+
+static enum up_code load(struct files *f, struct up_load_stats *stats, char *err, size_t errlen)
+{
+    struct up_load_opts o;
+    memset(&o, 0, sizeof o);
+    o.path[UP_FILE_STATUS] = f->status;
+    o.path[UP_FILE_HOURS] = f->hours;
+    o.path[UP_FILE_TZ] = f->tz;
+    o.rejects_path = f->rejects;
+    return up_load_run(f->db, &o, stats, err, errlen);
+}
+
+/* Reads the rejects file's line-number column (2nd) into a "4,5,6" string. */
+static void reject_lines(const char *path, char *out, size_t n)
+{
+    FILE *fp = fopen(path, "r");
+    char line[1024];
+    size_t pos = 0;
+    int first = 1;
+
+    out[0] = '\0';
+    CU_ASSERT_PTR_NOT_NULL_FATAL(fp);
+    while (fgets(line, sizeof line, fp)) {
+        char *c1 = strchr(line, ','), *c2;
+        if (first) {
+            CU_ASSERT_STRING_EQUAL(line, "file,line,reason,detail,value\n");
+            first = 0;
+            continue;
+        }
+        if (!c1 || !(c2 = strchr(c1 + 1, ',')))
+            continue;
+        pos += (size_t)snprintf(out + pos, n - pos, "%s%.*s", pos ? "," : "", (int)(c2 - c1 - 1),
+                                c1 + 1);
+    }
+    fclose(fp);
+}
+
+#define SLOT(r) (5 + (int)(r)) /* row-level reasons follow the 5 CSV-level ones */
+
+static void test_rejected_rows_and_line_numbers(void)
+{
+    struct files f;
+    struct up_load_stats st;
+    char err[512], lines[256];
+
+    write_set(&f,
+              "store_id,status,timestamp_utc\n"                /* 1 */
+              "s1,active,2023-01-25 10:00:00 UTC\n"            /* 2 ok */
+              "s1,ACTIVE,2023-01-25 11:00:00.5 UTC\n"          /* 3 ok */
+              "s2,unknown,2023-01-25 10:00:00 UTC\n"           /* 4 status */
+              "s3,active,2023-02-30 10:00:00 UTC\n"            /* 5 timestamp */
+              ",active,2023-01-25 10:00:00 UTC\n"              /* 6 store_id */
+              "s4,active\n"                                    /* 7 field count */
+              "\n"                                             /* 8 skipped */
+              "s5,bogus,2023-13-01 00:00:00 UTC\n"             /* 9 status before timestamp */
+              "s6,inactive,2023-01-25T10:00:00Z\n",            /* 10 ok */
+              hours_ok, tz_ok);
+    CU_ASSERT_EQUAL_FATAL(load(&f, &st, err, sizeof err), UP_OK);
+    CU_ASSERT_EQUAL(st.file[UP_FILE_STATUS].rows, 8);
+    CU_ASSERT_EQUAL(st.file[UP_FILE_STATUS].loaded, 3);
+    CU_ASSERT_EQUAL(st.file[UP_FILE_STATUS].rejected, 5);
+    CU_ASSERT_EQUAL(st.file[UP_FILE_STATUS].by_reason[SLOT(UP_ROW_STATUS)], 2);
+    CU_ASSERT_EQUAL(st.file[UP_FILE_STATUS].by_reason[SLOT(UP_ROW_TIMESTAMP)], 1);
+    CU_ASSERT_EQUAL(st.file[UP_FILE_STATUS].by_reason[SLOT(UP_ROW_STORE_ID)], 1);
+    reject_lines(f.rejects, lines, sizeof lines);
+    CU_ASSERT_STRING_EQUAL(lines, "4,5,6,7,9");
+}
+
+static void test_columns_checked_left_to_right(void)
+{
+    struct files f;
+    struct up_load_stats st;
+    char err[512];
+
+    /* timestamp_utc comes first in this header, so it is the reported reason. */
+    write_set(&f,
+              "timestamp_utc,extra,store_id,status\n"
+              "2023-13-01 00:00:00 UTC,x,s1,bogus\n"
+              "2023-01-25 10:00:00 UTC,y,s1,Inactive\n",
+              "end_time_local,store_id,start_time_local,day\n"
+              "25:00,h1,09:00,9\n"
+              "17:00,h1,09:00,3\n",
+              tz_ok);
+    CU_ASSERT_EQUAL_FATAL(load(&f, &st, err, sizeof err), UP_OK);
+    CU_ASSERT_EQUAL(st.file[UP_FILE_STATUS].by_reason[SLOT(UP_ROW_TIMESTAMP)], 1);
+    CU_ASSERT_EQUAL(st.file[UP_FILE_STATUS].loaded, 1);
+    CU_ASSERT_EQUAL(st.file[UP_FILE_HOURS].by_reason[SLOT(UP_ROW_END)], 1);
+    CU_ASSERT_EQUAL(st.file[UP_FILE_HOURS].loaded, 1);
+}
+
+static void test_timezone_rules(void)
+{
+    struct files f;
+    struct up_load_stats st;
+    char err[512], lines[256];
+
+    write_set(&f, "store_id,status,timestamp_utc\n",  hours_ok,
+              "store_id,timezone_str\n"
+              "a,America/Denver\n"   /* 2 first valid wins */
+              "a,America/Denver\n"   /* 3 identical repeat is fine */
+              "a,Asia/Tokyo\n"       /* 4 conflicting timezone */
+              "b,Mars/Olympus\n"     /* 5 unknown */
+              "b,UTC\n"              /* 6 b's first valid row */
+              "c,US/Central\n"       /* 7 a Link name */
+              "d,posix/UTC\n"        /* 8 not a Zone or Link name */
+              "e,america/chicago\n"); /* 9 case-sensitive */
+    CU_ASSERT_EQUAL_FATAL(load(&f, &st, err, sizeof err), UP_OK);
+    CU_ASSERT_EQUAL(st.file[UP_FILE_TZ].rows, 8);
+    CU_ASSERT_EQUAL(st.file[UP_FILE_TZ].loaded, 4);
+    CU_ASSERT_EQUAL(st.file[UP_FILE_TZ].by_reason[SLOT(UP_ROW_TZ_CONFLICT)], 1);
+    CU_ASSERT_EQUAL(st.file[UP_FILE_TZ].by_reason[SLOT(UP_ROW_TIMEZONE)], 3);
+    CU_ASSERT_EQUAL(st.tz_stores, 3);
+    reject_lines(f.rejects, lines, sizeof lines);
+    CU_ASSERT_STRING_EQUAL(lines, "4,5,8,9");
+}
+
+static void test_hours_all_rejected_counted(void)
+{
+    struct files f;
+    struct up_load_stats st;
+    char err[512];
+
+    write_set(&f, "store_id,status,timestamp_utc\n",
+              "store_id,day,start_time_local,end_time_local\n"
+              "h1,Mon,09:00,17:00\n"    /* all of h1's rows are bad: 24x7 */
+              "h1,03,09:00,17:00\n"
+              "h2,1,9:00,17:00\n"       /* h2 has one bad and one good row */
+              "h2,1,09:00,17:00\n",
+              tz_ok);
+    CU_ASSERT_EQUAL_FATAL(load(&f, &st, err, sizeof err), UP_OK);
+    CU_ASSERT_EQUAL(st.hours_stores, 1);
+    CU_ASSERT_EQUAL(st.hours_all_rejected, 1);
+    CU_ASSERT_EQUAL(st.file[UP_FILE_HOURS].by_reason[SLOT(UP_ROW_DAY)], 2);
+    CU_ASSERT_EQUAL(st.file[UP_FILE_HOURS].by_reason[SLOT(UP_ROW_START)], 1);
+}
+
+static void test_fatal_inputs_write_nothing(void)
+{
+    struct files f;
+    struct up_load_stats st;
+    struct stat sb;
+    char err[512];
+
+    write_set(&f, "store_id,status,timestamp_utc\ns1,active,2023-01-25 10:00:00 UTC\n", hours_ok,
+              tz_ok);
+    snprintf(f.hours, sizeof f.hours, "%s/no_such_file.csv", f.dir);
+    CU_ASSERT_EQUAL(load(&f, &st, err, sizeof err), UP_EUSAGE);
+    CU_ASSERT_PTR_NOT_NULL(strstr(err, "no_such_file.csv"));
+    CU_ASSERT_NOT_EQUAL(stat(f.db, &sb), 0);
+    CU_ASSERT_NOT_EQUAL(stat(f.rejects, &sb), 0);
+
+    write_set(&f, "store_id,timestamp_utc\ns1,2023-01-25 10:00:00 UTC\n", hours_ok, tz_ok);
+    CU_ASSERT_EQUAL(load(&f, &st, err, sizeof err), UP_EUSAGE);
+    CU_ASSERT_PTR_NOT_NULL(strstr(err, "status"));
+    CU_ASSERT_NOT_EQUAL(stat(f.db, &sb), 0);
+
+    write_set(&f, "", hours_ok, tz_ok);
+    CU_ASSERT_EQUAL(load(&f, &st, err, sizeof err), UP_EUSAGE);
+    CU_ASSERT_NOT_EQUAL(stat(f.db, &sb), 0);
+
+    /* An unwritable database: a folder in the way. */
+    write_set(&f, "store_id,status,timestamp_utc\n", hours_ok, tz_ok);
+    snprintf(f.db, sizeof f.db, "%s", f.dir);
+    CU_ASSERT_EQUAL(load(&f, &st, err, sizeof err), UP_EDB);
+    CU_ASSERT_NOT_EQUAL(stat(f.rejects, &sb), 0);
+}
+
+static int dump_poll(void *ctx, const char *id, int64_t ts, int active)
+{
+    char *s = ctx;
+    size_t n = strlen(s);
+    snprintf(s + n, 4096 - n, "%s@%lld=%d;", id, (long long)ts, active);
+    return 0;
+}
+
+static int dump_store(void *ctx, const char *id, int64_t npolls)
+{
+    char *s = ctx;
+    size_t n = strlen(s);
+    snprintf(s + n, 4096 - n, "%s:%lld;", id, (long long)npolls);
+    return 0;
+}
+
+static int dump_hours(void *ctx, const char *id, const struct up_hours_row *h)
+{
+    char *s = ctx;
+    size_t n = strlen(s);
+    snprintf(s + n, 4096 - n, "%s:%d:%lld-%lld;", id, h->day, (long long)h->start_us,
+             (long long)h->end_us);
+    return 0;
+}
+
+static void dump(const char *db, char *out)
+{
+    struct up_store *st = NULL;
+    const char *ids[] = {"s1", "s2"};
+    char err[512];
+
+    out[0] = '\0';
+    CU_ASSERT_EQUAL_FATAL(up_store_open(db, UP_STORE_READ, &st, err, sizeof err), UP_OK);
+    CU_ASSERT_EQUAL(st->ops->stores(st, 0, INT64_MAX, dump_store, out, err, sizeof err), UP_OK);
+    CU_ASSERT_EQUAL(st->ops->polls(st, ids, 2, 0, INT64_MAX, dump_poll, out, err, sizeof err),
+                    UP_OK);
+    CU_ASSERT_EQUAL(st->ops->hours(st, dump_hours, out, err, sizeof err), UP_OK);
+    up_store_close(st);
+}
+
+static void test_load_twice_changes_nothing(void)
+{
+    struct files f;
+    struct up_load_stats st;
+    char err[512], once[4096], twice[4096];
+
+    write_set(&f,
+              "store_id,status,timestamp_utc\n"
+              "s1,active,2023-01-25 10:00:00 UTC\n"
+              "s1,inactive,2023-01-25 10:00:00 UTC\n"
+              "s2,active,2023-01-25 10:00:00 UTC\n",
+              "store_id,dayOfWeek,start_time_local,end_time_local\n"
+              "s1,0,09:00,17:00\n"
+              "s1,0,09:00,17:00\n"
+              "s1,1,22:00,02:00\n",
+              "store_id,timezone_str\ns1,Asia/Kolkata\n");
+    CU_ASSERT_EQUAL_FATAL(load(&f, &st, err, sizeof err), UP_OK);
+    dump(f.db, once);
+    CU_ASSERT_EQUAL_FATAL(load(&f, &st, err, sizeof err), UP_OK);
+    dump(f.db, twice);
+    CU_ASSERT_STRING_EQUAL(once, twice);
+    /* The duplicate poll merged with inactive winning; duplicate hours rows stored once. */
+    CU_ASSERT_PTR_NOT_NULL(strstr(once, "s1@1674640800000000=0;"));
+    CU_ASSERT_PTR_NULL(strstr(once, "s1@1674640800000000=1;"));
+    CU_ASSERT_PTR_NOT_NULL(strstr(once, "s1:2;s2:2;"));
+}
+
+int test_load_add(void)
+{
+    CU_pSuite s = CU_add_suite("load", NULL, NULL);
+
+    if (!s || !CU_add_test(s, "rejected rows and line numbers", test_rejected_rows_and_line_numbers) ||
+        !CU_add_test(s, "columns checked left to right", test_columns_checked_left_to_right) ||
+        !CU_add_test(s, "timezone rules", test_timezone_rules) ||
+        !CU_add_test(s, "hours all rejected", test_hours_all_rejected_counted) ||
+        !CU_add_test(s, "fatal inputs write nothing", test_fatal_inputs_write_nothing) ||
+        !CU_add_test(s, "load twice changes nothing", test_load_twice_changes_nothing))
+        return CU_get_error();
+    return CUE_SUCCESS;
+}

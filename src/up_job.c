@@ -16,6 +16,7 @@
 #include "up_hours.h"
 #include "up_log.h"
 #include "up_store.h"
+#include "up_strmap.h"
 #include "up_time.h"
 #include "up_tz.h"
 #include "up_uptime.h"
@@ -87,8 +88,7 @@ struct meta {
     char **zones;        /* interned distinct names */
     size_t nzones;
     size_t cur;          /* merge-join cursor */
-    char *last_orphan;   /* last id seen only in hours/timezones */
-    int64_t orphans;     /* stores with hours or a zone but no poll */
+    struct up_strmap *orphans; /* stores with hours or a zone but no poll */
     int64_t total_weight;
     int oom;
 };
@@ -150,20 +150,20 @@ static int meta_seek(struct meta *m, const char *id)
         m->cur++;
     if (m->cur < m->n && c == 0)
         return 1;
-    if (!m->last_orphan || strcmp(m->last_orphan, id) != 0) {
-        free(m->last_orphan);
-        m->last_orphan = strdup(id);
-        m->orphans++;
-    }
+    if (!up_strmap_get(m->orphans, id) && up_strmap_put(m->orphans, id, "") != 0)
+        return -1;
     return 0;
 }
 
 static int meta_add_hours(void *ctx, const char *id, const struct up_hours_row *row)
 {
     struct meta *m = ctx;
+    int found = meta_seek(m, id);
 
-    if (!meta_seek(m, id))
-        return 0;
+    if (found <= 0) {
+        m->oom = found < 0;
+        return found < 0;
+    }
     if (m->nhours == m->hcap) {
         size_t cap = m->hcap ? m->hcap * 2 : 4096;
         struct up_hours_row *h = realloc(m->hours, cap * sizeof *h);
@@ -201,9 +201,12 @@ static const char *intern_zone(struct meta *m, const char *zone)
 static int meta_add_tz(void *ctx, const char *id, const char *zone)
 {
     struct meta *m = ctx;
+    int found = meta_seek(m, id);
 
-    if (!meta_seek(m, id))
-        return 0;
+    if (found <= 0) {
+        m->oom = found < 0;
+        return found < 0;
+    }
     m->zone[m->cur] = intern_zone(m, zone);
     if (!m->zone[m->cur]) {
         m->oom = 1;
@@ -227,7 +230,7 @@ static void meta_free(struct meta *m)
     free(m->h_n);
     free(m->hours);
     free(m->zones);
-    free(m->last_orphan);
+    up_strmap_free(m->orphans);
     memset(m, 0, sizeof *m);
 }
 
@@ -251,6 +254,12 @@ static enum up_code read_meta(const struct up_job_opts *o, struct meta *m, int64
             goto out;
     }
     lo = *now - UP_WEEK_US;
+    m->orphans = up_strmap_new();
+    if (!m->orphans) {
+        snprintf(err, ERRLEN, "out of memory");
+        rc = UP_ENOMEM;
+        goto out;
+    }
     rc = st->ops->stores(st, lo, *now, meta_add_store, m, err, ERRLEN);
     if (rc == UP_OK) {
         m->cur = 0;
@@ -258,8 +267,6 @@ static enum up_code read_meta(const struct up_job_opts *o, struct meta *m, int64
     }
     if (rc == UP_OK) {
         m->cur = 0;
-        free(m->last_orphan);
-        m->last_orphan = NULL;
         rc = st->ops->timezones(st, meta_add_tz, m, err, ERRLEN);
     }
     if (m->oom) {
@@ -750,7 +757,7 @@ enum up_code up_job_run(struct up_job_opts *o, MPI_Comm comm)
                 printf("  %lld stores without hours (open 24x7), %lld without timezone (%s), "
                        "%lld with hours or timezone but no poll (not reported)\n",
                        (long long)no_hours, (long long)no_zone, UP_DEFAULT_ZONE,
-                       (long long)m.orphans);
+                       (long long)up_strmap_count(m.orphans));
                 printf("  time: metadata %.3f s, scatter %.3f s, reads %.3f s, compute %.3f s, "
                        "gather %.3f s, write %.3f s, total %.3f s\n",
                        t_meta, t_scatter, t_read, w.compute_s, t_gather, t_write,

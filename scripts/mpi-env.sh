@@ -1,0 +1,8 @@
+# Open MPI settings for running the job on this machine (source it: `. scripts/mpi-env.sh`).
+# Root is allowed (containers and CI run as root), more ranks than cores are allowed, and
+# the shared-memory transport is chosen explicitly (it saves ~200 ms of start-up per run).
+export OMPI_ALLOW_RUN_AS_ROOT=1
+export OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
+export OMPI_MCA_rmaps_base_oversubscribe=1
+export OMPI_MCA_btl=${OMPI_MCA_btl:-self,vader}
+export OMPI_MCA_pml=${OMPI_MCA_pml:-ob1}

@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 #include "up_csvin.h"
 #include "up_rows.h"
@@ -208,7 +209,8 @@ static enum up_code load_file(struct loader *L, int file, struct up_csvin *in)
         } else {
             const char *zone = r.field[1];
             const char *first;
-            if (!up_tzdb_known(L->tzdb, zone)) {
+            /* A NUL byte inside the field would hide the rest of it from a C string. */
+            if (strlen(zone) != r.len[1] || !up_tzdb_known(L->tzdb, zone)) {
                 reject(L, file, path, r.line, ROW_SLOT(UP_ROW_TIMEZONE),
                        "not a Zone or Link name of the tz database", zone);
                 continue;
@@ -235,6 +237,23 @@ static enum up_code load_file(struct loader *L, int file, struct up_csvin *in)
             return rc;
         fs->loaded++;
     }
+}
+
+/* Makes the rejects file's folder when it is missing (the default is reports/). */
+static void make_parent(const char *path)
+{
+    char dir[4096];
+    char *slash;
+
+    if (snprintf(dir, sizeof dir, "%s", path) >= (int)sizeof dir)
+        return;
+    slash = strrchr(dir, '/');
+    if (!slash || slash == dir)
+        return;
+    *slash = '\0';
+    /* A failure shows up as the rejects file's own, clearer, error. */
+    if (mkdir(dir, 0777) != 0 && errno != EEXIST)
+        return;
 }
 
 /* Counts stores whose hours rows were all rejected (they are open 24x7). */
@@ -289,6 +308,14 @@ enum up_code up_load_run(const char *db_url, const struct up_load_opts *opts,
         rc = UP_ENOMEM;
         goto out;
     }
+    rc = up_store_open(db_url, UP_STORE_WRITE, &st, err, errlen);
+    if (rc != UP_OK)
+        goto out;
+    L.st = st;
+    rc = st->ops->begin(st, err, errlen);
+    if (rc != UP_OK)
+        goto out;
+    began = 1;
     if (opts->rejects_path) {
         if ((size_t)snprintf(tmp_rejects, sizeof tmp_rejects, "%s.tmp.%ld", opts->rejects_path,
                              (long)getpid()) >= sizeof tmp_rejects) {
@@ -296,6 +323,7 @@ enum up_code up_load_run(const char *db_url, const struct up_load_opts *opts,
             rc = UP_EUSAGE;
             goto out;
         }
+        make_parent(opts->rejects_path);
         L.rejects = fopen(tmp_rejects, "w");
         if (!L.rejects) {
             snprintf(err, errlen, "cannot write rejects file %s: %s", tmp_rejects,
@@ -306,15 +334,7 @@ enum up_code up_load_run(const char *db_url, const struct up_load_opts *opts,
         }
         fputs("file,line,reason,detail,value\n", L.rejects);
     }
-    rc = up_store_open(db_url, UP_STORE_WRITE, &st, err, errlen);
-    if (rc != UP_OK)
-        goto out;
-    L.st = st;
-    rc = st->ops->begin(st, err, errlen);
-    if (rc != UP_OK)
-        goto out;
-    began = 1;
-    /* Timezones first so a later reader of the database sees a consistent load anyway. */
+    /* One transaction: the order of the files does not matter to a reader. */
     rc = load_file(&L, UP_FILE_TZ, in[UP_FILE_TZ]);
     if (rc == UP_OK)
         rc = load_file(&L, UP_FILE_HOURS, in[UP_FILE_HOURS]);

@@ -1,11 +1,9 @@
 /* uptime_load: validates the three CSV files and loads them into a database, atomically. */
-#include <errno.h>
 #include <getopt.h>
 #include <glob.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <unistd.h>
 #include "up_error.h"
 #include "up_load.h"
@@ -61,22 +59,6 @@ static char *find_timezones(const char *dir)
     }
     free(pattern);
     return p;
-}
-
-/* Makes the rejects file's folder when it is missing (the default is reports/). */
-static void make_parent(const char *path)
-{
-    char dir[4096];
-    char *slash;
-
-    if (snprintf(dir, sizeof dir, "%s", path) >= (int)sizeof dir)
-        return;
-    slash = strrchr(dir, '/');
-    if (!slash || slash == dir)
-        return;
-    *slash = '\0';
-    if (mkdir(dir, 0777) != 0 && errno != EEXIST)
-        fprintf(stderr, "uptime_load: cannot create %s: %s\n", dir, strerror(errno));
 }
 
 int main(int argc, char **argv)
@@ -151,8 +133,6 @@ int main(int argc, char **argv)
             goto out;
         }
     }
-    if (opts.rejects_path)
-        make_parent(opts.rejects_path);
     rc = up_load_run(db, &opts, &stats, err, sizeof err);
     if (rc != UP_OK) {
         fprintf(stderr, "uptime_load: %s\n", err);

@@ -1,0 +1,966 @@
+/*
+ * Streaming CSV input over libcsv (up_csvin.h).
+ *
+ * The file is split into physical lines here, and libcsv is fed one line at a
+ * time, so that every record knows the physical line where it starts. The raw
+ * bytes of a record that is still open (a quoted field spanning lines) are kept
+ * until it completes; if it turns out to be broken, it is rejected on its start
+ * line and the lines after that are parsed again, so that no valid row is lost.
+ * Every buffer is capped by UP_CSV_MAX_RECORD, so memory stays flat whatever the
+ * size of the file.
+ */
+#include "up_csvin.h"
+
+#include <csv.h>
+#include <errno.h>
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* Size of the fixed read buffer. */
+#define CSVIN_READ_BUF 65536
+/* First allocation of a growable buffer. */
+#define CSVIN_MIN_BUF 4096
+/* libcsv grows its field buffer linearly by this step; a large step keeps long fields cheap. */
+#define CSVIN_CSV_BLOCK 16384
+/* Bytes of input shown in rec->raw before it is cut with "...". */
+#define CSVIN_RAW_MAX 200
+/* Worst case of rec->raw: RAW_MAX bytes plus one escape, "..." and the NUL. */
+#define CSVIN_RAW_BUF (CSVIN_RAW_MAX + 16)
+/* Bytes kept of a line longer than the cap, enough to build its raw text. */
+#define CSVIN_PREFIX_MAX (CSVIN_RAW_MAX + 8)
+#define CSVIN_DETAIL_MAX 128
+#define CSVIN_OPTIONS (CSV_STRICT | CSV_STRICT_FINI | CSV_APPEND_NULL)
+
+/* One physical line handed out by the line source. */
+struct csvin_line {
+    const char *p; /* the line's bytes, terminator included (a prefix if overlong) */
+    size_t n;      /* number of bytes at p */
+    long no;       /* physical line number */
+    int has_lf;    /* 0 only for a last line without final newline */
+    int overlong;  /* the line is longer than UP_CSV_MAX_RECORD; p holds a prefix */
+    int replayed;  /* p points into the replay buffer */
+    int eof;       /* no line: end of input */
+};
+
+struct up_csvin {
+    char *path;
+    FILE *fp;
+    struct csv_parser csv;
+    int csv_ready;
+
+    /* Requested columns: col_idx[j] is the header index of column j. */
+    size_t ncols;
+    size_t *col_idx;
+    /* Every accepted name of every column, flattened, with its header hits. */
+    size_t nnames;
+    const char **names;
+    size_t *name_len;
+    size_t *name_col;
+    size_t *hit_cnt;
+    size_t *hit_idx;
+    size_t nhdr;
+    int in_header;
+
+    /* File reader: a fixed buffer and the current line (capped). */
+    unsigned char *rbuf;
+    size_t rpos, rlen;
+    int eof;
+    char *line;
+    size_t line_cap;
+    char prefix[CSVIN_PREFIX_MAX];
+    size_t prefix_len;
+    int deferred; /* the overlong line in prefix must be handed out again */
+
+    /* Lines to parse again before reading on (after a broken multi-line record). */
+    char *rp;
+    size_t rp_cap, rp_pos, rp_len;
+    long next_no;
+
+    /* The record being assembled: its raw lines and start line. */
+    int pending;
+    long rec_start;
+    char *rec;
+    size_t rec_cap, rec_len;
+
+    /* Fields of the record being assembled. */
+    size_t nfields;
+    int row_done;
+    int utf8_bad;
+    int nomem;
+    char *fbuf;
+    size_t fbuf_cap, fbuf_len, fbuf_max;
+    size_t *foff;
+    size_t *flen;
+    int *fset;
+    const char **fptr;
+
+    char raw[CSVIN_RAW_BUF];
+    char detail[CSVIN_DETAIL_MAX];
+};
+
+/* Writes a message into the caller's buffer; a truncated message is still useful. */
+static void set_err(char *err, size_t errlen, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+static void set_err(char *err, size_t errlen, const char *fmt, ...)
+{
+    va_list ap;
+
+    if (!err || errlen == 0)
+        return;
+    va_start(ap, fmt);
+    if (vsnprintf(err, errlen, fmt, ap) < 0)
+        err[0] = '\0';
+    va_end(ap);
+}
+
+/* Appends to a message already in err, within errlen. */
+static void add_err(char *err, size_t errlen, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+static void add_err(char *err, size_t errlen, const char *fmt, ...)
+{
+    va_list ap;
+    size_t used;
+
+    if (!err || errlen == 0)
+        return;
+    used = strnlen(err, errlen);
+    if (used + 1 >= errlen)
+        return;
+    va_start(ap, fmt);
+    if (vsnprintf(err + used, errlen - used, fmt, ap) < 0)
+        err[used] = '\0';
+    va_end(ap);
+}
+
+/* The whitespace SPEC §5 trims: space, TAB, CR, LF, VT, FF. */
+static int is_trim_space(unsigned char c)
+{
+    return c == ' ' || c == '\t' || c == '\r' || c == '\n' || c == '\v' || c == '\f';
+}
+
+/*
+ * libcsv's notion of space, used around unquoted fields and after closing
+ * quotes. CR is one so that CRLF after a quoted field is not a strict error,
+ * and LF is not one because it is the only record terminator.
+ */
+static int csv_space(unsigned char c)
+{
+    return c == ' ' || c == '\t' || c == '\r' || c == '\v' || c == '\f';
+}
+
+/* Only LF ends a record: a lone CR inside a line must not split it in two. */
+static int csv_term(unsigned char c)
+{
+    return c == '\n';
+}
+
+/* Grows *buf to hold need bytes, doubling, never beyond max; -1 if impossible. */
+static int grow(char **buf, size_t *cap, size_t need, size_t max)
+{
+    size_t ncap;
+    char *p;
+
+    if (need <= *cap)
+        return 0;
+    if (need > max)
+        return -1;
+    ncap = *cap ? *cap : CSVIN_MIN_BUF;
+    while (ncap < need)
+        ncap = ncap > max / 2 ? max : ncap * 2;
+    p = realloc(*buf, ncap);
+    if (!p)
+        return -1;
+    *buf = p;
+    *cap = ncap;
+    return 0;
+}
+
+/* (Re)starts libcsv in a clean state: after a strict error its state is unusable. */
+static void csv_restart(struct up_csvin *in)
+{
+    if (in->csv_ready)
+        csv_free(&in->csv);
+    /* csv_init fails only for a NULL parser. */
+    (void)csv_init(&in->csv, CSVIN_OPTIONS);
+    csv_set_space_func(&in->csv, csv_space);
+    csv_set_term_func(&in->csv, csv_term);
+    csv_set_blk_size(&in->csv, CSVIN_CSV_BLOCK);
+    in->csv_ready = 1;
+}
+
+/*
+ * Checks s[0..n) as UTF-8 (no overlongs, no surrogates, at most U+10FFFF).
+ * Returns 0, or -1 with a description of the first fault in msg.
+ */
+static int utf8_check(const unsigned char *s, size_t n, char *msg, size_t msglen)
+{
+    size_t i = 0;
+
+    while (i < n) {
+        unsigned c = s[i];
+        unsigned long cp, min;
+        size_t need, k;
+
+        if (c < 0x80) {
+            i++;
+            continue;
+        }
+        if (c >= 0xC0 && c <= 0xDF) {
+            need = 1;
+            cp = c & 0x1F;
+            min = 0x80;
+        } else if (c >= 0xE0 && c <= 0xEF) {
+            need = 2;
+            cp = c & 0x0F;
+            min = 0x800;
+        } else if (c >= 0xF0 && c <= 0xF4) {
+            need = 3;
+            cp = c & 0x07;
+            min = 0x10000;
+        } else {
+            set_err(msg, msglen, "byte 0x%02x at offset %zu", c, i);
+            return -1;
+        }
+        for (k = 1; k <= need; k++) {
+            if (i + k >= n || (s[i + k] & 0xC0) != 0x80) {
+                set_err(msg, msglen, "truncated sequence at offset %zu", i);
+                return -1;
+            }
+            cp = (cp << 6) | (s[i + k] & 0x3Fu);
+        }
+        if (cp < min) {
+            set_err(msg, msglen, "overlong encoding at offset %zu", i);
+            return -1;
+        }
+        if (cp >= 0xD800 && cp <= 0xDFFF) {
+            set_err(msg, msglen, "surrogate U+%04lX at offset %zu", cp, i);
+            return -1;
+        }
+        if (cp > 0x10FFFF) {
+            set_err(msg, msglen, "code point above U+10FFFF at offset %zu", i);
+            return -1;
+        }
+        i += need + 1;
+    }
+    return 0;
+}
+
+/* Length of a line without its terminator (LF, and a CR before it). */
+static size_t content_len(const char *p, size_t n)
+{
+    if (n > 0 && p[n - 1] == '\n')
+        n--;
+    if (n > 0 && p[n - 1] == '\r')
+        n--;
+    return n;
+}
+
+/*
+ * Builds a printable copy of a line's start into out (CSVIN_RAW_BUF bytes):
+ * control bytes and bytes that are not UTF-8 become \xNN, so that a reject
+ * can be shown on a terminal or in a log; more than CSVIN_RAW_MAX bytes, or a
+ * line known to be cut (cut != 0), end in "...".
+ */
+static void make_raw(char *out, const char *line, size_t n, int cut)
+{
+    static const char hex[] = "0123456789abcdef";
+    const unsigned char *s = (const unsigned char *)line;
+    size_t i = 0, o = 0;
+
+    n = content_len(line, n);
+    while (i < n) {
+        unsigned c = s[i];
+        size_t seq = 1;
+        int escape = 0;
+
+        if (c < 0x20 || c == 0x7F) {
+            escape = 1;
+        } else if (c >= 0x80) {
+            /* A whole valid sequence is kept; a C1 control (C2 80..9F) is escaped. */
+            seq = c >= 0xF0 ? 4 : c >= 0xE0 ? 3 : 2;
+            if (seq > n - i || utf8_check(s + i, seq, NULL, 0) != 0) {
+                escape = 1;
+                seq = 1;
+            } else if (c == 0xC2 && s[i + 1] <= 0x9F)
+                escape = 1;
+        }
+        if (o + (escape ? 4 * seq : seq) > CSVIN_RAW_MAX) {
+            cut = 1;
+            break;
+        }
+        if (escape) {
+            size_t k;
+            for (k = 0; k < seq; k++) {
+                out[o++] = '\\';
+                out[o++] = 'x';
+                out[o++] = hex[s[i + k] >> 4];
+                out[o++] = hex[s[i + k] & 0xF];
+            }
+        } else {
+            memcpy(out + o, s + i, seq);
+            o += seq;
+        }
+        i += seq;
+    }
+    if (cut) {
+        memcpy(out + o, "...", 3);
+        o += 3;
+    }
+    out[o] = '\0';
+}
+
+/* Keeps the start of an overlong line (for its raw text), up to CSVIN_PREFIX_MAX. */
+static void prefix_add(struct up_csvin *in, const char *p, size_t n)
+{
+    size_t room = sizeof in->prefix - in->prefix_len;
+
+    if (n > room)
+        n = room;
+    memcpy(in->prefix + in->prefix_len, p, n);
+    in->prefix_len += n;
+}
+
+/* Refills the read buffer; sets eof at the end of the file. */
+static enum up_code fill(struct up_csvin *in, char *err, size_t errlen)
+{
+    size_t n = fread(in->rbuf, 1, CSVIN_READ_BUF, in->fp);
+
+    if (n < CSVIN_READ_BUF) {
+        if (ferror(in->fp)) {
+            set_err(err, errlen, "%s: read error: %s", in->path, strerror(errno));
+            return UP_EIO;
+        }
+        in->eof = 1;
+    }
+    in->rpos = 0;
+    in->rlen = n;
+    return UP_OK;
+}
+
+/* Reads the next physical line of the file into in->line (or a prefix if overlong). */
+static enum up_code read_file_line(struct up_csvin *in, struct csvin_line *ln, char *err,
+                                   size_t errlen)
+{
+    size_t len = 0;
+    int got = 0;
+    enum up_code rc;
+
+    in->prefix_len = 0;
+    for (;;) {
+        const unsigned char *s;
+        const unsigned char *lf;
+        size_t avail, chunk;
+
+        if (in->rpos == in->rlen) {
+            if (in->eof)
+                break;
+            rc = fill(in, err, errlen);
+            if (rc != UP_OK)
+                return rc;
+            if (in->rlen == 0)
+                break;
+        }
+        s = in->rbuf + in->rpos;
+        avail = in->rlen - in->rpos;
+        lf = memchr(s, '\n', avail);
+        chunk = lf ? (size_t)(lf - s) + 1 : avail;
+        got = 1;
+        if (!ln->overlong && chunk > UP_CSV_MAX_RECORD - len) {
+            /* Past the cap only a prefix is kept and the rest is skipped. */
+            ln->overlong = 1;
+            prefix_add(in, in->line, len);
+        }
+        if (ln->overlong) {
+            prefix_add(in, (const char *)s, chunk);
+        } else {
+            if (grow(&in->line, &in->line_cap, len + chunk, UP_CSV_MAX_RECORD) != 0) {
+                set_err(err, errlen, "%s: out of memory", in->path);
+                return UP_ENOMEM;
+            }
+            memcpy(in->line + len, s, chunk);
+            len += chunk;
+        }
+        in->rpos += chunk;
+        if (lf) {
+            ln->has_lf = 1;
+            break;
+        }
+    }
+    if (!got) {
+        ln->eof = 1;
+        return UP_OK;
+    }
+    if (ln->overlong) {
+        ln->p = in->prefix;
+        ln->n = in->prefix_len;
+    } else {
+        ln->p = in->line;
+        ln->n = len;
+    }
+    ln->no = in->next_no++;
+    return UP_OK;
+}
+
+/* Hands out the next physical line: replayed lines first, then a deferred one, then the file. */
+static enum up_code next_line(struct up_csvin *in, struct csvin_line *ln, char *err, size_t errlen)
+{
+    memset(ln, 0, sizeof *ln);
+    if (in->rp_pos < in->rp_len) {
+        const char *s = in->rp + in->rp_pos;
+        size_t left = in->rp_len - in->rp_pos;
+        const char *lf = memchr(s, '\n', left);
+
+        ln->p = s;
+        ln->n = lf ? (size_t)(lf - s) + 1 : left;
+        ln->has_lf = lf != NULL;
+        ln->replayed = 1;
+        ln->no = in->next_no++;
+        in->rp_pos += ln->n;
+        return UP_OK;
+    }
+    if (in->deferred) {
+        in->deferred = 0;
+        ln->p = in->prefix;
+        ln->n = in->prefix_len;
+        ln->has_lf = 1;
+        ln->overlong = 1;
+        ln->no = in->next_no++;
+        return UP_OK;
+    }
+    return read_file_line(in, ln, err, errlen);
+}
+
+/*
+ * Puts p[0..n) in front of the lines still to replay. p never points into the
+ * replay buffer. The result never exceeds twice the cap: see reject_broken.
+ */
+static int replay_prepend(struct up_csvin *in, const char *p, size_t n)
+{
+    size_t rest = in->rp_len - in->rp_pos;
+
+    if (n == 0)
+        return 0;
+    if (grow(&in->rp, &in->rp_cap, n + rest, 2 * (size_t)UP_CSV_MAX_RECORD + 2) != 0)
+        return -1;
+    memmove(in->rp + n, in->rp + in->rp_pos, rest);
+    memcpy(in->rp, p, n);
+    in->rp_pos = 0;
+    in->rp_len = n + rest;
+    return 0;
+}
+
+/* Fills rec as a reject of the pending (or given) line. */
+static void set_reject(struct up_csvin *in, struct up_csv_record *rec, long line,
+                       enum up_csv_reject reason)
+{
+    rec->kind = UP_CSV_REJECT;
+    rec->line = line;
+    rec->reason = reason;
+    rec->detail = in->detail;
+    rec->raw = in->raw;
+}
+
+/*
+ * Rejects the pending record for broken quoting or size, then arranges for the
+ * lines after its start line to be parsed again: those may be valid rows that
+ * an unclosed quote swallowed. The pending record holds lines that came either
+ * all from the replay buffer (then the new replay content is a part of the old
+ * one) or partly from the file (then the old replay was empty), so the replay
+ * buffer never needs more than the record plus one line.
+ */
+static enum up_code reject_broken(struct up_csvin *in, struct up_csv_record *rec,
+                                  enum up_csv_reject reason, char *err, size_t errlen)
+{
+    const char *lf = memchr(in->rec, '\n', in->rec_len);
+    size_t first = lf ? (size_t)(lf - in->rec) + 1 : in->rec_len;
+
+    make_raw(in->raw, in->rec, first, 0);
+    set_reject(in, rec, in->rec_start, reason);
+    if (replay_prepend(in, in->rec + first, in->rec_len - first) != 0) {
+        set_err(err, errlen, "%s: out of memory", in->path);
+        return UP_ENOMEM;
+    }
+    in->next_no = in->rec_start + 1;
+    in->pending = 0;
+    in->rec_len = 0;
+    csv_restart(in);
+    return UP_OK;
+}
+
+/* Stores a requested field's trimmed bytes; a column asked for twice shares one copy. */
+static void store_field(struct up_csvin *in, size_t idx, const char *s, size_t n)
+{
+    size_t j, k;
+
+    for (j = 0; j < in->ncols; j++) {
+        if (in->col_idx[j] != idx)
+            continue;
+        for (k = 0; k < j; k++)
+            if (in->col_idx[k] == idx)
+                break;
+        if (k < j) {
+            in->foff[j] = in->foff[k];
+            in->flen[j] = in->flen[k];
+            in->fset[j] = 1;
+            continue;
+        }
+        if (grow(&in->fbuf, &in->fbuf_cap, in->fbuf_len + n + 1, in->fbuf_max) != 0) {
+            in->nomem = 1;
+            return;
+        }
+        memcpy(in->fbuf + in->fbuf_len, s, n);
+        in->fbuf[in->fbuf_len + n] = '\0';
+        in->foff[j] = in->fbuf_len;
+        in->flen[j] = n;
+        in->fset[j] = 1;
+        in->fbuf_len += n + 1;
+    }
+}
+
+/* Counts a header name against every accepted column name. */
+static void match_header(struct up_csvin *in, size_t idx, const char *s, size_t n)
+{
+    size_t k;
+
+    for (k = 0; k < in->nnames; k++) {
+        if (in->name_len[k] != n || memcmp(in->names[k], s, n) != 0)
+            continue;
+        if (in->hit_cnt[k] == 0)
+            in->hit_idx[k] = idx;
+        in->hit_cnt[k]++;
+    }
+}
+
+/* libcsv field callback: trims, checks UTF-8 in field order, keeps what is needed. */
+static void on_field(void *field, size_t n, void *data)
+{
+    struct up_csvin *in = data;
+    const char *s = field ? field : "";
+    size_t idx = in->nfields++;
+
+    while (n > 0 && is_trim_space((unsigned char)s[0]))
+        s++, n--;
+    while (n > 0 && is_trim_space((unsigned char)s[n - 1]))
+        n--;
+    if (in->in_header) {
+        match_header(in, idx, s, n);
+        return;
+    }
+    if (!in->utf8_bad) {
+        char why[96];
+
+        if (utf8_check((const unsigned char *)s, n, why, sizeof why) != 0) {
+            in->utf8_bad = 1;
+            set_err(in->detail, sizeof in->detail, "field %zu: %s", idx + 1, why);
+        }
+    }
+    store_field(in, idx, s, n);
+}
+
+/* libcsv record callback. */
+static void on_row(int c, void *data)
+{
+    struct up_csvin *in = data;
+
+    (void)c;
+    in->row_done = 1;
+}
+
+/* Resets the per-record state when a new record starts on line no. */
+static void begin_record(struct up_csvin *in, long no)
+{
+    size_t j;
+
+    in->pending = 1;
+    in->rec_start = no;
+    in->rec_len = 0;
+    in->nfields = 0;
+    in->row_done = 0;
+    in->utf8_bad = 0;
+    in->nomem = 0;
+    in->fbuf_len = 0;
+    for (j = 0; j < in->ncols; j++)
+        in->fset[j] = 0;
+}
+
+/*
+ * Feeds one physical line to libcsv. Returns 0, 1 on a strict parse error
+ * (detail filled), or -1 when libcsv ran out of memory.
+ */
+static int feed_line(struct up_csvin *in, const struct csvin_line *ln)
+{
+    size_t used = csv_parse(&in->csv, ln->p, ln->n, on_field, on_row, in);
+    const char *what;
+
+    /*
+     * A last line without newline gets one, so that every record ends the same
+     * way. LF never causes a strict error, so a short count here means memory.
+     */
+    if (used == ln->n && !ln->has_lf && csv_parse(&in->csv, "\n", 1, on_field, on_row, in) != 1)
+        return -1;
+    if (in->nomem)
+        return -1;
+    if (used == ln->n)
+        return 0;
+    if (csv_error(&in->csv) != CSV_EPARSE)
+        return -1;
+    what = ln->p[used] == '"' ? "stray quote" : "text after closing quote";
+    if (ln->no == in->rec_start)
+        set_err(in->detail, sizeof in->detail, "%s at byte %zu", what, used + 1);
+    else
+        set_err(in->detail, sizeof in->detail, "%s at line %ld byte %zu", what, ln->no, used + 1);
+    return 1;
+}
+
+/* Turns a completed record into a row, or a UTF-8 / field count reject. */
+static void finish_record(struct up_csvin *in, struct up_csv_record *rec)
+{
+    size_t j;
+
+    in->pending = 0;
+    rec->line = in->rec_start;
+    if (in->in_header) {
+        rec->kind = UP_CSV_ROW;
+        return;
+    }
+    if (in->utf8_bad || in->nfields != in->nhdr) {
+        const char *lf = memchr(in->rec, '\n', in->rec_len);
+        size_t first = lf ? (size_t)(lf - in->rec) + 1 : in->rec_len;
+
+        make_raw(in->raw, in->rec, first, 0);
+        if (in->utf8_bad) {
+            set_reject(in, rec, in->rec_start, UP_CSV_REJ_UTF8);
+        } else {
+            set_err(in->detail, sizeof in->detail, "%zu field%s, expected %zu", in->nfields,
+                    in->nfields == 1 ? "" : "s", in->nhdr);
+            set_reject(in, rec, in->rec_start, UP_CSV_REJ_FIELDS);
+        }
+        return;
+    }
+    for (j = 0; j < in->ncols; j++) {
+        in->fptr[j] = in->fbuf + in->foff[j];
+    }
+    rec->kind = UP_CSV_ROW;
+    rec->field = in->fptr;
+    rec->len = in->flen;
+}
+
+/* Is every byte of s[0..n) whitespace (the terminator already removed)? */
+static int all_space(const char *s, size_t n)
+{
+    size_t i;
+
+    for (i = 0; i < n; i++)
+        if (!is_trim_space((unsigned char)s[i]))
+            return 0;
+    return 1;
+}
+
+/* The record machine shared by the header and the data rows. */
+static enum up_code read_record(struct up_csvin *in, struct up_csv_record *rec, char *err,
+                                size_t errlen)
+{
+    for (;;) {
+        struct csvin_line ln;
+        enum up_code rc = next_line(in, &ln, err, errlen);
+        int st;
+
+        if (rc != UP_OK)
+            return rc;
+        if (ln.eof) {
+            if (!in->pending) {
+                rec->kind = UP_CSV_END;
+                return UP_OK;
+            }
+            set_err(in->detail, sizeof in->detail, "unterminated quote");
+            return reject_broken(in, rec, UP_CSV_REJ_SYNTAX, err, errlen);
+        }
+        if (!in->pending) {
+            size_t clen = content_len(ln.p, ln.n);
+
+            if (ln.overlong) {
+                make_raw(in->raw, ln.p, ln.n, 1);
+                set_err(in->detail, sizeof in->detail, "line longer than %d bytes",
+                        UP_CSV_MAX_RECORD);
+                set_reject(in, rec, ln.no, UP_CSV_REJ_TOO_LONG);
+                return UP_OK;
+            }
+            if (clen == 0)
+                continue;
+            if (all_space(ln.p, clen)) {
+                make_raw(in->raw, ln.p, ln.n, 0);
+                set_err(in->detail, sizeof in->detail, "line holds only whitespace");
+                set_reject(in, rec, ln.no, UP_CSV_REJ_BLANK);
+                return UP_OK;
+            }
+            begin_record(in, ln.no);
+        } else if (ln.overlong) {
+            /* The overlong line is handed out again once the record's lines are replayed. */
+            in->deferred = 1;
+            set_err(in->detail, sizeof in->detail, "quoted field still open after %d bytes",
+                    UP_CSV_MAX_RECORD);
+            return reject_broken(in, rec, UP_CSV_REJ_TOO_LONG, err, errlen);
+        } else if (ln.n > UP_CSV_MAX_RECORD - in->rec_len) {
+            /* This line must be parsed again after the record's own lines. */
+            if (ln.replayed) {
+                in->rp_pos -= ln.n;
+            } else if (replay_prepend(in, ln.p, ln.n) != 0) {
+                set_err(err, errlen, "%s: out of memory", in->path);
+                return UP_ENOMEM;
+            }
+            set_err(in->detail, sizeof in->detail, "quoted field still open after %d bytes",
+                    UP_CSV_MAX_RECORD);
+            return reject_broken(in, rec, UP_CSV_REJ_TOO_LONG, err, errlen);
+        }
+        /* The cap was checked above, so this cannot fail for size. */
+        if (grow(&in->rec, &in->rec_cap, in->rec_len + ln.n, UP_CSV_MAX_RECORD) != 0) {
+            set_err(err, errlen, "%s: out of memory", in->path);
+            return UP_ENOMEM;
+        }
+        memcpy(in->rec + in->rec_len, ln.p, ln.n);
+        in->rec_len += ln.n;
+        st = feed_line(in, &ln);
+        if (st < 0) {
+            set_err(err, errlen, "%s: out of memory while parsing line %ld", in->path, ln.no);
+            return UP_ENOMEM;
+        }
+        if (st > 0)
+            return reject_broken(in, rec, UP_CSV_REJ_SYNTAX, err, errlen);
+        if (in->row_done) {
+            finish_record(in, rec);
+            return UP_OK;
+        }
+    }
+}
+
+/* Allocates the per-column arrays and flattens the accepted names. */
+static int setup_columns(struct up_csvin *in, const struct up_csv_column *cols, size_t ncols)
+{
+    size_t j, k, t = 0;
+
+    for (j = 0; j < ncols; j++)
+        for (k = 0; cols[j].names[k]; k++)
+            t++;
+    in->ncols = ncols;
+    in->nnames = t;
+    in->col_idx = calloc(ncols, sizeof *in->col_idx);
+    in->foff = calloc(ncols, sizeof *in->foff);
+    in->flen = calloc(ncols, sizeof *in->flen);
+    in->fset = calloc(ncols, sizeof *in->fset);
+    in->fptr = calloc(ncols, sizeof *in->fptr);
+    in->names = calloc(t, sizeof *in->names);
+    in->name_len = calloc(t, sizeof *in->name_len);
+    in->name_col = calloc(t, sizeof *in->name_col);
+    in->hit_cnt = calloc(t, sizeof *in->hit_cnt);
+    in->hit_idx = calloc(t, sizeof *in->hit_idx);
+    if (!in->col_idx || !in->foff || !in->flen || !in->fset || !in->fptr || !in->names ||
+        !in->name_len || !in->name_col || !in->hit_cnt || !in->hit_idx)
+        return -1;
+    t = 0;
+    for (j = 0; j < ncols; j++) {
+        for (k = 0; cols[j].names[k]; k++, t++) {
+            in->names[t] = cols[j].names[k];
+            in->name_len[t] = strlen(cols[j].names[k]);
+            in->name_col[t] = j;
+        }
+    }
+    return 0;
+}
+
+/*
+ * Chooses each column's header index: the first accepted name present wins,
+ * and only that name must not appear twice. Returns UP_OK or UP_EUSAGE.
+ */
+static enum up_code choose_columns(struct up_csvin *in, long line, char *err, size_t errlen)
+{
+    size_t j, t = 0;
+
+    for (j = 0; j < in->ncols; j++) {
+        size_t first = t, k;
+        int found = 0;
+
+        for (; t < in->nnames && in->name_col[t] == j; t++) {
+            if (found || in->hit_cnt[t] == 0)
+                continue;
+            found = 1;
+            if (in->hit_cnt[t] > 1) {
+                set_err(err, errlen, "%s: column \"%s\" appears %zu times in the header (line %ld)",
+                        in->path, in->names[t], in->hit_cnt[t], line);
+                return UP_EUSAGE;
+            }
+            in->col_idx[j] = in->hit_idx[t];
+        }
+        if (!found) {
+            set_err(err, errlen, "%s: missing column \"%s\"", in->path, in->names[first]);
+            for (k = first + 1; k < t; k++)
+                add_err(err, errlen, " (or \"%s\")", in->names[k]);
+            add_err(err, errlen, " in the header (line %ld)", line);
+            return UP_EUSAGE;
+        }
+    }
+    return UP_OK;
+}
+
+/* Reads and checks the header record. */
+static enum up_code read_header(struct up_csvin *in, char *err, size_t errlen)
+{
+    struct up_csv_record rec;
+    enum up_code rc;
+
+    memset(&rec, 0, sizeof rec);
+    in->in_header = 1;
+    rc = read_record(in, &rec, err, errlen);
+    in->in_header = 0;
+    if (rc == UP_EIO)
+        return UP_EUSAGE;
+    if (rc != UP_OK)
+        return rc;
+    if (rec.kind == UP_CSV_END) {
+        set_err(err, errlen, "%s: empty file (no header line)", in->path);
+        return UP_EUSAGE;
+    }
+    if (rec.kind == UP_CSV_REJECT) {
+        set_err(err, errlen, "%s: line %ld: bad header: %s (%s)", in->path, rec.line,
+                up_csv_reject_name(rec.reason), rec.detail);
+        return UP_EUSAGE;
+    }
+    in->nhdr = in->nfields;
+    return choose_columns(in, rec.line, err, errlen);
+}
+
+struct up_csvin *up_csvin_open(const char *path, const struct up_csv_column *cols, size_t ncols,
+                               enum up_code *code, char *err, size_t errlen)
+{
+    struct up_csvin *in = NULL;
+    enum up_code rc = UP_ENOMEM;
+    size_t j;
+
+    set_err(err, errlen, "%s", "");
+    if (!path || !cols || ncols == 0) {
+        set_err(err, errlen, "up_csvin_open: no file or no columns given");
+        rc = UP_EUSAGE;
+        goto fail;
+    }
+    for (j = 0; j < ncols; j++) {
+        if (!cols[j].names || !cols[j].names[0]) {
+            set_err(err, errlen, "%s: column %zu has no name", path, j + 1);
+            rc = UP_EUSAGE;
+            goto fail;
+        }
+    }
+    in = calloc(1, sizeof *in);
+    if (!in)
+        goto fail_nomem;
+    in->path = strdup(path);
+    in->rbuf = malloc(CSVIN_READ_BUF);
+    if (!in->path || !in->rbuf || setup_columns(in, cols, ncols) != 0)
+        goto fail_nomem;
+    /* Distinct requested fields are part of one record, so they fit in the cap. */
+    in->fbuf_max = (size_t)UP_CSV_MAX_RECORD + ncols + 2;
+    in->next_no = 1;
+    in->fp = fopen(path, "rb");
+    if (!in->fp) {
+        set_err(err, errlen, "%s: cannot open: %s", path, strerror(errno));
+        rc = UP_EUSAGE;
+        goto fail;
+    }
+    csv_restart(in);
+    rc = fill(in, err, errlen);
+    if (rc != UP_OK) {
+        rc = UP_EUSAGE;
+        goto fail;
+    }
+    /* A UTF-8 byte order mark is not part of the first header name. */
+    if (in->rlen >= 3 && memcmp(in->rbuf, "\xEF\xBB\xBF", 3) == 0)
+        in->rpos = 3;
+    rc = read_header(in, err, errlen);
+    if (rc != UP_OK)
+        goto fail;
+    if (code)
+        *code = UP_OK;
+    return in;
+
+fail_nomem:
+    set_err(err, errlen, "%s: out of memory", path);
+    rc = UP_ENOMEM;
+fail:
+    up_csvin_free(in);
+    if (code)
+        *code = rc;
+    return NULL;
+}
+
+enum up_code up_csvin_next(struct up_csvin *in, struct up_csv_record *rec, char *err, size_t errlen)
+{
+    rec->kind = UP_CSV_END;
+    rec->line = 0;
+    rec->reason = UP_CSV_REJ_NONE;
+    rec->detail = "";
+    rec->raw = "";
+    rec->field = NULL;
+    rec->len = NULL;
+    in->nomem = 0;
+    return read_record(in, rec, err, errlen);
+}
+
+size_t up_csvin_column_pos(const struct up_csvin *in, size_t col)
+{
+    /* An out-of-range column has no position; SIZE_MAX sorts after every real one. */
+    if (!in || col >= in->ncols)
+        return SIZE_MAX;
+    return in->col_idx[col];
+}
+
+const char *up_csvin_path(const struct up_csvin *in)
+{
+    return in ? in->path : NULL;
+}
+
+const char *up_csv_reject_name(enum up_csv_reject reason)
+{
+    switch (reason) {
+    case UP_CSV_REJ_NONE:
+        return "none";
+    case UP_CSV_REJ_SYNTAX:
+        return "broken quoting";
+    case UP_CSV_REJ_TOO_LONG:
+        return "record too long";
+    case UP_CSV_REJ_BLANK:
+        return "blank line";
+    case UP_CSV_REJ_UTF8:
+        return "invalid UTF-8";
+    case UP_CSV_REJ_FIELDS:
+        return "wrong field count";
+    }
+    return "unknown reason";
+}
+
+void up_csvin_free(struct up_csvin *in)
+{
+    if (!in)
+        return;
+    if (in->csv_ready)
+        csv_free(&in->csv);
+    if (in->fp)
+        fclose(in->fp);
+    free(in->fptr);
+    free(in->fset);
+    free(in->flen);
+    free(in->foff);
+    free(in->fbuf);
+    free(in->rec);
+    free(in->rp);
+    free(in->line);
+    free(in->rbuf);
+    free(in->hit_idx);
+    free(in->hit_cnt);
+    free(in->name_col);
+    free(in->name_len);
+    free(in->names);
+    free(in->col_idx);
+    free(in->path);
+    free(in);
+}

@@ -1,0 +1,113 @@
+/* Validation of the input files' row values (up_rows.h): pure functions, no I/O. */
+#include "up_rows.h"
+
+#include <string.h>
+
+/* Sets *why when the caller asked for it; reasons are static strings. */
+static void set_why(const char **why, const char *text)
+{
+    if (why)
+        *why = text;
+}
+
+/* ASCII-only lower case: the locale must not change what "active" means. */
+static unsigned char ascii_lower(unsigned char c)
+{
+    return c >= 'A' && c <= 'Z' ? (unsigned char)(c - 'A' + 'a') : c;
+}
+
+/* Compares s[0..len) with a lower-case ASCII word, ignoring ASCII case. */
+static int ascii_ieq(const char *s, size_t len, const char *word)
+{
+    size_t i, n = strlen(word);
+
+    if (len != n)
+        return 0;
+    for (i = 0; i < n; i++)
+        if (ascii_lower((unsigned char)s[i]) != (unsigned char)word[i])
+            return 0;
+    return 1;
+}
+
+const char *up_row_reject_name(enum up_row_reject reason)
+{
+    switch (reason) {
+    case UP_ROW_OK:
+        return "ok";
+    case UP_ROW_STORE_ID:
+        return "invalid store_id";
+    case UP_ROW_STATUS:
+        return "invalid status";
+    case UP_ROW_TIMESTAMP:
+        return "invalid timestamp_utc";
+    case UP_ROW_DAY:
+        return "invalid dayOfWeek";
+    case UP_ROW_START:
+        return "invalid start_time_local";
+    case UP_ROW_END:
+        return "invalid end_time_local";
+    case UP_ROW_TIMEZONE:
+        return "unknown timezone";
+    case UP_ROW_TZ_CONFLICT:
+        return "conflicting timezone";
+    }
+    return "unknown reason";
+}
+
+enum up_row_reject up_check_store_id(const char *s, size_t len, const char **why)
+{
+    size_t i;
+
+    if (len == 0) {
+        set_why(why, "empty store_id");
+        return UP_ROW_STORE_ID;
+    }
+    if (len > UP_STORE_ID_MAX) {
+        set_why(why, "store_id longer than 128 bytes");
+        return UP_ROW_STORE_ID;
+    }
+    for (i = 0; i < len; i++) {
+        unsigned char c = (unsigned char)s[i];
+
+        /*
+         * C0 controls and DEL are single bytes; C1 controls U+0080-009F are
+         * C2 80..C2 9F. The input is valid UTF-8, so a C2 byte is always a
+         * lead byte and its follower is inside the string.
+         */
+        if (c < 0x20 || c == 0x7F) {
+            set_why(why, "control character in store_id");
+            return UP_ROW_STORE_ID;
+        }
+        if (c == 0xC2 && i + 1 < len && (unsigned char)s[i + 1] <= 0x9F) {
+            set_why(why, "control character in store_id");
+            return UP_ROW_STORE_ID;
+        }
+    }
+    set_why(why, "");
+    return UP_ROW_OK;
+}
+
+enum up_row_reject up_check_status(const char *s, size_t len, int *active, const char **why)
+{
+    if (ascii_ieq(s, len, "active")) {
+        *active = 1;
+    } else if (ascii_ieq(s, len, "inactive")) {
+        *active = 0;
+    } else {
+        set_why(why, "status is not active or inactive");
+        return UP_ROW_STATUS;
+    }
+    set_why(why, "");
+    return UP_ROW_OK;
+}
+
+enum up_row_reject up_check_day(const char *s, size_t len, int *day, const char **why)
+{
+    if (len != 1 || s[0] < '0' || s[0] > '6') {
+        set_why(why, "dayOfWeek is not a single digit 0-6");
+        return UP_ROW_DAY;
+    }
+    *day = s[0] - '0';
+    set_why(why, "");
+    return UP_ROW_OK;
+}

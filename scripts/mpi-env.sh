@@ -4,5 +4,8 @@
 export OMPI_ALLOW_RUN_AS_ROOT=1
 export OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
 export OMPI_MCA_rmaps_base_oversubscribe=1
+# Idle ranks yield the core instead of spinning: with more ranks than cores a spinning
+# rank steals the CPU that rank 0 needs while it reads the metadata.
+export OMPI_MCA_mpi_yield_when_idle=${OMPI_MCA_mpi_yield_when_idle:-1}
 export OMPI_MCA_btl=${OMPI_MCA_btl:-self,vader}
 export OMPI_MCA_pml=${OMPI_MCA_pml:-ob1}

@@ -115,7 +115,12 @@ static enum up_code sqlite_open(const char *url, enum up_store_mode mode, struct
     }
     sqlite3_busy_timeout(s->db, 10000);
     if (mode == UP_STORE_WRITE) {
-        rc = exec(s, schema_sql, err, errlen);
+        /* A load is one transaction: with the default 2 MiB cache SQLite spills dirty
+         * pages through the journal long before the commit. 256 MiB keeps a few million
+         * polls' index pages in memory. */
+        rc = exec(s, "PRAGMA cache_size = -262144; PRAGMA temp_store = MEMORY;", err, errlen);
+        if (rc == UP_OK)
+            rc = exec(s, schema_sql, err, errlen);
         if (rc != UP_OK)
             goto fail;
     } else {

@@ -454,7 +454,7 @@ static void test_too_long(void)
         CU_ASSERT_EQUAL(rec.line, 2);
         CU_ASSERT_STRING_EQUAL(rec.raw, "\"open,active,t");
         for (;;) {
-            char id[16];
+            char id[32];
 
             CU_ASSERT_EQUAL_FATAL(up_csvin_next(in, &rec, errbuf, sizeof errbuf), UP_OK);
             if (rec.kind != UP_CSV_ROW)

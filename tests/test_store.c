@@ -1,4 +1,5 @@
 /* The SQLite backend through the storage interface. */
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -18,23 +19,27 @@ struct sink {
     size_t n;
 };
 
-static void sink_add(struct sink *s, const char *fmt, const char *id, long long a, long long b,
-                     long long c)
+__attribute__((format(printf, 2, 3))) static void sink_add(struct sink *s, const char *fmt, ...)
 {
-    int k = snprintf(s->text + s->n, sizeof s->text - s->n, fmt, id, a, b, c);
+    va_list ap;
+    int k;
+
+    va_start(ap, fmt);
+    k = vsnprintf(s->text + s->n, sizeof s->text - s->n, fmt, ap);
+    va_end(ap);
     if (k > 0)
         s->n += (size_t)k;
 }
 
 static int on_store(void *ctx, const char *id, int64_t npolls)
 {
-    sink_add(ctx, "%s:%lld;", id, (long long)npolls, 0, 0);
+    sink_add(ctx, "%s:%lld;", id, (long long)npolls);
     return 0;
 }
 
 static int on_hours(void *ctx, const char *id, const struct up_hours_row *h)
 {
-    sink_add(ctx, "%s:%lld:%lld-%lld;", id, h->day, (long long)(h->start_us / 3600000000),
+    sink_add(ctx, "%s:%d:%lld-%lld;", id, h->day, (long long)(h->start_us / 3600000000),
              (long long)(h->end_us / 3600000000));
     return 0;
 }
@@ -50,7 +55,7 @@ static int on_tz(void *ctx, const char *id, const char *zone)
 
 static int on_poll(void *ctx, const char *id, int64_t ts, int active)
 {
-    sink_add(ctx, "%s@%lld=%lld;", id, (long long)(ts / UP_USEC_PER_SEC), active, 0);
+    sink_add(ctx, "%s@%lld=%d;", id, (long long)(ts / UP_USEC_PER_SEC), active);
     return 0;
 }
 

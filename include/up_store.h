@@ -49,8 +49,8 @@ struct up_store_ops {
 
     /* Reading. Greatest poll timestamp; *any = 0 when there is no poll. */
     enum up_code (*max_ts)(struct up_store *st, int64_t *max, int *any, char *err, size_t errlen);
-    /* Stores with a poll at or before now, byte-wise ascending, with their count of
-     * polls in [lo, now] (the work they bring). */
+    /* Stores with a poll at or before now, byte-wise ascending, with a weight for
+     * balancing the ranks: their poll count in [lo, now], or an estimate of it. */
     enum up_code (*stores)(struct up_store *st, int64_t lo, int64_t now, up_store_list_cb cb,
                            void *ctx, char *err, size_t errlen);
     /* Every hours row, ordered by store_id byte-wise. */

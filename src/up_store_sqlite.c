@@ -17,15 +17,15 @@ static const char schema_sql[] =
     " PRIMARY KEY (store_id, day_of_week, start_time_us, end_time_us)) WITHOUT ROWID;"
     "CREATE TABLE IF NOT EXISTS store_timezone ("
     " store_id TEXT NOT NULL PRIMARY KEY, timezone_str TEXT NOT NULL) WITHOUT ROWID;"
-    "CREATE TABLE IF NOT EXISTS uptime_meta ("
-    " key TEXT NOT NULL PRIMARY KEY, value INTEGER) WITHOUT ROWID;";
+    "CREATE TABLE IF NOT EXISTS store_summary ("
+    " store_id TEXT NOT NULL PRIMARY KEY, first_ts INTEGER NOT NULL, last_ts INTEGER NOT NULL,"
+    " npolls INTEGER NOT NULL) WITHOUT ROWID;";
 
 struct sqlite_store {
     struct up_store base;
     sqlite3 *db;
     char *path;
-    int64_t load_max; /* greatest timestamp put in this load */
-    int load_any;
+    int load_any; /* a poll was put in this load */
     sqlite3_stmt *ins_status, *ins_hours, *ins_tz;
 };
 
@@ -126,7 +126,7 @@ static enum up_code sqlite_open(const char *url, enum up_store_mode mode, struct
     } else {
         /* Fail now, with a clear message, if the file is not an uptime database. */
         sqlite3_stmt *probe = NULL;
-        rc = prepare(s, "SELECT 1 FROM store_status, business_hours, store_timezone LIMIT 0",
+        rc = prepare(s, "SELECT 1 FROM store_status, business_hours, store_timezone, store_summary LIMIT 0",
                      &probe, err, errlen);
         sqlite3_finalize(probe);
         if (rc != UP_OK)
@@ -189,8 +189,6 @@ static enum up_code sqlite_put_status(struct up_store *st, const char *id, int64
 {
     struct sqlite_store *s = cast(st);
 
-    if (!s->load_any || ts > s->load_max)
-        s->load_max = ts;
     s->load_any = 1;
     sqlite3_bind_text(s->ins_status, 1, id, -1, SQLITE_STATIC);
     sqlite3_bind_int64(s->ins_status, 2, ts);
@@ -223,7 +221,6 @@ static enum up_code sqlite_put_timezone(struct up_store *st, const char *id, con
 static enum up_code sqlite_commit(struct up_store *st, char *err, size_t errlen)
 {
     struct sqlite_store *s = cast(st);
-    char sql[256];
     enum up_code rc;
 
     /* A store named in this load has its hours replaced as a whole. */
@@ -232,13 +229,14 @@ static enum up_code sqlite_commit(struct up_store *st, char *err, size_t errlen)
               "INSERT OR IGNORE INTO business_hours SELECT * FROM hours_stage;"
               "DELETE FROM hours_stage;",
               err, errlen);
-    if (rc == UP_OK && s->load_any) {
-        snprintf(sql, sizeof sql,
-                 "INSERT INTO uptime_meta VALUES ('max_ts', %lld) ON CONFLICT (key) DO UPDATE"
-                 " SET value = max(value, excluded.value);",
-                 (long long)s->load_max);
-        rc = exec(s, sql, err, errlen);
-    }
+    /* The per-store summary lets a report list its stores without scanning every poll.
+     * Rebuilt whole: simple, and cheap next to the load itself. */
+    if (rc == UP_OK && s->load_any)
+        rc = exec(s,
+                  "DELETE FROM store_summary;"
+                  "INSERT INTO store_summary SELECT store_id, MIN(ts_utc), MAX(ts_utc), COUNT(*)"
+                  " FROM store_status GROUP BY store_id;",
+                  err, errlen);
     if (rc == UP_OK)
         rc = exec(s, "COMMIT;", err, errlen);
     return rc;
@@ -260,11 +258,7 @@ static enum up_code sqlite_max_ts(struct up_store *st, int64_t *max, int *any, c
     enum up_code rc;
     int r;
 
-    /* The loader keeps the greatest timestamp; polls are never deleted, so it stays true. */
-    rc = prepare(s,
-                 "SELECT COALESCE((SELECT value FROM uptime_meta WHERE key = 'max_ts'),"
-                 " (SELECT MAX(ts_utc) FROM store_status)), EXISTS (SELECT 1 FROM store_status)",
-                 &q, err, errlen);
+    rc = prepare(s, "SELECT MAX(last_ts), COUNT(*) > 0 FROM store_summary", &q, err, errlen);
     if (rc != UP_OK)
         return rc;
     r = sqlite3_step(q);
@@ -309,14 +303,15 @@ static enum up_code sqlite_stores(struct up_store *st, int64_t lo, int64_t now,
     sqlite3_stmt *q = NULL;
     enum up_code rc;
 
+    /* The weight is the store's whole poll count: with polls spread evenly over time it is
+     * proportional to the week's, and it needs no scan of the polls. */
+    (void)lo;
     rc = prepare(s,
-                 "SELECT store_id, SUM(ts_utc >= ?1) + 1 FROM store_status WHERE ts_utc <= ?2"
-                 " GROUP BY store_id ORDER BY store_id",
+                 "SELECT store_id, npolls FROM store_summary WHERE first_ts <= ?1 ORDER BY store_id",
                  &q, err, errlen);
     if (rc != UP_OK)
         return rc;
-    sqlite3_bind_int64(q, 1, lo);
-    sqlite3_bind_int64(q, 2, now);
+    sqlite3_bind_int64(q, 1, now);
     rc = scan(s, q, row_store, (void *)cb, ctx, err, errlen);
     sqlite3_finalize(q);
     return rc;

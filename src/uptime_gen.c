@@ -1230,7 +1230,7 @@ static int parse_args(int argc, char **argv, struct config *c)
     return UP_OK;
 }
 
-static void report_counts(const struct out *outs, const struct config *c)
+static void report_counts(const struct out *outs)
 {
     static const char *const names[F_COUNT] = {"store_status.csv", "menu_hours.csv",
                                                "timezones.csv"};
@@ -1246,7 +1246,6 @@ static void report_counts(const struct out *outs, const struct config *c)
         }
         fprintf(stderr, "%s\n", outs[f].bad > 0 ? ")" : "");
     }
-    (void)c;
 }
 
 int main(int argc, char **argv)
@@ -1289,6 +1288,6 @@ done:
             rc = crc;
     }
     if (rc == UP_OK)
-        report_counts(outs, &c);
+        report_counts(outs);
     return rc;
 }

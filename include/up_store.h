@@ -76,6 +76,9 @@ extern const struct up_store_ops *const up_store_backends[];
 enum up_code up_store_open(const char *url, enum up_store_mode mode, struct up_store **out,
                            char *err, size_t errlen) UP_WARN_UNUSED;
 
+/* Copies url to out with any password replaced by "***" (for logs and status files). */
+void up_store_redact(const char *url, char *out, size_t n);
+
 /* Closes st. Accepts NULL. */
 void up_store_close(struct up_store *st);
 

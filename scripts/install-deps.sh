@@ -9,7 +9,9 @@ PACKAGES=(
   libsqlite3-dev sqlite3
   libcsv-dev libjansson-dev uuid-dev uuid-runtime
   libcunit1-dev valgrind
-  tzdata python3 jq
+  tzdata python3 jq curl procps
+  libpq-dev postgresql
+  slurm-wlm munge
 )
 
 missing=()

@@ -580,7 +580,7 @@ enum up_code up_job_run(struct up_job_opts *o, MPI_Comm comm)
     size_t nstores = 0, *cut = NULL;
     int64_t *results = NULL, polls_total = 0, *all_results = NULL;
     struct up_report_writer *rep = NULL;
-    char started[40], now_text[40] = "";
+    char started[40], now_text[40] = "", host[256], source[1024];
     size_t i;
 
     memset(&m, 0, sizeof m);
@@ -594,6 +594,10 @@ enum up_code up_job_run(struct up_job_opts *o, MPI_Comm comm)
     if (rank == 0) {
         if (o->report_id[0] == '\0')
             up_report_new_id(o->report_id);
+        if (gethostname(host, sizeof host) != 0)
+            snprintf(host, sizeof host, "unknown");
+        host[sizeof host - 1] = '\0';
+        up_store_redact(o->db, source, sizeof source);
         if (mkdir(o->reports_dir, 0777) != 0 && errno != EEXIST) {
             snprintf(err, ERRLEN, "cannot create reports folder %s: %s", o->reports_dir,
                      strerror(errno));
@@ -604,7 +608,9 @@ enum up_code up_job_run(struct up_job_opts *o, MPI_Comm comm)
                 {"status", "Running", 0, 0},
                 {"started", started, 0, 0},
                 {"ranks", NULL, size, 0},
-                {"pid", NULL, (int64_t)getpid(), 0},
+                {"rank0_pid", NULL, (int64_t)getpid(), 0},
+                {"rank0_host", host, 0, 0},
+                {"source", source, 0, 0},
                 {"error", NULL, 0, 1},
             };
             status(o, f, sizeof f / sizeof f[0]);

@@ -1,6 +1,7 @@
 #include "up_store.h"
 
 #include <stdio.h>
+#include <string.h>
 
 extern const struct up_store_ops up_store_sqlite_ops;
 
@@ -27,4 +28,28 @@ void up_store_close(struct up_store *st)
 {
     if (st)
         st->ops->close(st);
+}
+
+void up_store_redact(const char *url, char *out, size_t n)
+{
+    const char *scheme = strstr(url, "://");
+    const char *at, *colon, *pw;
+
+    snprintf(out, n, "%s", url);
+    /* URI form: scheme://user:password@host/... */
+    if (scheme) {
+        at = strchr(scheme + 3, '@');
+        colon = strchr(scheme + 3, ':');
+        if (at && colon && colon < at)
+            snprintf(out, n, "%.*s:***%s", (int)(colon - url), url, at);
+    }
+    /* Key/value form: ... password=secret ... */
+    pw = strstr(out, "password=");
+    if (pw) {
+        size_t start = (size_t)(pw - out) + 9;
+        const char *end = strchr(out + start, ' ');
+        char tail[1024];
+        snprintf(tail, sizeof tail, "%s", end ? end : "");
+        snprintf(out + start, n - start, "***%s", tail);
+    }
 }

@@ -232,6 +232,20 @@ static void test_open_errors(void)
     CU_ASSERT_EQUAL(up_store_open("sqlite:", UP_STORE_READ, &st, err, sizeof err), UP_EUSAGE);
 }
 
+static void test_redact(void)
+{
+    char out[256];
+
+    up_store_redact("postgresql://app:s3cret@db.example:5432/uptime", out, sizeof out);
+    CU_ASSERT_STRING_EQUAL(out, "postgresql://app:***@db.example:5432/uptime");
+    up_store_redact("host=/tmp port=5433 password=s3cret dbname=uptime", out, sizeof out);
+    CU_ASSERT_STRING_EQUAL(out, "host=/tmp port=5433 password=*** dbname=uptime");
+    up_store_redact("postgresql://app@db/uptime", out, sizeof out);
+    CU_ASSERT_STRING_EQUAL(out, "postgresql://app@db/uptime");
+    up_store_redact("data/uptime.db", out, sizeof out);
+    CU_ASSERT_STRING_EQUAL(out, "data/uptime.db");
+}
+
 int test_store_add(void)
 {
     CU_pSuite s = CU_add_suite("store", NULL, NULL);
@@ -241,7 +255,8 @@ int test_store_add(void)
         !CU_add_test(s, "reload replaces hours, upserts zones",
                      test_reload_replaces_hours_and_upserts) ||
         !CU_add_test(s, "rollback keeps previous data", test_rollback_keeps_previous_data) ||
-        !CU_add_test(s, "open errors", test_open_errors))
+        !CU_add_test(s, "open errors", test_open_errors) ||
+        !CU_add_test(s, "passwords hidden", test_redact))
         return CU_get_error();
     return CUE_SUCCESS;
 }

@@ -35,6 +35,18 @@ assert n >= total_rej, (n, total_rej)  # a rejected value may hold a line break:
 PY
 pass "every generated row is loaded or listed as rejected"
 
+# ---- no valid poll at all: a header-only report and a warning, not a failure ----
+mkdir -p nopolls && cp "$G/menu_hours.csv" "$G/timezones.csv" nopolls/
+printf 'store_id,status,timestamp_utc\nS,up,2023-01-25 10:00:00 UTC\n' >nopolls/store_status.csv
+"$LOAD" --db nopolls.db --dir nopolls --no-rejects >/dev/null
+expect_exit 0 "report with no valid poll" -- run_report 2 --db nopolls.db --reports-dir rep --report-id nopolls
+grep -q "header only" err.txt || fail "no warning about the header-only report"
+printf '%s\n' "store_id,uptime_last_hour,uptime_last_day,uptime_last_week,downtime_last_hour,downtime_last_day,downtime_last_week" >header.csv
+same_files header.csv rep/nopolls.csv "no valid poll: the report is the header only"
+"$LOAD" --db early.db --dir "$G" --no-rejects >/dev/null
+run_report 2 --db early.db --reports-dir rep --report-id early --now "2023-01-01 00:00:00 UTC"
+same_files header.csv rep/early.csv "--now before every poll: the report is the header only"
+
 # ---- fatal input: exit 2, clear message, nothing written ----
 mkdir -p nostatus && cp "$G/menu_hours.csv" "$G/timezones.csv" nostatus/
 expect_exit 2 "missing file" -- "$LOAD" --db fatal.db --dir nostatus

@@ -93,32 +93,28 @@ struct meta {
     int oom;
 };
 
+/* Resizes the array *pp (of elem-byte items) to cap items; 0, or -1 leaving it as it was. */
+static int grow(void *pp, size_t elem, size_t cap)
+{
+    void **p = pp;
+    void *q = realloc(*p, cap * elem);
+
+    if (!q)
+        return -1;
+    *p = q;
+    return 0;
+}
+
 static int meta_add_store(void *ctx, const char *id, int64_t npolls)
 {
     struct meta *m = ctx;
 
     if (m->n == m->cap) {
         size_t cap = m->cap ? m->cap * 2 : 1024;
-        char **id2 = realloc(m->id, cap * sizeof *id2);
-        int64_t *w2;
-        const char **z2;
-        size_t *o2;
-        uint32_t *n2;
-        if (id2)
-            m->id = id2;
-        w2 = realloc(m->weight, cap * sizeof *w2);
-        if (w2)
-            m->weight = w2;
-        z2 = realloc(m->zone, cap * sizeof *z2);
-        if (z2)
-            m->zone = z2;
-        o2 = realloc(m->h_off, cap * sizeof *o2);
-        if (o2)
-            m->h_off = o2;
-        n2 = realloc(m->h_n, cap * sizeof *n2);
-        if (n2)
-            m->h_n = n2;
-        if (!id2 || !w2 || !z2 || !o2 || !n2) {
+        /* Each array keeps its old block if a later one fails: meta_free frees them all. */
+        if (grow(&m->id, sizeof *m->id, cap) || grow(&m->weight, sizeof *m->weight, cap) ||
+            grow(&m->zone, sizeof *m->zone, cap) || grow(&m->h_off, sizeof *m->h_off, cap) ||
+            grow(&m->h_n, sizeof *m->h_n, cap)) {
             m->oom = 1;
             return 1;
         }

@@ -23,28 +23,28 @@ struct up_csv_column {
 
 /* What up_csvin_next produced. */
 enum up_csv_kind {
-    UP_CSV_ROW,     /* a record with the header's field count, all fields valid UTF-8 */
-    UP_CSV_REJECT,  /* a malformed record; see reason */
-    UP_CSV_END      /* no more records */
+    UP_CSV_ROW,    /* a record with the header's field count, all fields valid UTF-8 */
+    UP_CSV_REJECT, /* a malformed record; see reason */
+    UP_CSV_END     /* no more records */
 };
 
 /* Reasons at the CSV level, checked in this order (SPEC §5). */
 enum up_csv_reject {
     UP_CSV_REJ_NONE = 0,
-    UP_CSV_REJ_SYNTAX,      /* broken quoting (libcsv strict error or unterminated quote) */
-    UP_CSV_REJ_TOO_LONG,    /* record longer than UP_CSV_MAX_RECORD */
-    UP_CSV_REJ_BLANK,       /* a line holding only whitespace */
-    UP_CSV_REJ_UTF8,        /* a field is not valid UTF-8 */
-    UP_CSV_REJ_FIELDS       /* field count differs from the header's */
+    UP_CSV_REJ_SYNTAX,   /* broken quoting (libcsv strict error or unterminated quote) */
+    UP_CSV_REJ_TOO_LONG, /* record longer than UP_CSV_MAX_RECORD */
+    UP_CSV_REJ_BLANK,    /* a line holding only whitespace */
+    UP_CSV_REJ_UTF8,     /* a field is not valid UTF-8 */
+    UP_CSV_REJ_FIELDS    /* field count differs from the header's */
 };
 
 /* A record handed out by up_csvin_next; valid until the next call. */
 struct up_csv_record {
     enum up_csv_kind kind;
-    long line;                   /* physical line where the record starts (header = 1) */
-    enum up_csv_reject reason;   /* for UP_CSV_REJECT */
-    const char *detail;          /* for UP_CSV_REJECT: short text, e.g. "3 fields, expected 4" */
-    const char *raw;             /* for UP_CSV_REJECT: the record's first line, NUL-terminated, truncated */
+    long line;                 /* physical line where the record starts (header = 1) */
+    enum up_csv_reject reason; /* for UP_CSV_REJECT */
+    const char *detail;        /* for UP_CSV_REJECT: short text, e.g. "3 fields, expected 4" */
+    const char *raw; /* for UP_CSV_REJECT: the record's first line, NUL-terminated, truncated */
     /* For UP_CSV_ROW: one entry per requested column, trimmed of ASCII whitespace
      * (space, TAB, CR, LF, VT, FF), NUL-terminated, in the caller's column order. */
     const char *const *field;

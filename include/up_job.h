@@ -11,13 +11,13 @@
 #define UP_DEFAULT_ZONE "America/Chicago"
 
 struct up_job_opts {
-    const char *db;           /* database URL, opened read-only by every rank */
-    const char *reports_dir;  /* where rank 0 writes <id>.csv and <id>.status.json */
+    const char *db;                       /* database URL, opened read-only by every rank */
+    const char *reports_dir;              /* where rank 0 writes <id>.csv and <id>.status.json */
     char report_id[UP_REPORT_ID_MAX + 1]; /* rank 0's value is used by all */
-    int64_t now;              /* used when has_now */
+    int64_t now;                          /* used when has_now */
     int has_now;
-    const char *tzdir;        /* NULL: $TZDIR or /usr/share/zoneinfo */
-    int quiet;                /* no run summary on stdout */
+    const char *tzdir; /* NULL: $TZDIR or /usr/share/zoneinfo */
+    int quiet;         /* no run summary on stdout */
 };
 
 /*

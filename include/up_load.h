@@ -27,9 +27,9 @@ struct up_load_file_stats {
 
 struct up_load_stats {
     struct up_load_file_stats file[UP_NFILES];
-    int64_t hours_stores;          /* stores with at least one valid hours row */
-    int64_t hours_all_rejected;    /* stores whose hours rows were all rejected (24x7) */
-    int64_t tz_stores;             /* stores with a valid timezone row */
+    int64_t hours_stores;       /* stores with at least one valid hours row */
+    int64_t hours_all_rejected; /* stores whose hours rows were all rejected (24x7) */
+    int64_t tz_stores;          /* stores with a valid timezone row */
 };
 
 /* Static name of summary reason i (0 <= i < UP_LOAD_NREASONS), or NULL for unused slots. */

@@ -7,8 +7,8 @@
 #include "up_error.h"
 #include "up_uptime.h"
 
-#define UP_REPORT_HEADER                                                                       \
-    "store_id,uptime_last_hour,uptime_last_day,uptime_last_week,downtime_last_hour,"          \
+#define UP_REPORT_HEADER                                                                           \
+    "store_id,uptime_last_hour,uptime_last_day,uptime_last_week,downtime_last_hour,"               \
     "downtime_last_day,downtime_last_week\n"
 
 #define UP_REPORT_ID_MAX 64

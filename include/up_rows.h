@@ -10,14 +10,14 @@
 /* Why a row's content is rejected (after the CSV-level checks of up_csvin). */
 enum up_row_reject {
     UP_ROW_OK = 0,
-    UP_ROW_STORE_ID,     /* empty, longer than 128 bytes, or a control character */
-    UP_ROW_STATUS,       /* not active/inactive */
-    UP_ROW_TIMESTAMP,    /* timestamp_utc not in a SPEC format, or not a real instant */
-    UP_ROW_DAY,          /* dayOfWeek not a single digit 0-6 */
-    UP_ROW_START,        /* start_time_local not a valid time of day */
-    UP_ROW_END,          /* end_time_local not a valid time of day */
-    UP_ROW_TIMEZONE,     /* not a Zone or Link name of the tz database */
-    UP_ROW_TZ_CONFLICT   /* a store's later row names another zone than its first valid one */
+    UP_ROW_STORE_ID,   /* empty, longer than 128 bytes, or a control character */
+    UP_ROW_STATUS,     /* not active/inactive */
+    UP_ROW_TIMESTAMP,  /* timestamp_utc not in a SPEC format, or not a real instant */
+    UP_ROW_DAY,        /* dayOfWeek not a single digit 0-6 */
+    UP_ROW_START,      /* start_time_local not a valid time of day */
+    UP_ROW_END,        /* end_time_local not a valid time of day */
+    UP_ROW_TIMEZONE,   /* not a Zone or Link name of the tz database */
+    UP_ROW_TZ_CONFLICT /* a store's later row names another zone than its first valid one */
 };
 
 /* Static short name of a reason, e.g. "invalid timestamp_utc". */

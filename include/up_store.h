@@ -29,8 +29,8 @@ struct up_store_ops {
     const char *name;
     /* Returns 1 if this backend handles url. */
     int (*accepts)(const char *url);
-    enum up_code (*open)(const char *url, enum up_store_mode mode, struct up_store **out,
-                         char *err, size_t errlen);
+    enum up_code (*open)(const char *url, enum up_store_mode mode, struct up_store **out, char *err,
+                         size_t errlen);
     void (*close)(struct up_store *st);
 
     /* Loading: begin; put rows; commit (all or nothing) or rollback. */
@@ -42,8 +42,8 @@ struct up_store_ops {
     enum up_code (*put_hours)(struct up_store *st, const char *id, const struct up_hours_row *row,
                               char *err, size_t errlen);
     /* Upsert. */
-    enum up_code (*put_timezone)(struct up_store *st, const char *id, const char *zone,
-                                 char *err, size_t errlen);
+    enum up_code (*put_timezone)(struct up_store *st, const char *id, const char *zone, char *err,
+                                 size_t errlen);
     enum up_code (*commit)(struct up_store *st, char *err, size_t errlen);
     enum up_code (*rollback)(struct up_store *st, char *err, size_t errlen);
 
@@ -54,8 +54,7 @@ struct up_store_ops {
     enum up_code (*stores)(struct up_store *st, int64_t lo, int64_t now, up_store_list_cb cb,
                            void *ctx, char *err, size_t errlen);
     /* Every hours row, ordered by store_id byte-wise. */
-    enum up_code (*hours)(struct up_store *st, up_hours_cb cb, void *ctx, char *err,
-                          size_t errlen);
+    enum up_code (*hours)(struct up_store *st, up_hours_cb cb, void *ctx, char *err, size_t errlen);
     /* Every timezone row, ordered by store_id byte-wise. */
     enum up_code (*timezones)(struct up_store *st, up_tz_cb cb, void *ctx, char *err,
                               size_t errlen);

@@ -12,8 +12,8 @@
 
 /* One poll. */
 struct up_poll {
-    int64_t ts;   /* µs since the epoch, UTC */
-    int active;   /* 1 active, 0 inactive */
+    int64_t ts; /* µs since the epoch, UTC */
+    int active; /* 1 active, 0 inactive */
 };
 
 /* Windows: 0 = last hour, 1 = last day, 2 = last week. */

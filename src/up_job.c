@@ -26,16 +26,16 @@
 #define MAX_STORE_POLLS (1u << 24)
 
 /* Every MPI call is checked; a failing one cannot be agreed on, so it aborts the job. */
-#define MPI_CHECK(call)                                                                        \
-    do {                                                                                       \
-        int mpi_rc_ = (call);                                                                  \
-        if (mpi_rc_ != MPI_SUCCESS) {                                                          \
-            char mpi_msg_[MPI_MAX_ERROR_STRING];                                               \
-            int mpi_len_ = 0;                                                                  \
-            MPI_Error_string(mpi_rc_, mpi_msg_, &mpi_len_);                                    \
-            UP_LOG(ERROR, "MPI call %s failed: %s", #call, mpi_msg_);                          \
-            MPI_Abort(MPI_COMM_WORLD, UP_EMPI);                                                \
-        }                                                                                      \
+#define MPI_CHECK(call)                                                                            \
+    do {                                                                                           \
+        int mpi_rc_ = (call);                                                                      \
+        if (mpi_rc_ != MPI_SUCCESS) {                                                              \
+            char mpi_msg_[MPI_MAX_ERROR_STRING];                                                   \
+            int mpi_len_ = 0;                                                                      \
+            MPI_Error_string(mpi_rc_, mpi_msg_, &mpi_len_);                                        \
+            UP_LOG(ERROR, "MPI call %s failed: %s", #call, mpi_msg_);                              \
+            MPI_Abort(MPI_COMM_WORLD, UP_EMPI);                                                    \
+        }                                                                                          \
     } while (0)
 
 static double wall(void)
@@ -79,15 +79,15 @@ static int bytes_put(struct bytes *b, const void *data, size_t len)
 struct meta {
     size_t n, cap;
     char **id;
-    int64_t *weight;     /* polls in the week window + 1: the work a store brings */
-    const char **zone;   /* interned zone name, NULL: the default */
-    size_t *h_off;       /* first row in hours[] */
+    int64_t *weight;   /* polls in the week window + 1: the work a store brings */
+    const char **zone; /* interned zone name, NULL: the default */
+    size_t *h_off;     /* first row in hours[] */
     uint32_t *h_n;
     struct up_hours_row *hours;
     size_t nhours, hcap;
-    char **zones;        /* interned distinct names */
+    char **zones; /* interned distinct names */
     size_t nzones;
-    size_t cur;          /* merge-join cursor */
+    size_t cur;                /* merge-join cursor */
     struct up_strmap *orphans; /* stores with hours or a zone but no poll */
     int64_t total_weight;
     int oom;
@@ -231,8 +231,8 @@ static void meta_free(struct meta *m)
 }
 
 /* Reads now, the stores, their hours and zones (rank 0 only). */
-static enum up_code read_meta(const struct up_job_opts *o, struct meta *m, int64_t *now,
-                              int *any, char *err)
+static enum up_code read_meta(const struct up_job_opts *o, struct meta *m, int64_t *now, int *any,
+                              char *err)
 {
     struct up_store *st = NULL;
     enum up_code rc;
@@ -351,13 +351,13 @@ oom:
 struct worker {
     const struct rank_store *stores;
     size_t n;
-    size_t cur;               /* store whose polls are being collected */
+    size_t cur; /* store whose polls are being collected */
     struct up_poll *polls;
     size_t npolls, pcap;
     struct up_tzdb *tzdb;
     struct up_intervals iv;
     int64_t now, lo;
-    int64_t *out;             /* 6 sums per store */
+    int64_t *out; /* 6 sums per store */
     int64_t polls_read;
     double compute_s;
     enum up_code rc;
@@ -452,8 +452,7 @@ static enum up_code run_rank(const struct up_job_opts *o, struct worker *w, doub
 
     /* Zones are prepared for the report's range: the week, a day before for overnight
      * rows, and a margin after now. */
-    w->tzdb = up_tzdb_open(o->tzdir, w->lo - 2 * UP_DAY_US, w->now + 2 * UP_DAY_US, w->err,
-                           ERRLEN);
+    w->tzdb = up_tzdb_open(o->tzdir, w->lo - 2 * UP_DAY_US, w->now + 2 * UP_DAY_US, w->err, ERRLEN);
     if (!w->tzdb)
         return UP_EFAIL;
     if (w->n == 0)
@@ -698,8 +697,8 @@ enum up_code up_job_run(struct up_job_opts *o, MPI_Comm comm)
             if (!all_results)
                 MPI_Abort(comm, UP_ENOMEM);
         }
-        MPI_CHECK(MPI_Gatherv(results, n6, MPI_INT64_T, all_results, counts, displs,
-                              MPI_INT64_T, 0, comm));
+        MPI_CHECK(MPI_Gatherv(results, n6, MPI_INT64_T, all_results, counts, displs, MPI_INT64_T, 0,
+                              comm));
         MPI_CHECK(MPI_Reduce(&w.polls_read, &polls_total, 1, MPI_INT64_T, MPI_SUM, 0, comm));
     }
     t_gather = wall() - t0;
@@ -762,8 +761,7 @@ enum up_code up_job_run(struct up_job_opts *o, MPI_Comm comm)
                        (long long)up_strmap_count(m.orphans));
                 printf("  time: metadata %.3f s, scatter %.3f s, reads %.3f s, compute %.3f s, "
                        "gather %.3f s, write %.3f s, total %.3f s\n",
-                       t_meta, t_scatter, t_read, w.compute_s, t_gather, t_write,
-                       wall() - t_start);
+                       t_meta, t_scatter, t_read, w.compute_s, t_gather, t_write, wall() - t_start);
             }
         } else {
             UP_LOG(ERROR, "%s", err);
@@ -773,7 +771,7 @@ enum up_code up_job_run(struct up_job_opts *o, MPI_Comm comm)
     {
         int final = (int)rc;
         MPI_CHECK(MPI_Bcast(&final, 1, MPI_INT, 0, comm));
-        rc = (enum up_code)final;
+        rc = (enum up_code) final;
     }
     goto out;
 

@@ -39,8 +39,7 @@ static const struct up_csv_column cols_status[] = {{n_store_id}, {n_status}, {n_
 static const struct up_csv_column cols_hours[] = {{n_store_id}, {n_day}, {n_start}, {n_end}};
 static const struct up_csv_column cols_tz[] = {{n_store_id}, {n_zone}};
 
-static const struct up_csv_column *const file_cols[UP_NFILES] = {cols_status, cols_hours,
-                                                                  cols_tz};
+static const struct up_csv_column *const file_cols[UP_NFILES] = {cols_status, cols_hours, cols_tz};
 static const size_t file_ncols[UP_NFILES] = {3, 4, 2};
 
 struct loader {
@@ -49,9 +48,9 @@ struct loader {
     struct up_load_stats *stats;
     FILE *rejects;
     struct up_tzdb *tzdb;
-    struct up_strmap *tz_first;      /* store -> first valid zone */
-    struct up_strmap *hours_ok;      /* stores with a valid hours row */
-    struct up_strmap *hours_bad;     /* stores (valid id) with a rejected hours row */
+    struct up_strmap *tz_first;  /* store -> first valid zone */
+    struct up_strmap *hours_ok;  /* stores with a valid hours row */
+    struct up_strmap *hours_bad; /* stores (valid id) with a rejected hours row */
     char *err;
     size_t errlen;
 };
@@ -93,8 +92,8 @@ static void reject(struct loader *L, int file, const char *path, long line, int 
 
 /* Checks a parsed row's store_id, then its other columns in header order (SPEC §5). */
 struct check {
-    size_t pos;   /* position in the header */
-    size_t col;   /* requested column index */
+    size_t pos; /* position in the header */
+    size_t col; /* requested column index */
 };
 
 static int cmp_check(const void *a, const void *b)
@@ -139,7 +138,7 @@ static enum up_row_reject check_hours_col(const struct up_csv_record *r, size_t 
                    ? UP_ROW_OK
                    : UP_ROW_START;
     return up_parse_time_of_day(r->field[3], r->len[3], &out->end_us, why) == 0 ? UP_ROW_OK
-                                                                               : UP_ROW_END;
+                                                                                : UP_ROW_END;
 }
 
 static enum up_code note_store(struct up_strmap *m, const char *id, struct loader *L)
@@ -326,8 +325,7 @@ enum up_code up_load_run(const char *db_url, const struct up_load_opts *opts,
         make_parent(opts->rejects_path);
         L.rejects = fopen(tmp_rejects, "w");
         if (!L.rejects) {
-            snprintf(err, errlen, "cannot write rejects file %s: %s", tmp_rejects,
-                     strerror(errno));
+            snprintf(err, errlen, "cannot write rejects file %s: %s", tmp_rejects, strerror(errno));
             tmp_rejects[0] = '\0';
             rc = UP_EIO;
             goto out;
@@ -350,8 +348,7 @@ enum up_code up_load_run(const char *db_url, const struct up_load_opts *opts,
         bad |= fclose(L.rejects) != 0;
         L.rejects = NULL;
         if (bad) {
-            snprintf(err, errlen, "cannot write rejects file %s: %s", tmp_rejects,
-                     strerror(errno));
+            snprintf(err, errlen, "cannot write rejects file %s: %s", tmp_rejects, strerror(errno));
             rc = UP_EIO;
             goto out;
         }
@@ -362,8 +359,8 @@ enum up_code up_load_run(const char *db_url, const struct up_load_opts *opts,
     began = 0;
     if (tmp_rejects[0] && rename(tmp_rejects, opts->rejects_path) != 0) {
         /* The data is committed; only the rejects report is missing. Say so. */
-        snprintf(err, errlen, "loaded, but cannot publish rejects file %s: %s",
-                 opts->rejects_path, strerror(errno));
+        snprintf(err, errlen, "loaded, but cannot publish rejects file %s: %s", opts->rejects_path,
+                 strerror(errno));
         rc = UP_EIO;
         goto out;
     }
@@ -396,16 +393,14 @@ void up_load_print_summary(const struct up_load_stats *stats, const struct up_lo
 
     for (i = 0; i < UP_NFILES; i++) {
         const struct up_load_file_stats *fs = &stats->file[i];
-        fprintf(f, "%-12s %s: %lld rows, %lld loaded, %lld rejected", file_label[i],
-                opts->path[i], (long long)fs->rows, (long long)fs->loaded,
-                (long long)fs->rejected);
+        fprintf(f, "%-12s %s: %lld rows, %lld loaded, %lld rejected", file_label[i], opts->path[i],
+                (long long)fs->rows, (long long)fs->loaded, (long long)fs->rejected);
         if (fs->rejected) {
             const char *sep = " (";
             for (k = 0; k < UP_LOAD_NREASONS; k++) {
                 if (!fs->by_reason[k])
                     continue;
-                fprintf(f, "%s%s: %lld", sep, up_load_reason_name(k),
-                        (long long)fs->by_reason[k]);
+                fprintf(f, "%s%s: %lld", sep, up_load_reason_name(k), (long long)fs->by_reason[k]);
                 sep = ", ";
             }
             fputc(')', f);

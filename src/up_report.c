@@ -149,7 +149,8 @@ enum up_code up_report_commit(struct up_report_writer *w, char *err, size_t errl
     bad |= fclose(w->f) != 0;
     w->f = NULL;
     if (bad) {
-        snprintf(err, errlen, "cannot write report %s: %s", w->tmp, strerror(saved ? saved : errno));
+        snprintf(err, errlen, "cannot write report %s: %s", w->tmp,
+                 strerror(saved ? saved : errno));
         up_report_abort(w);
         return UP_EIO;
     }

@@ -17,12 +17,15 @@ static void usage(FILE *f)
           "Validates store_status.csv, menu_hours.csv and timezones.csv and loads them into\n"
           "the database in one transaction. Rejected rows are counted, listed in the rejects\n"
           "file and left out; valid rows always load.\n\n"
-          "  -d, --db URL          database: PATH or sqlite:PATH (default $UPTIME_DB, else " DEFAULT_DB ")\n"
+          "  -d, --db URL          database: PATH or sqlite:PATH (default $UPTIME_DB, "
+          "else " DEFAULT_DB ")\n"
           "  -D, --dir DIR         folder holding the three files (default .)\n"
           "  -s, --status FILE     polls file (default DIR/store_status.csv)\n"
           "  -H, --hours FILE      business hours file (default DIR/menu_hours.csv)\n"
-          "  -t, --timezones FILE  time zones file (default DIR/timezones.csv, else DIR/bq-results*.csv)\n"
-          "  -r, --rejects FILE    rejects CSV: file,line,reason,detail,value (default " DEFAULT_REJECTS ")\n"
+          "  -t, --timezones FILE  time zones file (default DIR/timezones.csv, else "
+          "DIR/bq-results*.csv)\n"
+          "  -r, --rejects FILE    rejects CSV: file,line,reason,detail,value "
+          "(default " DEFAULT_REJECTS ")\n"
           "      --no-rejects      do not write a rejects file\n"
           "  -q, --quiet           no summary on stdout\n"
           "  -h, --help            this help\n\n"
@@ -63,12 +66,16 @@ static char *find_timezones(const char *dir)
 
 int main(int argc, char **argv)
 {
-    static const struct option longopts[] = {
-        {"db", required_argument, NULL, 'd'},        {"dir", required_argument, NULL, 'D'},
-        {"status", required_argument, NULL, 's'},    {"hours", required_argument, NULL, 'H'},
-        {"timezones", required_argument, NULL, 't'}, {"rejects", required_argument, NULL, 'r'},
-        {"no-rejects", no_argument, NULL, 'R'},      {"quiet", no_argument, NULL, 'q'},
-        {"help", no_argument, NULL, 'h'},            {NULL, 0, NULL, 0}};
+    static const struct option longopts[] = {{"db", required_argument, NULL, 'd'},
+                                             {"dir", required_argument, NULL, 'D'},
+                                             {"status", required_argument, NULL, 's'},
+                                             {"hours", required_argument, NULL, 'H'},
+                                             {"timezones", required_argument, NULL, 't'},
+                                             {"rejects", required_argument, NULL, 'r'},
+                                             {"no-rejects", no_argument, NULL, 'R'},
+                                             {"quiet", no_argument, NULL, 'q'},
+                                             {"help", no_argument, NULL, 'h'},
+                                             {NULL, 0, NULL, 0}};
     const char *db = getenv("UPTIME_DB");
     const char *dir = ".";
     const char *given[UP_NFILES] = {NULL, NULL, NULL};

@@ -13,10 +13,12 @@ static void usage(FILE *f)
     fputs("usage: mpirun -n N uptime_report [options]\n"
           "Computes every store's uptime and downtime inside business hours over the last\n"
           "hour, day and week, and writes REPORTS/<report_id>.csv plus its status file.\n\n"
-          "  -d, --db URL          database: PATH or sqlite:PATH (default $UPTIME_DB, else data/uptime.db)\n"
+          "  -d, --db URL          database: PATH or sqlite:PATH (default $UPTIME_DB, else "
+          "data/uptime.db)\n"
           "  -i, --report-id ID    report id, 1-64 of [A-Za-z0-9_-] (default: a new UUID)\n"
           "  -o, --reports-dir DIR where reports go (default reports)\n"
-          "  -n, --now TS          report as of TS (SPEC timestamp, e.g. '2023-01-25 18:13:22 UTC');\n"
+          "  -n, --now TS          report as of TS (SPEC timestamp, e.g. '2023-01-25 18:13:22 "
+          "UTC');\n"
           "                        later polls are ignored (default: the latest poll)\n"
           "  -q, --quiet           no run summary\n"
           "  -v, --verbose         debug logging\n"
@@ -29,11 +31,14 @@ static void usage(FILE *f)
 /* Parses the command line (same on every rank). Returns -1 to continue, else an exit code. */
 static int parse(int argc, char **argv, struct up_job_opts *o, int rank, int *verbose)
 {
-    static const struct option longopts[] = {
-        {"db", required_argument, NULL, 'd'},      {"report-id", required_argument, NULL, 'i'},
-        {"reports-dir", required_argument, NULL, 'o'}, {"now", required_argument, NULL, 'n'},
-        {"quiet", no_argument, NULL, 'q'},         {"verbose", no_argument, NULL, 'v'},
-        {"help", no_argument, NULL, 'h'},          {NULL, 0, NULL, 0}};
+    static const struct option longopts[] = {{"db", required_argument, NULL, 'd'},
+                                             {"report-id", required_argument, NULL, 'i'},
+                                             {"reports-dir", required_argument, NULL, 'o'},
+                                             {"now", required_argument, NULL, 'n'},
+                                             {"quiet", no_argument, NULL, 'q'},
+                                             {"verbose", no_argument, NULL, 'v'},
+                                             {"help", no_argument, NULL, 'h'},
+                                             {NULL, 0, NULL, 0}};
     const char *why = NULL;
     int c;
 
@@ -50,8 +55,10 @@ static int parse(int argc, char **argv, struct up_job_opts *o, int rank, int *ve
         case 'i':
             if (!up_report_id_valid(optarg)) {
                 if (rank == 0)
-                    fprintf(stderr, "uptime_report: invalid report id '%s': use 1-64 of "
-                                    "[A-Za-z0-9_-]\n", optarg);
+                    fprintf(stderr,
+                            "uptime_report: invalid report id '%s': use 1-64 of "
+                            "[A-Za-z0-9_-]\n",
+                            optarg);
                 return 2;
             }
             snprintf(o->report_id, sizeof o->report_id, "%s", optarg);

@@ -7,8 +7,8 @@
 #include "up_time.h"
 #include "up_uptime.h"
 
-#define H(x) ((int64_t)(x) * UP_USEC_PER_HOUR)
-#define M(x) ((int64_t)(x) * UP_USEC_PER_MIN)
+#define H(x) ((int64_t)(x)*UP_USEC_PER_HOUR)
+#define M(x) ((int64_t)(x)*UP_USEC_PER_MIN)
 
 static struct up_tzdb *db;
 

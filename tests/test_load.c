@@ -74,16 +74,16 @@ static void test_rejected_rows_and_line_numbers(void)
     char err[512], lines[256];
 
     write_set(&f,
-              "store_id,status,timestamp_utc\n"                /* 1 */
-              "s1,active,2023-01-25 10:00:00 UTC\n"            /* 2 ok */
-              "s1,ACTIVE,2023-01-25 11:00:00.5 UTC\n"          /* 3 ok */
-              "s2,unknown,2023-01-25 10:00:00 UTC\n"           /* 4 status */
-              "s3,active,2023-02-30 10:00:00 UTC\n"            /* 5 timestamp */
-              ",active,2023-01-25 10:00:00 UTC\n"              /* 6 store_id */
-              "s4,active\n"                                    /* 7 field count */
-              "\n"                                             /* 8 skipped */
-              "s5,bogus,2023-13-01 00:00:00 UTC\n"             /* 9 status before timestamp */
-              "s6,inactive,2023-01-25T10:00:00Z\n",            /* 10 ok */
+              "store_id,status,timestamp_utc\n"       /* 1 */
+              "s1,active,2023-01-25 10:00:00 UTC\n"   /* 2 ok */
+              "s1,ACTIVE,2023-01-25 11:00:00.5 UTC\n" /* 3 ok */
+              "s2,unknown,2023-01-25 10:00:00 UTC\n"  /* 4 status */
+              "s3,active,2023-02-30 10:00:00 UTC\n"   /* 5 timestamp */
+              ",active,2023-01-25 10:00:00 UTC\n"     /* 6 store_id */
+              "s4,active\n"                           /* 7 field count */
+              "\n"                                    /* 8 skipped */
+              "s5,bogus,2023-13-01 00:00:00 UTC\n"    /* 9 status before timestamp */
+              "s6,inactive,2023-01-25T10:00:00Z\n",   /* 10 ok */
               hours_ok, tz_ok);
     CU_ASSERT_EQUAL_FATAL(load(&f, &st, err, sizeof err), UP_OK);
     CU_ASSERT_EQUAL(st.file[UP_FILE_STATUS].rows, 8);
@@ -124,15 +124,15 @@ static void test_timezone_rules(void)
     struct up_load_stats st;
     char err[512], lines[256];
 
-    write_set(&f, "store_id,status,timestamp_utc\n",  hours_ok,
+    write_set(&f, "store_id,status,timestamp_utc\n", hours_ok,
               "store_id,timezone_str\n"
-              "a,America/Denver\n"   /* 2 first valid wins */
-              "a,America/Denver\n"   /* 3 identical repeat is fine */
-              "a,Asia/Tokyo\n"       /* 4 conflicting timezone */
-              "b,Mars/Olympus\n"     /* 5 unknown */
-              "b,UTC\n"              /* 6 b's first valid row */
-              "c,US/Central\n"       /* 7 a Link name */
-              "d,posix/UTC\n"        /* 8 not a Zone or Link name */
+              "a,America/Denver\n"    /* 2 first valid wins */
+              "a,America/Denver\n"    /* 3 identical repeat is fine */
+              "a,Asia/Tokyo\n"        /* 4 conflicting timezone */
+              "b,Mars/Olympus\n"      /* 5 unknown */
+              "b,UTC\n"               /* 6 b's first valid row */
+              "c,US/Central\n"        /* 7 a Link name */
+              "d,posix/UTC\n"         /* 8 not a Zone or Link name */
               "e,america/chicago\n"); /* 9 case-sensitive */
     CU_ASSERT_EQUAL_FATAL(load(&f, &st, err, sizeof err), UP_OK);
     CU_ASSERT_EQUAL(st.file[UP_FILE_TZ].rows, 8);
@@ -152,9 +152,9 @@ static void test_hours_all_rejected_counted(void)
 
     write_set(&f, "store_id,status,timestamp_utc\n",
               "store_id,day,start_time_local,end_time_local\n"
-              "h1,Mon,09:00,17:00\n"    /* all of h1's rows are bad: 24x7 */
+              "h1,Mon,09:00,17:00\n" /* all of h1's rows are bad: 24x7 */
               "h1,03,09:00,17:00\n"
-              "h2,1,9:00,17:00\n"       /* h2 has one bad and one good row */
+              "h2,1,9:00,17:00\n" /* h2 has one bad and one good row */
               "h2,1,09:00,17:00\n",
               tz_ok);
     CU_ASSERT_EQUAL_FATAL(load(&f, &st, err, sizeof err), UP_OK);
@@ -266,7 +266,8 @@ int test_load_add(void)
 {
     CU_pSuite s = CU_add_suite("load", NULL, NULL);
 
-    if (!s || !CU_add_test(s, "rejected rows and line numbers", test_rejected_rows_and_line_numbers) ||
+    if (!s ||
+        !CU_add_test(s, "rejected rows and line numbers", test_rejected_rows_and_line_numbers) ||
         !CU_add_test(s, "columns checked left to right", test_columns_checked_left_to_right) ||
         !CU_add_test(s, "timezone rules", test_timezone_rules) ||
         !CU_add_test(s, "hours all rejected", test_hours_all_rejected_counted) ||

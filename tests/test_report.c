@@ -116,9 +116,8 @@ static void test_status_merge(void)
     const char *dir = tu_tmpdir();
     const struct up_status_field first[] = {{"status", "Pending", 0, 0},
                                             {"launcher", "local", 0, 0}};
-    const struct up_status_field second[] = {{"status", "Running", 0, 0},
-                                             {"ranks", NULL, 4, 0},
-                                             {"error", NULL, 0, 1}};
+    const struct up_status_field second[] = {
+        {"status", "Running", 0, 0}, {"ranks", NULL, 4, 0}, {"error", NULL, 0, 1}};
     char err[256], path[512];
     json_t *j;
 

@@ -11,7 +11,7 @@
 #include "up_time.h"
 #include "up_uptime.h"
 
-#define SEC(x) ((int64_t)(x) * UP_USEC_PER_SEC)
+#define SEC(x) ((int64_t)(x)*UP_USEC_PER_SEC)
 
 /* Collects every callback as a line of text, for easy comparison. */
 struct sink {

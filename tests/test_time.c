@@ -52,27 +52,27 @@ static void test_rejected_timestamps(void)
     static const char *const bad[] = {
         "",
         "2023-01-25",
-        "2023-01-25 18:13:22",          /* no zone designator */
-        "2023-01-25 18:13:22 utc",      /* UTC must be uppercase */
-        "2023-01-25 18:13:22  UTC",     /* exactly one space */
+        "2023-01-25 18:13:22",      /* no zone designator */
+        "2023-01-25 18:13:22 utc",  /* UTC must be uppercase */
+        "2023-01-25 18:13:22  UTC", /* exactly one space */
         "2023-01-25 18:13:22UTC",
-        "2023-01-25 18:13:22. UTC",     /* '.' needs digits */
+        "2023-01-25 18:13:22. UTC", /* '.' needs digits */
         "2023-01-25 18:13:22.1234567 UTC",
-        "2023-01-25 18:13 UTC",         /* seconds are required */
-        "2023-1-25 18:13:22 UTC",       /* fixed width */
+        "2023-01-25 18:13 UTC",   /* seconds are required */
+        "2023-1-25 18:13:22 UTC", /* fixed width */
         "2023-01-25 8:13:22 UTC",
-        "2023-02-29 00:00:00 UTC",      /* 2023 is not a leap year */
+        "2023-02-29 00:00:00 UTC", /* 2023 is not a leap year */
         "2023-04-31 00:00:00 UTC",
         "2023-13-01 00:00:00 UTC",
         "2023-00-10 00:00:00 UTC",
         "2023-01-00 00:00:00 UTC",
-        "0000-01-01 00:00:00 UTC",      /* years 0001-9999 */
-        "2023-01-25 24:00:00 UTC",      /* no hour 24 */
+        "0000-01-01 00:00:00 UTC", /* years 0001-9999 */
+        "2023-01-25 24:00:00 UTC", /* no hour 24 */
         "2023-01-25 23:60:00 UTC",
-        "2023-01-25 23:59:60 UTC",      /* no leap second */
-        "2023-01-25t18:13:22Z",         /* 'T' uppercase */
+        "2023-01-25 23:59:60 UTC", /* no leap second */
+        "2023-01-25t18:13:22Z",    /* 'T' uppercase */
         "2023-01-25T18:13:22z",
-        "2023-01-25T18:13:22-00:00",    /* only +00:00 */
+        "2023-01-25T18:13:22-00:00", /* only +00:00 */
         "2023-01-25T18:13:22+01:00",
         "2023-01-25T18:13:22",
         "2023-01-25T18:13:22 UTC",
@@ -80,7 +80,7 @@ static void test_rejected_timestamps(void)
         "+023-01-25 18:13:22 UTC",
         "2023-01-25 18:13:22.1x UTC",
         "2023-01-25 18:13:22 UTC x",
-        "２023-01-25 18:13:22 UTC",    /* non-ASCII digit */
+        "２023-01-25 18:13:22 UTC", /* non-ASCII digit */
     };
     size_t i;
     int64_t v;

@@ -5,7 +5,7 @@
 #include "up_time.h"
 #include "up_uptime.h"
 
-#define SEC(x) ((int64_t)(x) * UP_USEC_PER_SEC)
+#define SEC(x) ((int64_t)(x)*UP_USEC_PER_SEC)
 
 /* Business hours 15:00-23:00 UTC (09:00-17:00 Chicago in January) on 2023-01-17..25. */
 static size_t january_hours(struct up_interval *iv)
@@ -72,10 +72,8 @@ static void test_duplicate_timestamps_inactive_wins(void)
     struct up_interval all = {INT64_MIN, INT64_MAX};
     int64_t now = tu_utc(2023, 1, 25, 12, 0, 0);
     /* Out of order, and two polls at 11:30: active and inactive. */
-    struct up_poll p[4] = {{now - SEC(1800), 1},
-                           {now - SEC(7200), 1},
-                           {now - SEC(1800), 0},
-                           {now - SEC(1800), 1}};
+    struct up_poll p[4] = {
+        {now - SEC(1800), 1}, {now - SEC(7200), 1}, {now - SEC(1800), 0}, {now - SEC(1800), 1}};
     struct up_result r;
     size_t n = up_polls_normalize(p, 4);
 

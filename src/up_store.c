@@ -3,10 +3,13 @@
 #include <stdio.h>
 #include <string.h>
 
+extern const struct up_store_ops up_store_pg_ops;
 extern const struct up_store_ops up_store_sqlite_ops;
 
-/* Order matters: the first backend that accepts a URL takes it; SQLite takes plain paths. */
+/* Order matters: the first backend that accepts a URL takes it; SQLite takes plain paths,
+ * so PostgreSQL (URIs and key=value conninfo strings) asks first. */
 const struct up_store_ops *const up_store_backends[] = {
+    &up_store_pg_ops,
     &up_store_sqlite_ops,
     NULL,
 };

@@ -43,7 +43,7 @@ static int sqlite_accepts(const char *url)
 {
     /* Anything that is not another backend's URL scheme is a file path. */
     return strncmp(url, "postgres://", 11) != 0 && strncmp(url, "postgresql://", 13) != 0 &&
-           strncmp(url, "hdf5:", 5) != 0;
+           strncmp(url, "hdf5:", 5) != 0 && strchr(url, '=') == NULL /* a conninfo string */;
 }
 
 static enum up_code fail(struct sqlite_store *s, const char *what, char *err, size_t errlen)

@@ -1,0 +1,808 @@
+/*
+ * PostgreSQL backend through libpq: "postgresql://...", "postgres://..." or a key=value
+ * conninfo string. Loads go through COPY into temporary staging tables and are merged
+ * in one transaction; reads stream through a cursor, a batch of rows at a time.
+ */
+#include <libpq-fe.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include "up_store.h"
+
+/* Rows per FETCH: big enough that round trips do not matter, small enough to keep a
+ * rank's memory flat whatever its range holds. */
+#define FETCH_ROWS "10000"
+/* COPY data is sent in chunks of this size (libpq buffers more only if we let it). */
+#define COPY_BUF 65536
+/* The id list of one rank travels as one text[] parameter; PostgreSQL caps a value at
+ * 1 GB, we stop well before. */
+#define MAX_IDS_BYTES ((size_t)256 << 20)
+/* Serialises the merge phase of concurrent loads (pg_advisory_xact_lock key). */
+#define LOAD_LOCK "7596598254613"
+
+#define CURSOR_FOR "DECLARE up_cur NO SCROLL CURSOR FOR "
+
+/* The schema (docs/schema.md). Time stamps are bigint microseconds, as in SQLite, so both
+ * backends do the same integer arithmetic; ids are COLLATE "C" so that every ORDER BY and
+ * every index is byte-wise, whatever the database's default collation. */
+static const char schema_sql[] =
+    "CREATE TABLE IF NOT EXISTS store_status ("
+    " store_id text COLLATE \"C\" NOT NULL, ts_utc bigint NOT NULL, active boolean NOT NULL,"
+    " CONSTRAINT store_status_pkey PRIMARY KEY (store_id, ts_utc) INCLUDE (active));"
+    "ALTER TABLE store_status CLUSTER ON store_status_pkey;"
+    "CREATE TABLE IF NOT EXISTS business_hours ("
+    " store_id text COLLATE \"C\" NOT NULL, day_of_week smallint NOT NULL,"
+    " start_time_us bigint NOT NULL, end_time_us bigint NOT NULL,"
+    " PRIMARY KEY (store_id, day_of_week, start_time_us, end_time_us));"
+    "CREATE TABLE IF NOT EXISTS store_timezone ("
+    " store_id text COLLATE \"C\" NOT NULL PRIMARY KEY, timezone_str text NOT NULL);"
+    "CREATE TABLE IF NOT EXISTS store_summary ("
+    " store_id text COLLATE \"C\" NOT NULL PRIMARY KEY, first_ts bigint NOT NULL,"
+    " last_ts bigint NOT NULL, npolls bigint NOT NULL);";
+
+/* Which staging table the open COPY feeds; the loader sends zones, then hours, then
+ * polls, so the target changes at most twice per load. */
+enum copy_kind { COPY_NONE, COPY_TZ, COPY_HOURS, COPY_STATUS };
+
+struct pg_store {
+    struct up_store base;
+    PGconn *conn;
+    char where[512]; /* the URL with any password hidden: the only form ever printed */
+    enum copy_kind copy;
+    int load_any; /* a poll was put in this load */
+    char *buf;    /* COPY data not yet handed to libpq */
+    size_t blen;
+};
+
+static struct pg_store *cast(struct up_store *st)
+{
+    return (struct pg_store *)st;
+}
+
+static int pg_accepts(const char *url)
+{
+    return strncmp(url, "postgresql://", 13) == 0 || strncmp(url, "postgres://", 11) == 0 ||
+           strchr(url, '=') != NULL;
+}
+
+/* libpq's messages span lines ("...failed: FATAL: ...\n\tIs the server running...");
+ * logs and status files want one line. */
+static void one_line(const char *msg, char *out, size_t n)
+{
+    size_t i = 0;
+    int space = 0;
+
+    if (n == 0)
+        return;
+    for (; *msg && i + 1 < n; msg++) {
+        if (*msg == '\n' || *msg == '\r' || *msg == '\t' || *msg == ' ') {
+            space = i > 0;
+            continue;
+        }
+        if (space && i + 2 < n)
+            out[i++] = ' ';
+        space = 0;
+        out[i++] = *msg;
+    }
+    out[i] = '\0';
+}
+
+/* Formats "postgresql <url>: <what>: <server or libpq message>"; returns UP_EDB. */
+static enum up_code fail(struct pg_store *p, const char *what, const PGresult *res, char *err,
+                         size_t errlen)
+{
+    char msg[1024];
+    const char *m = res ? PQresultErrorMessage(res) : "";
+
+    if (!m[0])
+        m = p->conn ? PQerrorMessage(p->conn) : "";
+    one_line(m[0] ? m : "unknown error", msg, sizeof msg);
+    snprintf(err, errlen, "postgresql %s: %s: %s", p->where, what, msg);
+    return UP_EDB;
+}
+
+/* Runs a command (or several, ';'-separated) that returns no rows. */
+static enum up_code exec(struct pg_store *p, const char *sql, const char *what, char *err,
+                         size_t errlen)
+{
+    PGresult *res = PQexec(p->conn, sql);
+    enum up_code rc = UP_OK;
+
+    if (PQresultStatus(res) != PGRES_COMMAND_OK && PQresultStatus(res) != PGRES_TUPLES_OK)
+        rc = fail(p, what, res, err, errlen);
+    PQclear(res);
+    return rc;
+}
+
+/* Leaves an open transaction after an error; harmless when there is none or the
+ * connection is gone (the server then discards the transaction itself). */
+static void abort_tx(struct pg_store *p)
+{
+    if (PQstatus(p->conn) == CONNECTION_OK && PQtransactionStatus(p->conn) != PQTRANS_IDLE)
+        PQclear(PQexec(p->conn, "ROLLBACK"));
+}
+
+/* "CREATE TABLE IF NOT EXISTS ... already exists, skipping" must not reach stderr. */
+static void quiet_notice(void *arg, const char *message)
+{
+    (void)arg;
+    (void)message;
+}
+
+static void pg_close(struct up_store *st)
+{
+    struct pg_store *p = cast(st);
+
+    if (!p)
+        return;
+    if (p->conn)
+        PQfinish(p->conn);
+    free(p->buf);
+    free(p);
+}
+
+/*
+ * Connects with bounded waits unless the URL or the environment says otherwise: keywords
+ * before "dbname" are overridden by the ones the expanded URL carries.
+ */
+static PGconn *connect_url(const char *url)
+{
+    const char *keys[8], *vals[8];
+    int k = 0;
+
+    if (!getenv("PGCONNECT_TIMEOUT")) {
+        keys[k] = "connect_timeout";
+        vals[k++] = "10";
+    }
+    /* A server or network that vanishes mid-run is noticed in about a minute rather
+     * than after the kernel's two-hour keepalive default. */
+    keys[k] = "keepalives_idle";
+    vals[k++] = "20";
+    keys[k] = "keepalives_interval";
+    vals[k++] = "5";
+    keys[k] = "keepalives_count";
+    vals[k++] = "4";
+    keys[k] = "tcp_user_timeout";
+    vals[k++] = "60000";
+    keys[k] = "fallback_application_name";
+    vals[k++] = "uptime";
+    keys[k] = "dbname";
+    vals[k++] = url;
+    keys[k] = NULL;
+    vals[k] = NULL;
+    return PQconnectdbParams(keys, vals, 1);
+}
+
+/* Creates the tables when one is missing. Only then does the load need CREATE on the
+ * schema; later loads need only rights on the tables (docs/postgres.md). */
+static enum up_code ensure_schema(struct pg_store *p, char *err, size_t errlen)
+{
+    PGresult *res;
+    int missing;
+    enum up_code rc;
+
+    res = PQexec(p->conn, "SELECT to_regclass('store_status') IS NULL OR"
+                          " to_regclass('business_hours') IS NULL OR"
+                          " to_regclass('store_timezone') IS NULL OR"
+                          " to_regclass('store_summary') IS NULL");
+    if (PQresultStatus(res) != PGRES_TUPLES_OK || PQntuples(res) != 1) {
+        rc = fail(p, "schema check", res, err, errlen);
+        PQclear(res);
+        return rc;
+    }
+    missing = PQgetvalue(res, 0, 0)[0] == 't';
+    PQclear(res);
+    if (!missing)
+        return UP_OK;
+    /* Two first loads at once: the lock makes the second see the first's tables. */
+    rc = exec(p, "BEGIN; SELECT pg_advisory_xact_lock(" LOAD_LOCK ");", "create schema", err,
+              errlen);
+    if (rc == UP_OK)
+        rc = exec(p, schema_sql, "create schema", err, errlen);
+    if (rc == UP_OK)
+        rc = exec(p, "COMMIT", "create schema", err, errlen);
+    if (rc != UP_OK)
+        abort_tx(p);
+    return rc;
+}
+
+static enum up_code pg_open(const char *url, enum up_store_mode mode, struct up_store **out,
+                            char *err, size_t errlen)
+{
+    extern const struct up_store_ops up_store_pg_ops;
+    struct pg_store *p = calloc(1, sizeof *p);
+    const char *enc;
+    enum up_code rc;
+    PGresult *res;
+
+    *out = NULL;
+    if (!p) {
+        snprintf(err, errlen, "out of memory");
+        return UP_ENOMEM;
+    }
+    p->base.ops = &up_store_pg_ops;
+    up_store_redact(url, p->where, sizeof p->where);
+    p->conn = connect_url(url);
+    if (!p->conn) {
+        snprintf(err, errlen, "postgresql %s: out of memory", p->where);
+        rc = UP_ENOMEM;
+        goto fail;
+    }
+    if (PQstatus(p->conn) != CONNECTION_OK) {
+        rc = fail(p, "cannot connect", NULL, err, errlen);
+        goto fail;
+    }
+    PQsetNoticeProcessor(p->conn, quiet_notice, NULL);
+    /* Ids go in and come out as the same bytes only without encoding conversion. */
+    if (PQsetClientEncoding(p->conn, "UTF8") != 0) {
+        rc = fail(p, "set client encoding UTF8", NULL, err, errlen);
+        goto fail;
+    }
+    enc = PQparameterStatus(p->conn, "server_encoding");
+    if (!enc || (strcmp(enc, "UTF8") != 0 && strcmp(enc, "SQL_ASCII") != 0)) {
+        snprintf(err, errlen, "postgresql %s: database encoding is %s; uptime needs UTF8",
+                 p->where, enc ? enc : "unknown");
+        rc = UP_EDB;
+        goto fail;
+    }
+    if (mode == UP_STORE_WRITE) {
+        rc = ensure_schema(p, err, errlen);
+        if (rc != UP_OK)
+            goto fail;
+        p->buf = malloc(COPY_BUF);
+        if (!p->buf) {
+            snprintf(err, errlen, "out of memory");
+            rc = UP_ENOMEM;
+            goto fail;
+        }
+    } else {
+        rc = exec(p, "SET default_transaction_read_only = on", "set read-only", err, errlen);
+        if (rc != UP_OK)
+            goto fail;
+        /* Fail now, with a clear message, if the tables are not there. */
+        res = PQexec(p->conn, "SELECT 1 FROM store_status, business_hours, store_timezone,"
+                              " store_summary LIMIT 0");
+        if (PQresultStatus(res) != PGRES_TUPLES_OK) {
+            const char *state = PQresultErrorField(res, PG_DIAG_SQLSTATE);
+            if (state && strcmp(state, "42P01") == 0) {
+                char msg[512];
+                one_line(PQresultErrorMessage(res), msg, sizeof msg);
+                snprintf(err, errlen,
+                         "postgresql %s: not an uptime database (%s); run uptime_load first",
+                         p->where, msg);
+                rc = UP_EDB;
+            } else {
+                rc = fail(p, "schema check", res, err, errlen);
+            }
+            PQclear(res);
+            goto fail;
+        }
+        PQclear(res);
+    }
+    *out = &p->base;
+    return UP_OK;
+fail:
+    pg_close(&p->base);
+    return rc;
+}
+
+/* ---- Loading. ---- */
+
+static enum up_code pg_begin(struct up_store *st, char *err, size_t errlen)
+{
+    struct pg_store *p = cast(st);
+    enum up_code rc;
+
+    p->load_any = 0;
+    p->copy = COPY_NONE;
+    p->blen = 0;
+    /* Staging tables live in this session only and vanish at commit or rollback. */
+    rc = exec(p,
+              "BEGIN;"
+              "CREATE TEMP TABLE up_tz_stage (seq bigint GENERATED ALWAYS AS IDENTITY,"
+              " store_id text COLLATE \"C\" NOT NULL, timezone_str text NOT NULL) ON COMMIT DROP;"
+              "CREATE TEMP TABLE up_hours_stage (store_id text COLLATE \"C\" NOT NULL,"
+              " day_of_week smallint NOT NULL, start_time_us bigint NOT NULL,"
+              " end_time_us bigint NOT NULL) ON COMMIT DROP;"
+              "CREATE TEMP TABLE up_status_stage (store_id text COLLATE \"C\" NOT NULL,"
+              " ts_utc bigint NOT NULL, active boolean NOT NULL) ON COMMIT DROP;",
+              "begin load", err, errlen);
+    if (rc != UP_OK)
+        abort_tx(p);
+    return rc;
+}
+
+static enum up_code flush_copy(struct pg_store *p, char *err, size_t errlen)
+{
+    if (p->blen == 0)
+        return UP_OK;
+    if (PQputCopyData(p->conn, p->buf, (int)p->blen) != 1)
+        return fail(p, "COPY", NULL, err, errlen);
+    p->blen = 0;
+    return UP_OK;
+}
+
+/* Ends the open COPY and collects its outcome (the server checks the rows here). */
+static enum up_code end_copy(struct pg_store *p, const char *abort_msg, char *err, size_t errlen)
+{
+    enum up_code rc = UP_OK;
+    PGresult *res;
+
+    if (p->copy == COPY_NONE)
+        return UP_OK;
+    p->copy = COPY_NONE;
+    if (!abort_msg)
+        rc = flush_copy(p, err, errlen);
+    p->blen = 0;
+    if (PQputCopyEnd(p->conn, rc == UP_OK ? abort_msg : "load failed") != 1 && rc == UP_OK)
+        rc = fail(p, "end COPY", NULL, err, errlen);
+    while ((res = PQgetResult(p->conn)) != NULL) {
+        if (rc == UP_OK && !abort_msg && PQresultStatus(res) != PGRES_COMMAND_OK)
+            rc = fail(p, "COPY", res, err, errlen);
+        PQclear(res);
+        /* A dead connection keeps returning an error result: stop. */
+        if (PQstatus(p->conn) != CONNECTION_OK)
+            break;
+    }
+    return rc;
+}
+
+static enum up_code start_copy(struct pg_store *p, enum copy_kind kind, char *err, size_t errlen)
+{
+    static const char *const sql[] = {
+        [COPY_TZ] = "COPY up_tz_stage (store_id, timezone_str) FROM STDIN",
+        [COPY_HOURS] = "COPY up_hours_stage FROM STDIN",
+        [COPY_STATUS] = "COPY up_status_stage FROM STDIN",
+    };
+    enum up_code rc;
+    PGresult *res;
+
+    if (p->copy == kind)
+        return UP_OK;
+    rc = end_copy(p, NULL, err, errlen);
+    if (rc != UP_OK)
+        return rc;
+    res = PQexec(p->conn, sql[kind]);
+    if (PQresultStatus(res) != PGRES_COPY_IN)
+        rc = fail(p, "start COPY", res, err, errlen);
+    else
+        p->copy = kind;
+    PQclear(res);
+    return rc;
+}
+
+static enum up_code put_bytes(struct pg_store *p, const char *s, size_t n, char *err,
+                              size_t errlen)
+{
+    enum up_code rc;
+
+    while (n > 0) {
+        size_t k = COPY_BUF - p->blen;
+        if (k == 0) {
+            rc = flush_copy(p, err, errlen);
+            if (rc != UP_OK)
+                return rc;
+            continue;
+        }
+        if (k > n)
+            k = n;
+        memcpy(p->buf + p->blen, s, k);
+        p->blen += k;
+        s += k;
+        n -= k;
+    }
+    return UP_OK;
+}
+
+/* One field in COPY's text format: backslash and the separators are escaped; every other
+ * byte (commas, quotes, any UTF-8) goes as it is. */
+static enum up_code put_text(struct pg_store *p, const char *s, char *err, size_t errlen)
+{
+    enum up_code rc = UP_OK;
+    const char *run = s;
+
+    for (; *s && rc == UP_OK; s++) {
+        const char *esc = NULL;
+        switch (*s) {
+        case '\\': esc = "\\\\"; break;
+        case '\t': esc = "\\t"; break;
+        case '\n': esc = "\\n"; break;
+        case '\r': esc = "\\r"; break;
+        default: continue;
+        }
+        rc = put_bytes(p, run, (size_t)(s - run), err, errlen);
+        if (rc == UP_OK)
+            rc = put_bytes(p, esc, 2, err, errlen);
+        run = s + 1;
+    }
+    if (rc == UP_OK)
+        rc = put_bytes(p, run, strlen(run), err, errlen);
+    return rc;
+}
+
+static enum up_code pg_put_status(struct up_store *st, const char *id, int64_t ts, int active,
+                                  char *err, size_t errlen)
+{
+    struct pg_store *p = cast(st);
+    char tail[48];
+    enum up_code rc;
+
+    p->load_any = 1;
+    rc = start_copy(p, COPY_STATUS, err, errlen);
+    if (rc == UP_OK)
+        rc = put_text(p, id, err, errlen);
+    snprintf(tail, sizeof tail, "\t%lld\t%c\n", (long long)ts, active ? 't' : 'f');
+    if (rc == UP_OK)
+        rc = put_bytes(p, tail, strlen(tail), err, errlen); /* numbers: no escaping */
+    return rc;
+}
+
+static enum up_code pg_put_hours(struct up_store *st, const char *id,
+                                 const struct up_hours_row *row, char *err, size_t errlen)
+{
+    struct pg_store *p = cast(st);
+    char tail[80];
+    enum up_code rc;
+
+    rc = start_copy(p, COPY_HOURS, err, errlen);
+    if (rc == UP_OK)
+        rc = put_text(p, id, err, errlen);
+    snprintf(tail, sizeof tail, "\t%d\t%lld\t%lld\n", row->day, (long long)row->start_us,
+             (long long)row->end_us);
+    if (rc == UP_OK)
+        rc = put_bytes(p, tail, strlen(tail), err, errlen); /* numbers: no escaping */
+    return rc;
+}
+
+static enum up_code pg_put_timezone(struct up_store *st, const char *id, const char *zone,
+                                    char *err, size_t errlen)
+{
+    struct pg_store *p = cast(st);
+    enum up_code rc;
+
+    rc = start_copy(p, COPY_TZ, err, errlen);
+    if (rc == UP_OK)
+        rc = put_text(p, id, err, errlen);
+    if (rc == UP_OK)
+        rc = put_bytes(p, "\t", 1, err, errlen);
+    if (rc == UP_OK)
+        rc = put_text(p, zone, err, errlen);
+    if (rc == UP_OK)
+        rc = put_bytes(p, "\n", 1, err, errlen);
+    return rc;
+}
+
+/* The merge (SPEC §2): a duplicate poll merges with inactive winning, within the load
+ * (bool_and) and against stored polls (AND); a store named in the load's hours has them
+ * replaced whole; zones upsert, the last row of the load winning. Inserting in key order
+ * keeps the heap clustered by (store_id, ts_utc). */
+static const char merge_sql[] =
+    "ANALYZE up_status_stage; ANALYZE up_hours_stage; ANALYZE up_tz_stage;"
+    "SELECT pg_advisory_xact_lock(" LOAD_LOCK ");"
+    "INSERT INTO store_status (store_id, ts_utc, active)"
+    " SELECT store_id, ts_utc, bool_and(active) FROM up_status_stage"
+    " GROUP BY store_id, ts_utc ORDER BY store_id, ts_utc"
+    " ON CONFLICT (store_id, ts_utc) DO UPDATE SET active = store_status.active AND excluded.active;"
+    "DELETE FROM business_hours WHERE store_id IN (SELECT store_id FROM up_hours_stage);"
+    "INSERT INTO business_hours (store_id, day_of_week, start_time_us, end_time_us)"
+    " SELECT DISTINCT store_id, day_of_week, start_time_us, end_time_us FROM up_hours_stage"
+    " ON CONFLICT DO NOTHING;"
+    "INSERT INTO store_timezone (store_id, timezone_str)"
+    " SELECT DISTINCT ON (store_id) store_id, timezone_str FROM up_tz_stage"
+    " ORDER BY store_id, seq DESC"
+    " ON CONFLICT (store_id) DO UPDATE SET timezone_str = excluded.timezone_str;";
+
+/* Only the stores this load touched get a new summary row. */
+static const char summary_sql[] =
+    "INSERT INTO store_summary (store_id, first_ts, last_ts, npolls)"
+    " SELECT store_id, min(ts_utc), max(ts_utc), count(*) FROM store_status"
+    " WHERE store_id IN (SELECT DISTINCT store_id FROM up_status_stage) GROUP BY store_id"
+    " ON CONFLICT (store_id) DO UPDATE SET first_ts = excluded.first_ts,"
+    " last_ts = excluded.last_ts, npolls = excluded.npolls;";
+
+static enum up_code pg_commit(struct up_store *st, char *err, size_t errlen)
+{
+    struct pg_store *p = cast(st);
+    enum up_code rc;
+
+    rc = end_copy(p, NULL, err, errlen);
+    if (rc == UP_OK)
+        rc = exec(p, merge_sql, "merge", err, errlen);
+    if (rc == UP_OK && p->load_any)
+        rc = exec(p, summary_sql, "store summary", err, errlen);
+    if (rc == UP_OK)
+        rc = exec(p, "COMMIT", "commit", err, errlen);
+    if (rc != UP_OK)
+        return rc; /* the loader rolls back */
+    /* Fresh planner statistics for the readers. After the commit, so a failure here
+     * (a role that may write but not ANALYZE only gets a warning) cannot undo the load. */
+    PQclear(PQexec(p->conn, "ANALYZE store_status, store_summary, business_hours, store_timezone"));
+    return UP_OK;
+}
+
+static enum up_code pg_rollback(struct up_store *st, char *err, size_t errlen)
+{
+    struct pg_store *p = cast(st);
+
+    (void)end_copy(p, "load rolled back", err, errlen);
+    /* Without a connection there is nothing to undo: the server discards an open
+     * transaction whose client is gone. */
+    if (PQstatus(p->conn) != CONNECTION_OK || PQtransactionStatus(p->conn) == PQTRANS_IDLE)
+        return UP_OK;
+    return exec(p, "ROLLBACK", "rollback", err, errlen);
+}
+
+/* ---- Reading. ---- */
+
+static int parse_i64(const char *s, int64_t *out)
+{
+    char *end;
+    long long v;
+
+    errno = 0;
+    v = strtoll(s, &end, 10);
+    if (errno != 0 || end == s || *end != '\0')
+        return -1;
+    *out = (int64_t)v;
+    return 0;
+}
+
+/* Called per row of a cursor; a negative return is a malformed value, positive the
+ * consumer's stop. */
+typedef int (*row_fn)(PGresult *res, int i, void *fn, void *ctx);
+
+/*
+ * Runs "DECLARE up_cur ... FOR <query>" and fetches it in batches inside one read-only
+ * transaction, so only FETCH_ROWS rows are in memory at a time, on both sides.
+ */
+static enum up_code cursor_scan(struct pg_store *p, const char *declare_sql, int nparams,
+                                const char *const *params, int ncols, row_fn row, void *fn,
+                                void *ctx, const char *what, char *err, size_t errlen)
+{
+    PGresult *res = NULL;
+    enum up_code rc;
+    int i, n, r;
+
+    rc = exec(p, "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY", what, err, errlen);
+    if (rc != UP_OK)
+        return rc;
+    res = PQexecParams(p->conn, declare_sql, nparams, NULL, params, NULL, NULL, 0);
+    if (PQresultStatus(res) != PGRES_COMMAND_OK) {
+        rc = fail(p, what, res, err, errlen);
+        goto out;
+    }
+    for (;;) {
+        PQclear(res);
+        res = PQexec(p->conn, "FETCH FORWARD " FETCH_ROWS " FROM up_cur");
+        if (PQresultStatus(res) != PGRES_TUPLES_OK || PQnfields(res) != ncols) {
+            rc = fail(p, what, res, err, errlen);
+            goto out;
+        }
+        n = PQntuples(res);
+        if (n == 0)
+            break;
+        for (i = 0; i < n; i++) {
+            r = row(res, i, fn, ctx);
+            if (r < 0) {
+                snprintf(err, errlen, "postgresql %s: %s: unexpected value in row", p->where,
+                         what);
+                rc = UP_EDB;
+                goto out;
+            }
+            if (r > 0) {
+                snprintf(err, errlen, "postgresql %s: %s: scan stopped by its consumer",
+                         p->where, what);
+                rc = UP_EFAIL;
+                goto out;
+            }
+        }
+    }
+    rc = exec(p, "CLOSE up_cur; COMMIT", what, err, errlen);
+out:
+    PQclear(res);
+    if (rc != UP_OK)
+        abort_tx(p);
+    return rc;
+}
+
+static enum up_code pg_max_ts(struct up_store *st, int64_t *max, int *any, char *err,
+                              size_t errlen)
+{
+    struct pg_store *p = cast(st);
+    enum up_code rc = UP_OK;
+    PGresult *res;
+
+    res = PQexec(p->conn, "SELECT MAX(last_ts), COUNT(*) > 0 FROM store_summary");
+    if (PQresultStatus(res) != PGRES_TUPLES_OK || PQntuples(res) != 1 || PQnfields(res) != 2) {
+        rc = fail(p, "max timestamp", res, err, errlen);
+    } else {
+        *any = PQgetvalue(res, 0, 1)[0] == 't';
+        *max = 0;
+        if (*any && parse_i64(PQgetvalue(res, 0, 0), max) != 0) {
+            snprintf(err, errlen, "postgresql %s: max timestamp: not an integer", p->where);
+            rc = UP_EDB;
+        }
+    }
+    PQclear(res);
+    return rc;
+}
+
+static int row_store(PGresult *res, int i, void *fn, void *ctx)
+{
+    int64_t npolls;
+
+    if (parse_i64(PQgetvalue(res, i, 1), &npolls) != 0)
+        return -1;
+    return ((up_store_list_cb)fn)(ctx, PQgetvalue(res, i, 0), npolls) != 0;
+}
+
+static enum up_code pg_stores(struct up_store *st, int64_t lo, int64_t now, up_store_list_cb cb,
+                              void *ctx, char *err, size_t errlen)
+{
+    struct pg_store *p = cast(st);
+    char nowbuf[32];
+    const char *params[1] = {nowbuf};
+
+    /* As in SQLite, the weight is the whole poll count, read from the summary. */
+    (void)lo;
+    snprintf(nowbuf, sizeof nowbuf, "%lld", (long long)now);
+    return cursor_scan(p,
+                       CURSOR_FOR "SELECT store_id, npolls FROM store_summary"
+                                  " WHERE first_ts <= $1::bigint ORDER BY store_id COLLATE \"C\"",
+                       1, params, 2, row_store, (void *)cb, ctx, "list stores", err, errlen);
+}
+
+static int row_hours(PGresult *res, int i, void *fn, void *ctx)
+{
+    struct up_hours_row h;
+    int64_t day;
+
+    if (parse_i64(PQgetvalue(res, i, 1), &day) != 0 || day < 0 || day > 6 ||
+        parse_i64(PQgetvalue(res, i, 2), &h.start_us) != 0 ||
+        parse_i64(PQgetvalue(res, i, 3), &h.end_us) != 0)
+        return -1;
+    h.day = (int)day;
+    return ((up_hours_cb)fn)(ctx, PQgetvalue(res, i, 0), &h) != 0;
+}
+
+static enum up_code pg_hours(struct up_store *st, up_hours_cb cb, void *ctx, char *err,
+                             size_t errlen)
+{
+    return cursor_scan(cast(st),
+                       CURSOR_FOR "SELECT store_id, day_of_week, start_time_us, end_time_us"
+                                  " FROM business_hours ORDER BY store_id COLLATE \"C\","
+                                  " day_of_week, start_time_us, end_time_us",
+                       0, NULL, 4, row_hours, (void *)cb, ctx, "read hours", err, errlen);
+}
+
+static int row_tz(PGresult *res, int i, void *fn, void *ctx)
+{
+    return ((up_tz_cb)fn)(ctx, PQgetvalue(res, i, 0), PQgetvalue(res, i, 1)) != 0;
+}
+
+static enum up_code pg_timezones(struct up_store *st, up_tz_cb cb, void *ctx, char *err,
+                                 size_t errlen)
+{
+    return cursor_scan(cast(st),
+                       CURSOR_FOR "SELECT store_id, timezone_str FROM store_timezone"
+                                  " ORDER BY store_id COLLATE \"C\"",
+                       0, NULL, 2, row_tz, (void *)cb, ctx, "read time zones", err, errlen);
+}
+
+/* The rank's ids as a text[] literal: {"a","b\"c"}; quotes and backslashes escaped. */
+static char *id_array(const char *const *ids, size_t n)
+{
+    size_t i, len = 3;
+    const char *s;
+    char *out, *w;
+
+    for (i = 0; i < n; i++) {
+        len += 3;
+        for (s = ids[i]; *s; s++)
+            len += (*s == '"' || *s == '\\') ? 2 : 1;
+        if (len > MAX_IDS_BYTES)
+            return NULL;
+    }
+    out = malloc(len);
+    if (!out)
+        return NULL;
+    w = out;
+    *w++ = '{';
+    for (i = 0; i < n; i++) {
+        if (i > 0)
+            *w++ = ',';
+        *w++ = '"';
+        for (s = ids[i]; *s; s++) {
+            if (*s == '"' || *s == '\\')
+                *w++ = '\\';
+            *w++ = *s;
+        }
+        *w++ = '"';
+    }
+    *w++ = '}';
+    *w = '\0';
+    return out;
+}
+
+struct polls_ctx {
+    const char *const *ids;
+    size_t n;
+    up_poll_cb cb;
+    void *ctx;
+};
+
+static int row_poll(PGresult *res, int i, void *fn, void *ctx)
+{
+    struct polls_ctx *pc = ctx;
+    int64_t ord, ts;
+    const char *a = PQgetvalue(res, i, 2);
+
+    (void)fn;
+    if (parse_i64(PQgetvalue(res, i, 0), &ord) != 0 || ord < 1 || (uint64_t)ord > pc->n ||
+        parse_i64(PQgetvalue(res, i, 1), &ts) != 0 || (a[0] != 't' && a[0] != 'f'))
+        return -1;
+    return pc->cb(pc->ctx, pc->ids[ord - 1], ts, a[0] == 't') != 0;
+}
+
+static enum up_code pg_polls(struct up_store *st, const char *const *ids, size_t n, int64_t lo,
+                             int64_t now, up_poll_cb cb, void *ctx, char *err, size_t errlen)
+{
+    struct pg_store *p = cast(st);
+    struct polls_ctx pc = {ids, n, cb, ctx};
+    char lobuf[32], nowbuf[32];
+    const char *params[3];
+    char *arr;
+    enum up_code rc;
+
+    if (n == 0)
+        return UP_OK;
+    arr = id_array(ids, n);
+    if (!arr) {
+        snprintf(err, errlen, "postgresql %s: out of memory for the id list of %zu stores",
+                 p->where, n);
+        return UP_ENOMEM;
+    }
+    snprintf(lobuf, sizeof lobuf, "%lld", (long long)lo);
+    snprintf(nowbuf, sizeof nowbuf, "%lld", (long long)now);
+    params[0] = arr;
+    params[1] = lobuf;
+    params[2] = nowbuf;
+    /* One query for the rank: per store two index seeks, the carry-in (latest before lo)
+     * and the window [lo, now]. Rows come back as the id's position in the caller's list,
+     * which is byte-wise sorted, so ordering by it is the (store_id, ts) order. */
+    rc = cursor_scan(p,
+                     CURSOR_FOR
+                     "SELECT s.ord, w.ts_utc, w.active"
+                     " FROM unnest($1::text[]) WITH ORDINALITY AS s(id, ord)"
+                     " CROSS JOIN LATERAL ("
+                     "  (SELECT ts_utc, active FROM store_status"
+                     "    WHERE store_id = s.id AND ts_utc < $2::bigint"
+                     "    ORDER BY ts_utc DESC LIMIT 1)"
+                     "  UNION ALL"
+                     "  (SELECT ts_utc, active FROM store_status"
+                     "    WHERE store_id = s.id AND ts_utc >= $2::bigint AND ts_utc <= $3::bigint)"
+                     " ) AS w"
+                     " ORDER BY s.ord, w.ts_utc",
+                     3, params, 3, row_poll, NULL, &pc, "read polls", err, errlen);
+    free(arr);
+    return rc;
+}
+
+const struct up_store_ops up_store_pg_ops = {
+    .name = "postgresql",
+    .accepts = pg_accepts,
+    .open = pg_open,
+    .close = pg_close,
+    .begin = pg_begin,
+    .put_status = pg_put_status,
+    .put_hours = pg_put_hours,
+    .put_timezone = pg_put_timezone,
+    .commit = pg_commit,
+    .rollback = pg_rollback,
+    .max_ts = pg_max_ts,
+    .stores = pg_stores,
+    .hours = pg_hours,
+    .timezones = pg_timezones,
+    .polls = pg_polls,
+};

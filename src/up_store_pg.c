@@ -241,8 +241,8 @@ static enum up_code pg_open(const char *url, enum up_store_mode mode, struct up_
     }
     enc = PQparameterStatus(p->conn, "server_encoding");
     if (!enc || (strcmp(enc, "UTF8") != 0 && strcmp(enc, "SQL_ASCII") != 0)) {
-        snprintf(err, errlen, "postgresql %s: database encoding is %s; uptime needs UTF8",
-                 p->where, enc ? enc : "unknown");
+        snprintf(err, errlen, "postgresql %s: database encoding is %s; uptime needs UTF8", p->where,
+                 enc ? enc : "unknown");
         rc = UP_EDB;
         goto fail;
     }
@@ -372,8 +372,7 @@ static enum up_code start_copy(struct pg_store *p, enum copy_kind kind, char *er
     return rc;
 }
 
-static enum up_code put_bytes(struct pg_store *p, const char *s, size_t n, char *err,
-                              size_t errlen)
+static enum up_code put_bytes(struct pg_store *p, const char *s, size_t n, char *err, size_t errlen)
 {
     enum up_code rc;
 
@@ -405,11 +404,20 @@ static enum up_code put_text(struct pg_store *p, const char *s, char *err, size_
     for (; *s && rc == UP_OK; s++) {
         const char *esc = NULL;
         switch (*s) {
-        case '\\': esc = "\\\\"; break;
-        case '\t': esc = "\\t"; break;
-        case '\n': esc = "\\n"; break;
-        case '\r': esc = "\\r"; break;
-        default: continue;
+        case '\\':
+            esc = "\\\\";
+            break;
+        case '\t':
+            esc = "\\t";
+            break;
+        case '\n':
+            esc = "\\n";
+            break;
+        case '\r':
+            esc = "\\r";
+            break;
+        default:
+            continue;
         }
         rc = put_bytes(p, run, (size_t)(s - run), err, errlen);
         if (rc == UP_OK)
@@ -483,7 +491,8 @@ static const char merge_sql[] =
     "INSERT INTO store_status (store_id, ts_utc, active)"
     " SELECT store_id, ts_utc, bool_and(active) FROM up_status_stage"
     " GROUP BY store_id, ts_utc ORDER BY store_id, ts_utc"
-    " ON CONFLICT (store_id, ts_utc) DO UPDATE SET active = store_status.active AND excluded.active;"
+    " ON CONFLICT (store_id, ts_utc) DO UPDATE SET active = store_status.active AND "
+    "excluded.active;"
     "DELETE FROM business_hours WHERE store_id IN (SELECT store_id FROM up_hours_stage);"
     "INSERT INTO business_hours (store_id, day_of_week, start_time_us, end_time_us)"
     " SELECT DISTINCT store_id, day_of_week, start_time_us, end_time_us FROM up_hours_stage"
@@ -585,14 +594,13 @@ static enum up_code cursor_scan(struct pg_store *p, const char *declare_sql, int
         for (i = 0; i < n; i++) {
             r = row(res, i, fn, ctx);
             if (r < 0) {
-                snprintf(err, errlen, "postgresql %s: %s: unexpected value in row", p->where,
-                         what);
+                snprintf(err, errlen, "postgresql %s: %s: unexpected value in row", p->where, what);
                 rc = UP_EDB;
                 goto out;
             }
             if (r > 0) {
-                snprintf(err, errlen, "postgresql %s: %s: scan stopped by its consumer",
-                         p->where, what);
+                snprintf(err, errlen, "postgresql %s: %s: scan stopped by its consumer", p->where,
+                         what);
                 rc = UP_EFAIL;
                 goto out;
             }
@@ -606,8 +614,7 @@ out:
     return rc;
 }
 
-static enum up_code pg_max_ts(struct up_store *st, int64_t *max, int *any, char *err,
-                              size_t errlen)
+static enum up_code pg_max_ts(struct up_store *st, int64_t *max, int *any, char *err, size_t errlen)
 {
     struct pg_store *p = cast(st);
     enum up_code rc = UP_OK;

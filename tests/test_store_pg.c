@@ -1,0 +1,688 @@
+/*
+ * The PostgreSQL backend through the storage interface, against a real server: the URL
+ * comes from UPTIME_TEST_PG (scripts/pg-server.sh env). Run alone without it, the suite
+ * starts the project's private server itself; if that fails it fails under CI (CI set)
+ * and skips otherwise. Each test works in a schema of its own, dropped at its end.
+ */
+#include <libpq-fe.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+#include <CUnit/CUnit.h>
+#include "test_list.h"
+#include "up_store.h"
+#include "up_time.h"
+
+#define SEC(x) ((int64_t)(x)*UP_USEC_PER_SEC)
+
+/* ---- The server and a schema per test. ---- */
+
+static char base_url[1024];
+static int base_state; /* 0 not looked up, 1 found, -1 none */
+
+/* Runs scripts/pg-server.sh start + env (the source tree is two levels above the data). */
+static int start_private_server(void)
+{
+    char cmd[2048], line[1024];
+    const char *q1, *q2;
+    FILE *f;
+    int found = 0;
+
+    snprintf(cmd, sizeof cmd,
+             "'%s/../../scripts/pg-server.sh' start >&2 &&"
+             " '%s/../../scripts/pg-server.sh' env",
+             UP_TEST_DATA, UP_TEST_DATA);
+    f = popen(cmd, "r");
+    if (!f)
+        return -1;
+    while (fgets(line, sizeof line, f)) {
+        q1 = strchr(line, '\'');
+        q2 = q1 ? strchr(q1 + 1, '\'') : NULL;
+        if (strstr(line, "UPTIME_TEST_PG=") && q1 && q2 && (size_t)(q2 - q1) < sizeof base_url) {
+            snprintf(base_url, sizeof base_url, "%.*s", (int)(q2 - q1 - 1), q1 + 1);
+            found = 1;
+        }
+    }
+    if (pclose(f) != 0 || !found)
+        return -1;
+    fprintf(stderr,
+            "store_pg: started the private server (%s); scripts/pg-server.sh stop ends it\n",
+            base_url);
+    return 0;
+}
+
+/* Returns 1 if a server is available. Without one: a failure under CI, a skip elsewhere. */
+static int have_pg(void)
+{
+    const char *env = getenv("UPTIME_TEST_PG");
+
+    if (base_state == 0) {
+        if (env && env[0]) {
+            snprintf(base_url, sizeof base_url, "%s", env);
+            base_state = 1;
+        } else {
+            base_state = start_private_server() == 0 ? 1 : -1;
+        }
+    }
+    if (base_state > 0)
+        return 1;
+    if (getenv("CI")) {
+        CU_FAIL("no PostgreSQL: UPTIME_TEST_PG is unset and scripts/pg-server.sh start failed"
+                " (CI is set, so this is a failure, not a skip)");
+    } else {
+        static int told;
+        if (!told++)
+            fprintf(stderr, "store_pg: SKIPPED: no PostgreSQL server (set UPTIME_TEST_PG)\n");
+    }
+    return 0;
+}
+
+/* The base URL with extra parameters: a URI gets ?k=v&..., a conninfo " k=v". */
+static void url_with(char *out, size_t n, const char *params_uri, const char *params_kv)
+{
+    if (strstr(base_url, "://"))
+        snprintf(out, n, "%s%c%s", base_url, strchr(base_url, '?') ? '&' : '?', params_uri);
+    else
+        snprintf(out, n, "%s %s", base_url, params_kv);
+}
+
+struct pgtest {
+    char schema[64];
+    char url[1400]; /* the base URL with search_path = schema */
+    PGconn *admin;  /* for set-up, inspection and sabotage */
+};
+
+static int admin_exec(struct pgtest *t, const char *sql)
+{
+    PGresult *res = PQexec(t->admin, sql);
+    int ok = PQresultStatus(res) == PGRES_COMMAND_OK || PQresultStatus(res) == PGRES_TUPLES_OK;
+    if (!ok)
+        fprintf(stderr, "store_pg: %s: %s", sql, PQerrorMessage(t->admin));
+    PQclear(res);
+    return ok;
+}
+
+static void quiet_notice(void *arg, const char *message)
+{
+    (void)arg;
+    (void)message;
+}
+
+/* A fresh schema; returns 0 (and the test should return) when there is no server. */
+static int pg_setup(struct pgtest *t)
+{
+    static int seq;
+    char sql[256];
+
+    memset(t, 0, sizeof *t);
+    if (!have_pg())
+        return 0;
+    snprintf(t->schema, sizeof t->schema, "up_unit_%ld_%d", (long)getpid(), ++seq);
+    {
+        char params_uri[256], params_kv[256];
+        snprintf(params_uri, sizeof params_uri, "options=-csearch_path%%3D%s&application_name=%s",
+                 t->schema, t->schema);
+        snprintf(params_kv, sizeof params_kv, "options='-csearch_path=%s' application_name=%s",
+                 t->schema, t->schema);
+        url_with(t->url, sizeof t->url, params_uri, params_kv);
+    }
+    t->admin = PQconnectdb(base_url);
+    if (PQstatus(t->admin) != CONNECTION_OK) {
+        fprintf(stderr, "store_pg: %s", PQerrorMessage(t->admin));
+        CU_FAIL("cannot connect to UPTIME_TEST_PG");
+        PQfinish(t->admin);
+        t->admin = NULL;
+        return 0;
+    }
+    PQsetNoticeProcessor(t->admin, quiet_notice, NULL);
+    snprintf(sql, sizeof sql,
+             "DROP SCHEMA IF EXISTS %s CASCADE; CREATE SCHEMA %s; SET search_path = %s", t->schema,
+             t->schema, t->schema);
+    CU_ASSERT_FATAL(admin_exec(t, sql));
+    return 1;
+}
+
+static void pg_teardown(struct pgtest *t)
+{
+    char sql[128];
+
+    if (!t->admin)
+        return;
+    snprintf(sql, sizeof sql, "DROP SCHEMA IF EXISTS %s CASCADE", t->schema);
+    admin_exec(t, sql);
+    PQfinish(t->admin);
+    t->admin = NULL;
+}
+
+/* One value of a query on the admin connection, as text ("" on error). */
+static const char *admin_value(struct pgtest *t, const char *sql)
+{
+    static char out[256];
+    PGresult *res = PQexec(t->admin, sql);
+
+    out[0] = '\0';
+    if (PQresultStatus(res) == PGRES_TUPLES_OK && PQntuples(res) == 1)
+        snprintf(out, sizeof out, "%s", PQgetvalue(res, 0, 0));
+    else
+        fprintf(stderr, "store_pg: %s: %s", sql, PQerrorMessage(t->admin));
+    PQclear(res);
+    return out;
+}
+
+/* ---- Callbacks that write what they see as text. ---- */
+
+struct sink {
+    char text[8192];
+    size_t n;
+};
+
+__attribute__((format(printf, 2, 3))) static void sink_add(struct sink *s, const char *fmt, ...)
+{
+    va_list ap;
+    int k;
+
+    va_start(ap, fmt);
+    k = vsnprintf(s->text + s->n, sizeof s->text - s->n, fmt, ap);
+    va_end(ap);
+    if (k > 0)
+        s->n += (size_t)k;
+    if (s->n >= sizeof s->text)
+        s->n = sizeof s->text - 1;
+}
+
+static void sink_reset(struct sink *s)
+{
+    s->n = 0;
+    s->text[0] = '\0';
+}
+
+static int on_store(void *ctx, const char *id, int64_t npolls)
+{
+    sink_add(ctx, "%s:%lld;", id, (long long)npolls);
+    return 0;
+}
+
+static int on_hours(void *ctx, const char *id, const struct up_hours_row *h)
+{
+    sink_add(ctx, "%s:%d:%lld-%lld;", id, h->day, (long long)(h->start_us / 3600000000),
+             (long long)(h->end_us / 3600000000));
+    return 0;
+}
+
+static int on_tz(void *ctx, const char *id, const char *zone)
+{
+    sink_add(ctx, "%s:%s;", id, zone);
+    return 0;
+}
+
+static int on_poll(void *ctx, const char *id, int64_t ts, int active)
+{
+    sink_add(ctx, "%s@%lld=%d;", id, (long long)(ts / UP_USEC_PER_SEC), active);
+    return 0;
+}
+
+static struct up_store *open_mode(const char *url, enum up_store_mode mode)
+{
+    struct up_store *st = NULL;
+    char err[512];
+    enum up_code rc = up_store_open(url, mode, &st, err, sizeof err);
+
+    if (rc != UP_OK)
+        fprintf(stderr, "store_pg: open: %s\n", err);
+    CU_ASSERT_EQUAL_FATAL(rc, UP_OK);
+    CU_ASSERT_STRING_EQUAL(st->ops->name, "postgresql");
+    return st;
+}
+
+static void load_basic(struct up_store *st)
+{
+    char err[512];
+    struct up_hours_row h1 = {0, SEC(9 * 3600), SEC(17 * 3600)};
+    struct up_hours_row h2 = {1, SEC(10 * 3600), SEC(12 * 3600)};
+
+    CU_ASSERT_EQUAL_FATAL(st->ops->begin(st, err, sizeof err), UP_OK);
+    /* The loader's order: zones, hours, polls. */
+    CU_ASSERT_EQUAL(st->ops->put_timezone(st, "a", "Asia/Kolkata", err, sizeof err), UP_OK);
+    CU_ASSERT_EQUAL(st->ops->put_hours(st, "a", &h1, err, sizeof err), UP_OK);
+    CU_ASSERT_EQUAL(st->ops->put_hours(st, "a", &h2, err, sizeof err), UP_OK);
+    CU_ASSERT_EQUAL(st->ops->put_hours(st, "hoursonly", &h1, err, sizeof err), UP_OK);
+    /* Byte-wise order: "0123" < "123" < "B" < "a" < "é" (0xC3). */
+    CU_ASSERT_EQUAL(st->ops->put_status(st, "a", SEC(100), 1, err, sizeof err), UP_OK);
+    CU_ASSERT_EQUAL(st->ops->put_status(st, "123", SEC(50), 1, err, sizeof err), UP_OK);
+    CU_ASSERT_EQUAL(st->ops->put_status(st, "0123", SEC(60), 0, err, sizeof err), UP_OK);
+    CU_ASSERT_EQUAL(st->ops->put_status(st, "B", SEC(70), 1, err, sizeof err), UP_OK);
+    CU_ASSERT_EQUAL(st->ops->put_status(st, "\xc3\xa9", SEC(80), 1, err, sizeof err), UP_OK);
+    /* A duplicate poll merges: inactive wins whatever the order. */
+    CU_ASSERT_EQUAL(st->ops->put_status(st, "a", SEC(200), 1, err, sizeof err), UP_OK);
+    CU_ASSERT_EQUAL(st->ops->put_status(st, "a", SEC(200), 0, err, sizeof err), UP_OK);
+    CU_ASSERT_EQUAL(st->ops->put_status(st, "a", SEC(200), 1, err, sizeof err), UP_OK);
+    CU_ASSERT_EQUAL_FATAL(st->ops->commit(st, err, sizeof err), UP_OK);
+}
+
+static void test_roundtrip_and_order(void)
+{
+    struct pgtest t;
+    struct up_store *st;
+    struct sink s = {"", 0};
+    const char *ids[] = {"0123", "123", "B", "a", "\xc3\xa9"};
+    char err[512];
+    int64_t max = 0;
+    int any = 0;
+
+    if (!pg_setup(&t))
+        return;
+    st = open_mode(t.url, UP_STORE_WRITE);
+    load_basic(st);
+    up_store_close(st);
+
+    st = open_mode(t.url, UP_STORE_READ);
+    CU_ASSERT_EQUAL(st->ops->max_ts(st, &max, &any, err, sizeof err), UP_OK);
+    CU_ASSERT_EQUAL(max, SEC(200));
+    CU_ASSERT_EQUAL(any, 1);
+    CU_ASSERT_EQUAL(st->ops->stores(st, SEC(60), SEC(200), on_store, &s, err, sizeof err), UP_OK);
+    CU_ASSERT_STRING_EQUAL(s.text, "0123:1;123:1;B:1;a:2;\xc3\xa9:1;");
+    sink_reset(&s);
+    CU_ASSERT_EQUAL(st->ops->stores(st, 0, SEC(55), on_store, &s, err, sizeof err), UP_OK);
+    CU_ASSERT_STRING_EQUAL(s.text, "123:1;");
+    sink_reset(&s);
+    CU_ASSERT_EQUAL(st->ops->hours(st, on_hours, &s, err, sizeof err), UP_OK);
+    CU_ASSERT_STRING_EQUAL(s.text, "a:0:9-17;a:1:10-12;hoursonly:0:9-17;");
+    sink_reset(&s);
+    CU_ASSERT_EQUAL(st->ops->timezones(st, on_tz, &s, err, sizeof err), UP_OK);
+    CU_ASSERT_STRING_EQUAL(s.text, "a:Asia/Kolkata;");
+    sink_reset(&s);
+    CU_ASSERT_EQUAL(st->ops->polls(st, ids, 5, SEC(90), SEC(200), on_poll, &s, err, sizeof err),
+                    UP_OK);
+    CU_ASSERT_STRING_EQUAL(s.text, "0123@60=0;123@50=1;B@70=1;a@100=1;a@200=0;\xc3\xa9@80=1;");
+    /* A reader cannot write: the session is read-only. */
+    CU_ASSERT_NOT_EQUAL(st->ops->begin(st, err, sizeof err), UP_OK);
+    up_store_close(st);
+    /* The tables are keyed and ordered byte-wise whatever the database's collation. */
+    CU_ASSERT_STRING_EQUAL(admin_value(&t, "SELECT string_agg(store_id, ',' ORDER BY store_id)"
+                                           " FROM store_summary"),
+                           "0123,123,B,a,\xc3\xa9");
+    pg_teardown(&t);
+}
+
+/* Ids with every character COPY's text format or an array literal treats specially. */
+static void test_special_ids(void)
+{
+    static const char *const ids[] = {
+        "\"", "\"q\"", "'",   ",",   "C,1", "NULL",
+        "\\", "\\.",   "\\N", "a b", "{x}", "\xe6\x97\xa5\xe6\x9c\xac",
+    };
+    const size_t n = sizeof ids / sizeof ids[0];
+    struct pgtest t;
+    struct up_store *st;
+    struct sink s = {"", 0}, want = {"", 0};
+    struct up_hours_row h = {2, SEC(3600), SEC(7200)};
+    char err[512];
+    size_t i;
+
+    if (!pg_setup(&t))
+        return;
+    st = open_mode(t.url, UP_STORE_WRITE);
+    CU_ASSERT_EQUAL_FATAL(st->ops->begin(st, err, sizeof err), UP_OK);
+    for (i = 0; i < n; i++)
+        CU_ASSERT_EQUAL(st->ops->put_timezone(st, ids[i], "Europe/Paris", err, sizeof err), UP_OK);
+    for (i = 0; i < n; i++)
+        CU_ASSERT_EQUAL(st->ops->put_hours(st, ids[i], &h, err, sizeof err), UP_OK);
+    for (i = 0; i < n; i++)
+        CU_ASSERT_EQUAL(st->ops->put_status(st, ids[i], SEC(10 + i), (int)(i % 2), err, sizeof err),
+                        UP_OK);
+    CU_ASSERT_EQUAL_FATAL(st->ops->commit(st, err, sizeof err), UP_OK);
+    up_store_close(st);
+
+    /* ids[] is in byte-wise order already. */
+    for (i = 1; i < n; i++)
+        CU_ASSERT(strcmp(ids[i - 1], ids[i]) < 0);
+    st = open_mode(t.url, UP_STORE_READ);
+    for (i = 0; i < n; i++)
+        sink_add(&want, "%s@%zu=%d;", ids[i], 10 + i, (int)(i % 2));
+    CU_ASSERT_EQUAL(st->ops->polls(st, (const char *const *)ids, n, SEC(0), SEC(100), on_poll, &s,
+                                   err, sizeof err),
+                    UP_OK);
+    CU_ASSERT_STRING_EQUAL(s.text, want.text);
+    sink_reset(&s);
+    sink_reset(&want);
+    for (i = 0; i < n; i++)
+        sink_add(&want, "%s:1;", ids[i]);
+    CU_ASSERT_EQUAL(st->ops->stores(st, 0, SEC(100), on_store, &s, err, sizeof err), UP_OK);
+    CU_ASSERT_STRING_EQUAL(s.text, want.text);
+    sink_reset(&s);
+    sink_reset(&want);
+    for (i = 0; i < n; i++)
+        sink_add(&want, "%s:Europe/Paris;", ids[i]);
+    CU_ASSERT_EQUAL(st->ops->timezones(st, on_tz, &s, err, sizeof err), UP_OK);
+    CU_ASSERT_STRING_EQUAL(s.text, want.text);
+    sink_reset(&s);
+    sink_reset(&want);
+    for (i = 0; i < n; i++)
+        sink_add(&want, "%s:2:1-2;", ids[i]);
+    CU_ASSERT_EQUAL(st->ops->hours(st, on_hours, &s, err, sizeof err), UP_OK);
+    CU_ASSERT_STRING_EQUAL(s.text, want.text);
+    up_store_close(st);
+    pg_teardown(&t);
+}
+
+static void test_carry_in_is_only_the_latest(void)
+{
+    struct pgtest t;
+    struct up_store *st;
+    struct sink s = {"", 0};
+    const char *ids[] = {"s"};
+    char err[512];
+    int i;
+
+    if (!pg_setup(&t))
+        return;
+    st = open_mode(t.url, UP_STORE_WRITE);
+    CU_ASSERT_EQUAL_FATAL(st->ops->begin(st, err, sizeof err), UP_OK);
+    for (i = 1; i <= 10; i++)
+        CU_ASSERT_EQUAL(st->ops->put_status(st, "s", SEC(i * 10), i % 2, err, sizeof err), UP_OK);
+    CU_ASSERT_EQUAL_FATAL(st->ops->commit(st, err, sizeof err), UP_OK);
+    CU_ASSERT_EQUAL(st->ops->polls(st, ids, 1, SEC(75), SEC(90), on_poll, &s, err, sizeof err),
+                    UP_OK);
+    CU_ASSERT_STRING_EQUAL(s.text, "s@70=1;s@80=0;s@90=1;");
+    /* A poll exactly at lo is in the window, not a carry-in. */
+    sink_reset(&s);
+    CU_ASSERT_EQUAL(st->ops->polls(st, ids, 1, SEC(80), SEC(80), on_poll, &s, err, sizeof err),
+                    UP_OK);
+    CU_ASSERT_STRING_EQUAL(s.text, "s@70=1;s@80=0;");
+    /* Nothing before lo: no carry-in; a store without polls: nothing at all. */
+    sink_reset(&s);
+    {
+        const char *two[] = {"none", "s"};
+        CU_ASSERT_EQUAL(st->ops->polls(st, two, 2, SEC(5), SEC(20), on_poll, &s, err, sizeof err),
+                        UP_OK);
+    }
+    CU_ASSERT_STRING_EQUAL(s.text, "s@10=1;s@20=0;");
+    up_store_close(st);
+    pg_teardown(&t);
+}
+
+static void test_merge_across_loads(void)
+{
+    struct pgtest t;
+    struct up_store *st;
+    struct sink s = {"", 0};
+    const char *ids[] = {"a", "b"};
+    char err[512];
+    int active[] = {1, 0, 1};
+    int i;
+
+    if (!pg_setup(&t))
+        return;
+    st = open_mode(t.url, UP_STORE_WRITE);
+    /* a@200: active, then inactive, then active again in three loads: inactive stays. */
+    for (i = 0; i < 3; i++) {
+        CU_ASSERT_EQUAL_FATAL(st->ops->begin(st, err, sizeof err), UP_OK);
+        CU_ASSERT_EQUAL(st->ops->put_status(st, "a", SEC(200), active[i], err, sizeof err), UP_OK);
+        CU_ASSERT_EQUAL(st->ops->put_status(st, "b", SEC(100 + i), 1, err, sizeof err), UP_OK);
+        CU_ASSERT_EQUAL_FATAL(st->ops->commit(st, err, sizeof err), UP_OK);
+    }
+    CU_ASSERT_EQUAL(st->ops->polls(st, ids, 2, SEC(0), SEC(300), on_poll, &s, err, sizeof err),
+                    UP_OK);
+    CU_ASSERT_STRING_EQUAL(s.text, "a@200=0;b@100=1;b@101=1;b@102=1;");
+    /* The summary follows every load. */
+    sink_reset(&s);
+    CU_ASSERT_EQUAL(st->ops->stores(st, 0, SEC(300), on_store, &s, err, sizeof err), UP_OK);
+    CU_ASSERT_STRING_EQUAL(s.text, "a:1;b:3;");
+    CU_ASSERT_STRING_EQUAL(admin_value(&t, "SELECT first_ts || '-' || last_ts FROM store_summary"
+                                           " WHERE store_id = 'b'"),
+                           "100000000-102000000");
+    up_store_close(st);
+    pg_teardown(&t);
+}
+
+static void test_reload_replaces_hours_and_upserts(void)
+{
+    struct pgtest t;
+    struct up_store *st;
+    struct sink s = {"", 0};
+    struct up_hours_row h3 = {6, SEC(1 * 3600), SEC(2 * 3600)};
+    char err[512];
+
+    if (!pg_setup(&t))
+        return;
+    st = open_mode(t.url, UP_STORE_WRITE);
+    load_basic(st);
+    CU_ASSERT_EQUAL_FATAL(st->ops->begin(st, err, sizeof err), UP_OK);
+    CU_ASSERT_EQUAL(st->ops->put_timezone(st, "a", "UTC", err, sizeof err), UP_OK);
+    CU_ASSERT_EQUAL(st->ops->put_hours(st, "a", &h3, err, sizeof err), UP_OK);
+    CU_ASSERT_EQUAL(st->ops->put_hours(st, "a", &h3, err, sizeof err), UP_OK); /* stored once */
+    CU_ASSERT_EQUAL_FATAL(st->ops->commit(st, err, sizeof err), UP_OK);
+    CU_ASSERT_EQUAL(st->ops->hours(st, on_hours, &s, err, sizeof err), UP_OK);
+    CU_ASSERT_STRING_EQUAL(s.text, "a:6:1-2;hoursonly:0:9-17;");
+    sink_reset(&s);
+    CU_ASSERT_EQUAL(st->ops->timezones(st, on_tz, &s, err, sizeof err), UP_OK);
+    CU_ASSERT_STRING_EQUAL(s.text, "a:UTC;");
+    up_store_close(st);
+    pg_teardown(&t);
+}
+
+static void test_rollback_keeps_previous_data(void)
+{
+    struct pgtest t;
+    struct up_store *st;
+    struct sink s = {"", 0};
+    struct up_hours_row h = {3, SEC(3600), SEC(7200)};
+    char err[512];
+
+    if (!pg_setup(&t))
+        return;
+    st = open_mode(t.url, UP_STORE_WRITE);
+    load_basic(st);
+    /* Rolled back with a COPY still open, in each of the three kinds. */
+    CU_ASSERT_EQUAL_FATAL(st->ops->begin(st, err, sizeof err), UP_OK);
+    CU_ASSERT_EQUAL(st->ops->put_timezone(st, "a", "UTC", err, sizeof err), UP_OK);
+    CU_ASSERT_EQUAL(st->ops->put_hours(st, "a", &h, err, sizeof err), UP_OK);
+    CU_ASSERT_EQUAL(st->ops->put_status(st, "new", SEC(500), 1, err, sizeof err), UP_OK);
+    CU_ASSERT_EQUAL(st->ops->rollback(st, err, sizeof err), UP_OK);
+    CU_ASSERT_EQUAL(st->ops->stores(st, 0, SEC(1000), on_store, &s, err, sizeof err), UP_OK);
+    CU_ASSERT_STRING_EQUAL(s.text, "0123:1;123:1;B:1;a:2;\xc3\xa9:1;");
+    sink_reset(&s);
+    CU_ASSERT_EQUAL(st->ops->timezones(st, on_tz, &s, err, sizeof err), UP_OK);
+    CU_ASSERT_STRING_EQUAL(s.text, "a:Asia/Kolkata;");
+    sink_reset(&s);
+    CU_ASSERT_EQUAL(st->ops->hours(st, on_hours, &s, err, sizeof err), UP_OK);
+    CU_ASSERT_STRING_EQUAL(s.text, "a:0:9-17;a:1:10-12;hoursonly:0:9-17;");
+    /* The connection is usable for the next load. */
+    load_basic(st);
+    up_store_close(st);
+    pg_teardown(&t);
+}
+
+/* The server side of the connection dies during the COPY: the load fails with the
+ * server's reason and nothing of it is stored. */
+static void test_connection_lost_mid_load(void)
+{
+    struct pgtest t;
+    struct up_store *st;
+    char err[512], sql[256];
+    enum up_code rc = UP_OK;
+    int i;
+
+    if (!pg_setup(&t))
+        return;
+    st = open_mode(t.url, UP_STORE_WRITE);
+    load_basic(st);
+    CU_ASSERT_EQUAL_FATAL(st->ops->begin(st, err, sizeof err), UP_OK);
+    for (i = 0; i < 1000 && rc == UP_OK; i++)
+        rc = st->ops->put_status(st, "lost", SEC(1000 + i), 1, err, sizeof err);
+    CU_ASSERT_EQUAL(rc, UP_OK);
+    snprintf(sql, sizeof sql,
+             "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity"
+             " WHERE application_name = '%s'",
+             t.schema);
+    CU_ASSERT_STRING_EQUAL(admin_value(&t, sql), "1");
+    for (i = 0; i < 200000 && rc == UP_OK; i++)
+        rc = st->ops->put_status(st, "lost", SEC(5000 + i), 1, err, sizeof err);
+    if (rc == UP_OK)
+        rc = st->ops->commit(st, err, sizeof err);
+    CU_ASSERT_EQUAL(rc, UP_EDB);
+    CU_ASSERT_PTR_NOT_NULL(strstr(err, "postgresql postgresql://"));
+    CU_ASSERT_PTR_NULL(strchr(err, '\n'));
+    CU_ASSERT_EQUAL(st->ops->rollback(st, err, sizeof err), UP_OK);
+    up_store_close(st);
+    CU_ASSERT_STRING_EQUAL(admin_value(&t, "SELECT count(*) FROM store_status"), "6");
+    CU_ASSERT_STRING_EQUAL(
+        admin_value(&t, "SELECT count(*) FROM store_summary WHERE store_id = 'lost'"), "0");
+    pg_teardown(&t);
+}
+
+/* More rows than one FETCH and than one COPY buffer: streamed in order, none lost. */
+struct counter {
+    char last_id[16];
+    int64_t last_ts;
+    long rows, disorder;
+};
+
+static int on_count(void *ctx, const char *id, int64_t ts, int active)
+{
+    struct counter *c = ctx;
+    int cmp = strcmp(id, c->last_id);
+
+    (void)active;
+    if (cmp < 0 || (cmp == 0 && ts <= c->last_ts))
+        c->disorder++;
+    snprintf(c->last_id, sizeof c->last_id, "%s", id);
+    c->last_ts = ts;
+    c->rows++;
+    return 0;
+}
+
+static void test_streams_many_rows(void)
+{
+    const char *ids[] = {"s1", "s2", "s3"};
+    struct counter c = {"", 0, 0, 0};
+    struct pgtest t;
+    struct up_store *st;
+    char err[512];
+    enum up_code rc = UP_OK;
+    int i, k;
+
+    if (!pg_setup(&t))
+        return;
+    st = open_mode(t.url, UP_STORE_WRITE);
+    CU_ASSERT_EQUAL_FATAL(st->ops->begin(st, err, sizeof err), UP_OK);
+    /* Written in reverse time order: the backend orders them. */
+    for (k = 2; k >= 0; k--)
+        for (i = 15000; i > 0 && rc == UP_OK; i--)
+            rc = st->ops->put_status(st, ids[k], SEC(i), 1, err, sizeof err);
+    CU_ASSERT_EQUAL(rc, UP_OK);
+    CU_ASSERT_EQUAL_FATAL(st->ops->commit(st, err, sizeof err), UP_OK);
+    up_store_close(st);
+    st = open_mode(t.url, UP_STORE_READ);
+    /* Window [100 s, 14000 s] plus a carry-in each: 13902 per store. */
+    CU_ASSERT_EQUAL(st->ops->polls(st, ids, 3, SEC(100), SEC(14000), on_count, &c, err, sizeof err),
+                    UP_OK);
+    CU_ASSERT_EQUAL(c.rows, 3 * 13902);
+    CU_ASSERT_EQUAL(c.disorder, 0);
+    up_store_close(st);
+    pg_teardown(&t);
+}
+
+static int stop_at_second(void *ctx, const char *id, int64_t ts, int active)
+{
+    (void)id;
+    (void)ts;
+    (void)active;
+    return ++*(int *)ctx >= 2;
+}
+
+static void test_open_and_read_errors(void)
+{
+    struct pgtest t;
+    struct up_store *st = NULL;
+    char err[512], url[1400];
+    const char *ids[] = {"0123", "123"};
+    struct timespec t0, t1;
+    enum up_code rc;
+    int seen = 0;
+
+    if (!pg_setup(&t))
+        return;
+    /* A closed port: refused at once, the password never shown. */
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    rc = up_store_open("postgresql://app:s3cret@127.0.0.1:1/uptime", UP_STORE_READ, &st, err,
+                       sizeof err);
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    CU_ASSERT_EQUAL(rc, UP_EDB);
+    CU_ASSERT_PTR_NULL(st);
+    CU_ASSERT(t1.tv_sec - t0.tv_sec < 5);
+    CU_ASSERT_PTR_NULL(strstr(err, "s3cret"));
+    CU_ASSERT_PTR_NOT_NULL(strstr(err, "app:***@127.0.0.1:1"));
+    CU_ASSERT_PTR_NOT_NULL(strstr(err, "cannot connect"));
+    CU_ASSERT_PTR_NULL(strchr(err, '\n'));
+    /* The same in key=value form. */
+    rc = up_store_open("host=127.0.0.1 port=1 password=s3cret dbname=uptime", UP_STORE_WRITE, &st,
+                       err, sizeof err);
+    CU_ASSERT_EQUAL(rc, UP_EDB);
+    CU_ASSERT_PTR_NULL(strstr(err, "s3cret"));
+    /* A database that does not exist: the server says which. */
+    if (strstr(base_url, "://")) {
+        char *slash = strrchr(base_url, '/');
+        snprintf(url, sizeof url, "%.*s/no_such_db_uptime", (int)(slash - base_url), base_url);
+    } else {
+        snprintf(url, sizeof url, "%s dbname=no_such_db_uptime", base_url);
+    }
+    rc = up_store_open(url, UP_STORE_READ, &st, err, sizeof err);
+    CU_ASSERT_EQUAL(rc, UP_EDB);
+    CU_ASSERT_PTR_NOT_NULL(strstr(err, "no_such_db_uptime"));
+    /* A schema without the tables: not an uptime database. */
+    rc = up_store_open(t.url, UP_STORE_READ, &st, err, sizeof err);
+    CU_ASSERT_EQUAL(rc, UP_EDB);
+    CU_ASSERT_PTR_NOT_NULL(strstr(err, "not an uptime database"));
+    /* A malformed URI is the backend's, and an error. */
+    rc = up_store_open("postgresql://[::1", UP_STORE_READ, &st, err, sizeof err);
+    CU_ASSERT_EQUAL(rc, UP_EDB);
+    /* A consumer that stops the scan: UP_EFAIL, and the connection is still usable. */
+    st = open_mode(t.url, UP_STORE_WRITE);
+    load_basic(st);
+    CU_ASSERT_EQUAL(
+        st->ops->polls(st, ids, 2, SEC(0), SEC(300), stop_at_second, &seen, err, sizeof err),
+        UP_EFAIL);
+    seen = 0;
+    CU_ASSERT_EQUAL(
+        st->ops->polls(st, ids, 2, SEC(0), SEC(300), stop_at_second, &seen, err, sizeof err),
+        UP_EFAIL);
+    up_store_close(st);
+    pg_teardown(&t);
+}
+
+static void test_accepts(void)
+{
+    extern const struct up_store_ops up_store_pg_ops;
+    const struct up_store_ops *pg = &up_store_pg_ops;
+
+    CU_ASSERT(pg->accepts("postgresql://u@h/db"));
+    CU_ASSERT(pg->accepts("postgres://h/db"));
+    CU_ASSERT(pg->accepts("host=/tmp dbname=x"));
+    CU_ASSERT(!pg->accepts("data/uptime.db"));
+    CU_ASSERT(!pg->accepts("sqlite:data/uptime.db"));
+    /* PostgreSQL is asked first, so a conninfo string never becomes a file name. */
+    CU_ASSERT_PTR_EQUAL(up_store_backends[0], pg);
+}
+
+int test_store_pg_add(void)
+{
+    CU_pSuite s = CU_add_suite("store_pg", NULL, NULL);
+
+    if (!s || !CU_add_test(s, "accepts URIs and conninfo", test_accepts) ||
+        !CU_add_test(s, "round trip, byte-wise order", test_roundtrip_and_order) ||
+        !CU_add_test(s, "ids with COPY and array specials", test_special_ids) ||
+        !CU_add_test(s, "carry-in is the latest poll only", test_carry_in_is_only_the_latest) ||
+        !CU_add_test(s, "duplicates merge across loads", test_merge_across_loads) ||
+        !CU_add_test(s, "reload replaces hours, upserts zones",
+                     test_reload_replaces_hours_and_upserts) ||
+        !CU_add_test(s, "rollback keeps previous data", test_rollback_keeps_previous_data) ||
+        !CU_add_test(s, "connection lost mid-load", test_connection_lost_mid_load) ||
+        !CU_add_test(s, "streams more than a batch", test_streams_many_rows) ||
+        !CU_add_test(s, "open and read errors", test_open_and_read_errors))
+        return CU_get_error();
+    return CUE_SUCCESS;
+}

@@ -17,7 +17,8 @@
 # which needs a password over TCP (the tests use it to check authentication errors).
 set -euo pipefail
 
-dir=${UPTIME_PG_DIR:-/tmp/uptime-pg}
+dir=$(realpath -m "${UPTIME_PG_DIR:-/tmp/uptime-pg}")
+cd / # the server's user may not be allowed into the caller's folder
 port=${UPTIME_PG_PORT:-55432}
 db=uptime_test
 bin=${UPTIME_PG_BIN:-$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1)}

@@ -36,8 +36,8 @@ jq -e --arg id "$id" '.report_id == $id and .launcher == "local" and .ranks == 2
   fail "status file lacks the trigger's fields: $(cat "rep/$id.status.json")"
 pass "status file names launcher, pid, ranks, submitted time and source"
 wait_field rep "$id" rank0_pid
-[ "$(get_rc "$id" --reports-dir rep)" -eq 10 ] && [ "$(cat "$T/get.out")" = '{"status": "Running"}' ] ||
-  fail "get_report of a running job: $(cat "$T/get.out")"
+rc=$(get_rc "$id" --reports-dir rep)
+[ "$rc:$(cat "$T/get.out")" = '10:{"status": "Running"}' ] || fail "get_report of a running job: $rc $(cat "$T/get.out")"
 release_db
 seen=$(wait_done rep "$id" | paste -sd' ')
 [ "$seen" = "Running Complete" ] || [ "$seen" = "Complete" ] || fail "statuses seen: $seen"

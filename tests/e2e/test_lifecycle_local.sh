@@ -47,6 +47,7 @@ same_files "$G/expected.csv" got.csv "get_report prints the hand-computed CSV"
 expect_exit 0 "get_report -o FILE" -- "$GET" "$id" --reports-dir rep -o file.csv
 same_files "$G/expected.csv" file.csv "get_report -o writes the CSV to FILE"
 [ ! -s "$T/out.txt" ] || fail "get_report -o also printed to stdout"
+wait_field rep "$id" exit_code # the wrapper's last word, after the job's Complete
 jq -e '.status == "Complete" and .exit_code == 0 and .stores == 4' "rep/$id.status.json" >/dev/null ||
   fail "final status file: $(cat "rep/$id.status.json")"
 pass "status file ends Complete with exit code and counts"

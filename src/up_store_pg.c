@@ -553,9 +553,12 @@ static enum up_code pg_commit(struct up_store *st, char *err, size_t errlen)
         rc = exec(p, "COMMIT", "commit", err, errlen);
     if (rc != UP_OK)
         return rc; /* the loader rolls back */
-    /* Fresh planner statistics for the readers. After the commit, so a failure here
-     * (a role that may write but not ANALYZE only gets a warning) cannot undo the load. */
-    PQclear(PQexec(p->conn, "ANALYZE store_status, store_summary, business_hours, store_timezone"));
+    /* Fresh planner statistics for the readers, and a visibility map for store_status so
+     * the readers' index-only scans never visit the table (a third faster on 1.9 million
+     * polls). After the commit, so a failure here (a role that may write but not vacuum
+     * only gets a warning) cannot undo the load. */
+    PQclear(PQexec(p->conn, "VACUUM (ANALYZE) store_status"));
+    PQclear(PQexec(p->conn, "ANALYZE store_summary, business_hours, store_timezone"));
     return UP_OK;
 }
 
@@ -813,10 +816,11 @@ static enum up_code pg_polls(struct up_store *st, const char *const *ids, size_t
     params[2] = nowbuf;
     /* One query for the rank: per store two index seeks, the carry-in (latest before lo)
      * and the window [lo, now]. Rows come back as the id's position in the caller's list,
-     * which is byte-wise sorted, so that order is the (store_id, ts) order. No ORDER BY:
-     * the plan can only be a nested loop over unnest (in array order) of an append of two
-     * ordered index scans (LATERAL with LIMIT), and a cursor never runs in parallel, so
-     * rows already come in order; asking for it made the server sort the rank's whole
+     * which is byte-wise sorted, so that order is the (store_id, ts) order. No outer ORDER
+     * BY: the plan can only be a nested loop over unnest (in array order) of an append of
+     * two per-store ordered scans (LATERAL; each subquery orders its own rows, which the
+     * primary key index gives for free), and a cursor never runs in parallel, so rows
+     * already come in order; an outer ORDER BY made the server sort the rank's whole
      * result (an on-disk sort of 1.7 million rows, half the read time). row_poll checks
      * the order and fails the read if it ever breaks. */
     rc = cursor_scan(p,
@@ -829,7 +833,8 @@ static enum up_code pg_polls(struct up_store *st, const char *const *ids, size_t
                      "    ORDER BY ts_utc DESC LIMIT 1)"
                      "  UNION ALL"
                      "  (SELECT ts_utc, active FROM store_status"
-                     "    WHERE store_id = s.id AND ts_utc >= $2::bigint AND ts_utc <= $3::bigint)"
+                     "    WHERE store_id = s.id AND ts_utc >= $2::bigint AND ts_utc <= $3::bigint"
+                     "    ORDER BY ts_utc)"
                      " ) AS w",
                      3, params, 3, row_poll, NULL, &pc, "read polls", err, errlen);
     free(arr);

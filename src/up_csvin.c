@@ -929,7 +929,7 @@ const char *up_csv_reject_name(enum up_csv_reject reason)
     case UP_CSV_REJ_TOO_LONG:
         return "record too long";
     case UP_CSV_REJ_BLANK:
-        return "blank line";
+        return "whitespace-only line";
     case UP_CSV_REJ_UTF8:
         return "invalid UTF-8";
     case UP_CSV_REJ_FIELDS:

@@ -253,7 +253,7 @@ static void test_fatal_files(void)
     check_fatal("store_id,\"status,timestamp_utc\nA,active,t1\n", STATUS_COLS, 3, "broken quoting");
     check_fatal("store_id,st\"atus,timestamp_utc\n", STATUS_COLS, 3, "broken quoting");
     /* A whitespace-only first line is where the header should be. */
-    check_fatal(" \t\n" HDR, STATUS_COLS, 3, "blank line");
+    check_fatal(" \t\n" HDR, STATUS_COLS, 3, "whitespace-only line");
 }
 
 static void test_empty_and_blank_lines(void)
@@ -262,9 +262,9 @@ static void test_empty_and_blank_lines(void)
     check_dump("\n\r\n" HDR "\nA,active,t1\n\r\n\nB,inactive,t2\n\n",
                "5:A|active|t1\n8:B|inactive|t2\n");
     check_dump(HDR "A,active,t1\n  \t\nB,inactive,t2\n \v\f\r\n\r\r\n",
-               "2:A|active|t1\n3!blank line: line holds only whitespace\n4:B|inactive|t2\n"
-               "5!blank line: line holds only whitespace\n"
-               "6!blank line: line holds only whitespace\n");
+               "2:A|active|t1\n3!whitespace-only line: line holds only whitespace\n4:B|inactive|t2\n"
+               "5!whitespace-only line: line holds only whitespace\n"
+               "6!whitespace-only line: line holds only whitespace\n");
     /* Separators alone are fields: three empty ones (the caller rejects the store_id). */
     check_dump(HDR ",,\n , ,\t\n", "2:||\n3:||\n");
 }
@@ -490,7 +490,7 @@ static void test_reject_names(void)
 {
     CU_ASSERT_STRING_EQUAL(up_csv_reject_name(UP_CSV_REJ_SYNTAX), "broken quoting");
     CU_ASSERT_STRING_EQUAL(up_csv_reject_name(UP_CSV_REJ_TOO_LONG), "record too long");
-    CU_ASSERT_STRING_EQUAL(up_csv_reject_name(UP_CSV_REJ_BLANK), "blank line");
+    CU_ASSERT_STRING_EQUAL(up_csv_reject_name(UP_CSV_REJ_BLANK), "whitespace-only line");
     CU_ASSERT_STRING_EQUAL(up_csv_reject_name(UP_CSV_REJ_UTF8), "invalid UTF-8");
     CU_ASSERT_STRING_EQUAL(up_csv_reject_name(UP_CSV_REJ_FIELDS), "wrong field count");
     CU_ASSERT_PTR_NOT_NULL(up_csv_reject_name((enum up_csv_reject)99));

@@ -1,11 +1,11 @@
 /* The SQLite backend through the storage interface. */
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <CUnit/CUnit.h>
 #include "test_list.h"
+#include "test_store_util.h"
 #include "test_util.h"
 #include "up_store.h"
 #include "up_time.h"
@@ -13,82 +13,12 @@
 
 #define SEC(x) ((int64_t)(x)*UP_USEC_PER_SEC)
 
-/* Collects every callback as a line of text, for easy comparison. */
-struct sink {
-    char text[8192];
-    size_t n;
-};
-
-__attribute__((format(printf, 2, 3))) static void sink_add(struct sink *s, const char *fmt, ...)
-{
-    va_list ap;
-    int k;
-
-    va_start(ap, fmt);
-    k = vsnprintf(s->text + s->n, sizeof s->text - s->n, fmt, ap);
-    va_end(ap);
-    if (k > 0)
-        s->n += (size_t)k;
-}
-
-static int on_store(void *ctx, const char *id, int64_t npolls)
-{
-    sink_add(ctx, "%s:%lld;", id, (long long)npolls);
-    return 0;
-}
-
-static int on_hours(void *ctx, const char *id, const struct up_hours_row *h)
-{
-    sink_add(ctx, "%s:%d:%lld-%lld;", id, h->day, (long long)(h->start_us / 3600000000),
-             (long long)(h->end_us / 3600000000));
-    return 0;
-}
-
-static int on_tz(void *ctx, const char *id, const char *zone)
-{
-    struct sink *s = ctx;
-    int k = snprintf(s->text + s->n, sizeof s->text - s->n, "%s:%s;", id, zone);
-    if (k > 0)
-        s->n += (size_t)k;
-    return 0;
-}
-
-static int on_poll(void *ctx, const char *id, int64_t ts, int active)
-{
-    sink_add(ctx, "%s@%lld=%d;", id, (long long)(ts / UP_USEC_PER_SEC), active);
-    return 0;
-}
-
 static struct up_store *open_rw(const char *path)
 {
     struct up_store *st = NULL;
     char err[512];
     CU_ASSERT_EQUAL_FATAL(up_store_open(path, UP_STORE_WRITE, &st, err, sizeof err), UP_OK);
     return st;
-}
-
-static void load_basic(struct up_store *st)
-{
-    char err[512];
-    struct up_hours_row h1 = {0, SEC(9 * 3600), SEC(17 * 3600)};
-    struct up_hours_row h2 = {1, SEC(10 * 3600), SEC(12 * 3600)};
-
-    CU_ASSERT_EQUAL_FATAL(st->ops->begin(st, err, sizeof err), UP_OK);
-    /* Byte-wise order: "0123" < "123" < "B" < "a" < "é" (0xC3). */
-    CU_ASSERT_EQUAL(st->ops->put_status(st, "a", SEC(100), 1, err, sizeof err), UP_OK);
-    CU_ASSERT_EQUAL(st->ops->put_status(st, "123", SEC(50), 1, err, sizeof err), UP_OK);
-    CU_ASSERT_EQUAL(st->ops->put_status(st, "0123", SEC(60), 0, err, sizeof err), UP_OK);
-    CU_ASSERT_EQUAL(st->ops->put_status(st, "B", SEC(70), 1, err, sizeof err), UP_OK);
-    CU_ASSERT_EQUAL(st->ops->put_status(st, "\xc3\xa9", SEC(80), 1, err, sizeof err), UP_OK);
-    /* A duplicate poll merges: inactive wins whatever the order. */
-    CU_ASSERT_EQUAL(st->ops->put_status(st, "a", SEC(200), 1, err, sizeof err), UP_OK);
-    CU_ASSERT_EQUAL(st->ops->put_status(st, "a", SEC(200), 0, err, sizeof err), UP_OK);
-    CU_ASSERT_EQUAL(st->ops->put_status(st, "a", SEC(200), 1, err, sizeof err), UP_OK);
-    CU_ASSERT_EQUAL(st->ops->put_hours(st, "a", &h1, err, sizeof err), UP_OK);
-    CU_ASSERT_EQUAL(st->ops->put_hours(st, "a", &h2, err, sizeof err), UP_OK);
-    CU_ASSERT_EQUAL(st->ops->put_hours(st, "hoursonly", &h1, err, sizeof err), UP_OK);
-    CU_ASSERT_EQUAL(st->ops->put_timezone(st, "a", "Asia/Kolkata", err, sizeof err), UP_OK);
-    CU_ASSERT_EQUAL_FATAL(st->ops->commit(st, err, sizeof err), UP_OK);
 }
 
 static void test_roundtrip_and_order(void)
@@ -103,7 +33,7 @@ static void test_roundtrip_and_order(void)
 
     snprintf(path, sizeof path, "sqlite:%s/t.db", dir);
     st = open_rw(path);
-    load_basic(st);
+    store_load_basic(st);
     up_store_close(st);
 
     CU_ASSERT_EQUAL_FATAL(up_store_open(path, UP_STORE_READ, &st, err, sizeof err), UP_OK);
@@ -111,25 +41,25 @@ static void test_roundtrip_and_order(void)
     CU_ASSERT_EQUAL(max, SEC(200));
     CU_ASSERT_EQUAL(any, 1);
     /* Every store with a poll at or before now, weighted by its poll count. */
-    CU_ASSERT_EQUAL(st->ops->stores(st, SEC(60), SEC(200), on_store, &s, err, sizeof err), UP_OK);
+    CU_ASSERT_EQUAL(st->ops->stores(st, SEC(60), SEC(200), sink_store, &s, err, sizeof err), UP_OK);
     CU_ASSERT_STRING_EQUAL(s.text, "0123:1;123:1;B:1;a:2;\xc3\xa9:1;");
     /* As of 55 s only "123" (polled at 50 s) exists yet. */
     s.n = 0;
     s.text[0] = '\0';
-    CU_ASSERT_EQUAL(st->ops->stores(st, 0, SEC(55), on_store, &s, err, sizeof err), UP_OK);
+    CU_ASSERT_EQUAL(st->ops->stores(st, 0, SEC(55), sink_store, &s, err, sizeof err), UP_OK);
     CU_ASSERT_STRING_EQUAL(s.text, "123:1;");
     s.n = 0;
     s.text[0] = '\0';
-    CU_ASSERT_EQUAL(st->ops->hours(st, on_hours, &s, err, sizeof err), UP_OK);
+    CU_ASSERT_EQUAL(st->ops->hours(st, sink_hours, &s, err, sizeof err), UP_OK);
     CU_ASSERT_STRING_EQUAL(s.text, "a:0:9-17;a:1:10-12;hoursonly:0:9-17;");
     s.n = 0;
     s.text[0] = '\0';
-    CU_ASSERT_EQUAL(st->ops->timezones(st, on_tz, &s, err, sizeof err), UP_OK);
+    CU_ASSERT_EQUAL(st->ops->timezones(st, sink_tz, &s, err, sizeof err), UP_OK);
     CU_ASSERT_STRING_EQUAL(s.text, "a:Asia/Kolkata;");
     /* Polls: window [90 s, 200 s] plus the latest before 90 s per store. */
     s.n = 0;
     s.text[0] = '\0';
-    CU_ASSERT_EQUAL(st->ops->polls(st, ids, 5, SEC(90), SEC(200), on_poll, &s, err, sizeof err),
+    CU_ASSERT_EQUAL(st->ops->polls(st, ids, 5, SEC(90), SEC(200), sink_poll, &s, err, sizeof err),
                     UP_OK);
     CU_ASSERT_STRING_EQUAL(s.text, "0123@60=0;123@50=1;B@70=1;a@100=1;a@200=0;\xc3\xa9@80=1;");
     up_store_close(st);
@@ -151,13 +81,13 @@ static void test_carry_in_is_only_the_latest(void)
         CU_ASSERT_EQUAL(st->ops->put_status(st, "s", SEC(i * 10), i % 2, err, sizeof err), UP_OK);
     CU_ASSERT_EQUAL_FATAL(st->ops->commit(st, err, sizeof err), UP_OK);
     /* lo = 75 s, now = 90 s: the carry-in is 70 s; 100 s is after now. */
-    CU_ASSERT_EQUAL(st->ops->polls(st, ids, 1, SEC(75), SEC(90), on_poll, &s, err, sizeof err),
+    CU_ASSERT_EQUAL(st->ops->polls(st, ids, 1, SEC(75), SEC(90), sink_poll, &s, err, sizeof err),
                     UP_OK);
     CU_ASSERT_STRING_EQUAL(s.text, "s@70=1;s@80=0;s@90=1;");
     /* A poll exactly at lo is in the window, not a carry-in. */
     s.n = 0;
     s.text[0] = '\0';
-    CU_ASSERT_EQUAL(st->ops->polls(st, ids, 1, SEC(80), SEC(80), on_poll, &s, err, sizeof err),
+    CU_ASSERT_EQUAL(st->ops->polls(st, ids, 1, SEC(80), SEC(80), sink_poll, &s, err, sizeof err),
                     UP_OK);
     CU_ASSERT_STRING_EQUAL(s.text, "s@70=1;s@80=0;");
     up_store_close(st);
@@ -173,17 +103,17 @@ static void test_reload_replaces_hours_and_upserts(void)
 
     snprintf(path, sizeof path, "%s/t.db", dir);
     st = open_rw(path);
-    load_basic(st);
+    store_load_basic(st);
     CU_ASSERT_EQUAL_FATAL(st->ops->begin(st, err, sizeof err), UP_OK);
     CU_ASSERT_EQUAL(st->ops->put_hours(st, "a", &h3, err, sizeof err), UP_OK);
     CU_ASSERT_EQUAL(st->ops->put_timezone(st, "a", "UTC", err, sizeof err), UP_OK);
     CU_ASSERT_EQUAL_FATAL(st->ops->commit(st, err, sizeof err), UP_OK);
-    CU_ASSERT_EQUAL(st->ops->hours(st, on_hours, &s, err, sizeof err), UP_OK);
+    CU_ASSERT_EQUAL(st->ops->hours(st, sink_hours, &s, err, sizeof err), UP_OK);
     /* a's two rows are replaced as a whole; hoursonly, not in this load, keeps its row. */
     CU_ASSERT_STRING_EQUAL(s.text, "a:6:1-2;hoursonly:0:9-17;");
     s.n = 0;
     s.text[0] = '\0';
-    CU_ASSERT_EQUAL(st->ops->timezones(st, on_tz, &s, err, sizeof err), UP_OK);
+    CU_ASSERT_EQUAL(st->ops->timezones(st, sink_tz, &s, err, sizeof err), UP_OK);
     CU_ASSERT_STRING_EQUAL(s.text, "a:UTC;");
     up_store_close(st);
 }
@@ -197,11 +127,11 @@ static void test_rollback_keeps_previous_data(void)
 
     snprintf(path, sizeof path, "%s/t.db", dir);
     st = open_rw(path);
-    load_basic(st);
+    store_load_basic(st);
     CU_ASSERT_EQUAL_FATAL(st->ops->begin(st, err, sizeof err), UP_OK);
     CU_ASSERT_EQUAL(st->ops->put_status(st, "new", SEC(500), 1, err, sizeof err), UP_OK);
     CU_ASSERT_EQUAL(st->ops->rollback(st, err, sizeof err), UP_OK);
-    CU_ASSERT_EQUAL(st->ops->stores(st, 0, SEC(1000), on_store, &s, err, sizeof err), UP_OK);
+    CU_ASSERT_EQUAL(st->ops->stores(st, 0, SEC(1000), sink_store, &s, err, sizeof err), UP_OK);
     CU_ASSERT_PTR_NULL(strstr(s.text, "new"));
     up_store_close(st);
 }

@@ -13,6 +13,7 @@
 #include <unistd.h>
 #include <CUnit/CUnit.h>
 #include "test_list.h"
+#include "test_store_util.h"
 #include "up_store.h"
 #include "up_time.h"
 
@@ -172,58 +173,6 @@ static const char *admin_value(struct pgtest *t, const char *sql)
     return out;
 }
 
-/* ---- Callbacks that write what they see as text. ---- */
-
-struct sink {
-    char text[8192];
-    size_t n;
-};
-
-__attribute__((format(printf, 2, 3))) static void sink_add(struct sink *s, const char *fmt, ...)
-{
-    va_list ap;
-    int k;
-
-    va_start(ap, fmt);
-    k = vsnprintf(s->text + s->n, sizeof s->text - s->n, fmt, ap);
-    va_end(ap);
-    if (k > 0)
-        s->n += (size_t)k;
-    if (s->n >= sizeof s->text)
-        s->n = sizeof s->text - 1;
-}
-
-static void sink_reset(struct sink *s)
-{
-    s->n = 0;
-    s->text[0] = '\0';
-}
-
-static int on_store(void *ctx, const char *id, int64_t npolls)
-{
-    sink_add(ctx, "%s:%lld;", id, (long long)npolls);
-    return 0;
-}
-
-static int on_hours(void *ctx, const char *id, const struct up_hours_row *h)
-{
-    sink_add(ctx, "%s:%d:%lld-%lld;", id, h->day, (long long)(h->start_us / 3600000000),
-             (long long)(h->end_us / 3600000000));
-    return 0;
-}
-
-static int on_tz(void *ctx, const char *id, const char *zone)
-{
-    sink_add(ctx, "%s:%s;", id, zone);
-    return 0;
-}
-
-static int on_poll(void *ctx, const char *id, int64_t ts, int active)
-{
-    sink_add(ctx, "%s@%lld=%d;", id, (long long)(ts / UP_USEC_PER_SEC), active);
-    return 0;
-}
-
 static struct up_store *open_mode(const char *url, enum up_store_mode mode)
 {
     struct up_store *st = NULL;
@@ -235,31 +184,6 @@ static struct up_store *open_mode(const char *url, enum up_store_mode mode)
     CU_ASSERT_EQUAL_FATAL(rc, UP_OK);
     CU_ASSERT_STRING_EQUAL(st->ops->name, "postgresql");
     return st;
-}
-
-static void load_basic(struct up_store *st)
-{
-    char err[512];
-    struct up_hours_row h1 = {0, SEC(9 * 3600), SEC(17 * 3600)};
-    struct up_hours_row h2 = {1, SEC(10 * 3600), SEC(12 * 3600)};
-
-    CU_ASSERT_EQUAL_FATAL(st->ops->begin(st, err, sizeof err), UP_OK);
-    /* The loader's order: zones, hours, polls. */
-    CU_ASSERT_EQUAL(st->ops->put_timezone(st, "a", "Asia/Kolkata", err, sizeof err), UP_OK);
-    CU_ASSERT_EQUAL(st->ops->put_hours(st, "a", &h1, err, sizeof err), UP_OK);
-    CU_ASSERT_EQUAL(st->ops->put_hours(st, "a", &h2, err, sizeof err), UP_OK);
-    CU_ASSERT_EQUAL(st->ops->put_hours(st, "hoursonly", &h1, err, sizeof err), UP_OK);
-    /* Byte-wise order: "0123" < "123" < "B" < "a" < "é" (0xC3). */
-    CU_ASSERT_EQUAL(st->ops->put_status(st, "a", SEC(100), 1, err, sizeof err), UP_OK);
-    CU_ASSERT_EQUAL(st->ops->put_status(st, "123", SEC(50), 1, err, sizeof err), UP_OK);
-    CU_ASSERT_EQUAL(st->ops->put_status(st, "0123", SEC(60), 0, err, sizeof err), UP_OK);
-    CU_ASSERT_EQUAL(st->ops->put_status(st, "B", SEC(70), 1, err, sizeof err), UP_OK);
-    CU_ASSERT_EQUAL(st->ops->put_status(st, "\xc3\xa9", SEC(80), 1, err, sizeof err), UP_OK);
-    /* A duplicate poll merges: inactive wins whatever the order. */
-    CU_ASSERT_EQUAL(st->ops->put_status(st, "a", SEC(200), 1, err, sizeof err), UP_OK);
-    CU_ASSERT_EQUAL(st->ops->put_status(st, "a", SEC(200), 0, err, sizeof err), UP_OK);
-    CU_ASSERT_EQUAL(st->ops->put_status(st, "a", SEC(200), 1, err, sizeof err), UP_OK);
-    CU_ASSERT_EQUAL_FATAL(st->ops->commit(st, err, sizeof err), UP_OK);
 }
 
 static void test_roundtrip_and_order(void)
@@ -275,26 +199,26 @@ static void test_roundtrip_and_order(void)
     if (!pg_setup(&t))
         return;
     st = open_mode(t.url, UP_STORE_WRITE);
-    load_basic(st);
+    store_load_basic(st);
     up_store_close(st);
 
     st = open_mode(t.url, UP_STORE_READ);
     CU_ASSERT_EQUAL(st->ops->max_ts(st, &max, &any, err, sizeof err), UP_OK);
     CU_ASSERT_EQUAL(max, SEC(200));
     CU_ASSERT_EQUAL(any, 1);
-    CU_ASSERT_EQUAL(st->ops->stores(st, SEC(60), SEC(200), on_store, &s, err, sizeof err), UP_OK);
+    CU_ASSERT_EQUAL(st->ops->stores(st, SEC(60), SEC(200), sink_store, &s, err, sizeof err), UP_OK);
     CU_ASSERT_STRING_EQUAL(s.text, "0123:1;123:1;B:1;a:2;\xc3\xa9:1;");
     sink_reset(&s);
-    CU_ASSERT_EQUAL(st->ops->stores(st, 0, SEC(55), on_store, &s, err, sizeof err), UP_OK);
+    CU_ASSERT_EQUAL(st->ops->stores(st, 0, SEC(55), sink_store, &s, err, sizeof err), UP_OK);
     CU_ASSERT_STRING_EQUAL(s.text, "123:1;");
     sink_reset(&s);
-    CU_ASSERT_EQUAL(st->ops->hours(st, on_hours, &s, err, sizeof err), UP_OK);
+    CU_ASSERT_EQUAL(st->ops->hours(st, sink_hours, &s, err, sizeof err), UP_OK);
     CU_ASSERT_STRING_EQUAL(s.text, "a:0:9-17;a:1:10-12;hoursonly:0:9-17;");
     sink_reset(&s);
-    CU_ASSERT_EQUAL(st->ops->timezones(st, on_tz, &s, err, sizeof err), UP_OK);
+    CU_ASSERT_EQUAL(st->ops->timezones(st, sink_tz, &s, err, sizeof err), UP_OK);
     CU_ASSERT_STRING_EQUAL(s.text, "a:Asia/Kolkata;");
     sink_reset(&s);
-    CU_ASSERT_EQUAL(st->ops->polls(st, ids, 5, SEC(90), SEC(200), on_poll, &s, err, sizeof err),
+    CU_ASSERT_EQUAL(st->ops->polls(st, ids, 5, SEC(90), SEC(200), sink_poll, &s, err, sizeof err),
                     UP_OK);
     CU_ASSERT_STRING_EQUAL(s.text, "0123@60=0;123@50=1;B@70=1;a@100=1;a@200=0;\xc3\xa9@80=1;");
     /* A reader cannot write: the session is read-only. */
@@ -342,7 +266,7 @@ static void test_special_ids(void)
     st = open_mode(t.url, UP_STORE_READ);
     for (i = 0; i < n; i++)
         sink_add(&want, "%s@%zu=%d;", ids[i], 10 + i, (int)(i % 2));
-    CU_ASSERT_EQUAL(st->ops->polls(st, (const char *const *)ids, n, SEC(0), SEC(100), on_poll, &s,
+    CU_ASSERT_EQUAL(st->ops->polls(st, (const char *const *)ids, n, SEC(0), SEC(100), sink_poll, &s,
                                    err, sizeof err),
                     UP_OK);
     CU_ASSERT_STRING_EQUAL(s.text, want.text);
@@ -350,19 +274,19 @@ static void test_special_ids(void)
     sink_reset(&want);
     for (i = 0; i < n; i++)
         sink_add(&want, "%s:1;", ids[i]);
-    CU_ASSERT_EQUAL(st->ops->stores(st, 0, SEC(100), on_store, &s, err, sizeof err), UP_OK);
+    CU_ASSERT_EQUAL(st->ops->stores(st, 0, SEC(100), sink_store, &s, err, sizeof err), UP_OK);
     CU_ASSERT_STRING_EQUAL(s.text, want.text);
     sink_reset(&s);
     sink_reset(&want);
     for (i = 0; i < n; i++)
         sink_add(&want, "%s:Europe/Paris;", ids[i]);
-    CU_ASSERT_EQUAL(st->ops->timezones(st, on_tz, &s, err, sizeof err), UP_OK);
+    CU_ASSERT_EQUAL(st->ops->timezones(st, sink_tz, &s, err, sizeof err), UP_OK);
     CU_ASSERT_STRING_EQUAL(s.text, want.text);
     sink_reset(&s);
     sink_reset(&want);
     for (i = 0; i < n; i++)
         sink_add(&want, "%s:2:1-2;", ids[i]);
-    CU_ASSERT_EQUAL(st->ops->hours(st, on_hours, &s, err, sizeof err), UP_OK);
+    CU_ASSERT_EQUAL(st->ops->hours(st, sink_hours, &s, err, sizeof err), UP_OK);
     CU_ASSERT_STRING_EQUAL(s.text, want.text);
     up_store_close(st);
     pg_teardown(&t);
@@ -384,19 +308,19 @@ static void test_carry_in_is_only_the_latest(void)
     for (i = 1; i <= 10; i++)
         CU_ASSERT_EQUAL(st->ops->put_status(st, "s", SEC(i * 10), i % 2, err, sizeof err), UP_OK);
     CU_ASSERT_EQUAL_FATAL(st->ops->commit(st, err, sizeof err), UP_OK);
-    CU_ASSERT_EQUAL(st->ops->polls(st, ids, 1, SEC(75), SEC(90), on_poll, &s, err, sizeof err),
+    CU_ASSERT_EQUAL(st->ops->polls(st, ids, 1, SEC(75), SEC(90), sink_poll, &s, err, sizeof err),
                     UP_OK);
     CU_ASSERT_STRING_EQUAL(s.text, "s@70=1;s@80=0;s@90=1;");
     /* A poll exactly at lo is in the window, not a carry-in. */
     sink_reset(&s);
-    CU_ASSERT_EQUAL(st->ops->polls(st, ids, 1, SEC(80), SEC(80), on_poll, &s, err, sizeof err),
+    CU_ASSERT_EQUAL(st->ops->polls(st, ids, 1, SEC(80), SEC(80), sink_poll, &s, err, sizeof err),
                     UP_OK);
     CU_ASSERT_STRING_EQUAL(s.text, "s@70=1;s@80=0;");
     /* Nothing before lo: no carry-in; a store without polls: nothing at all. */
     sink_reset(&s);
     {
         const char *two[] = {"none", "s"};
-        CU_ASSERT_EQUAL(st->ops->polls(st, two, 2, SEC(5), SEC(20), on_poll, &s, err, sizeof err),
+        CU_ASSERT_EQUAL(st->ops->polls(st, two, 2, SEC(5), SEC(20), sink_poll, &s, err, sizeof err),
                         UP_OK);
     }
     CU_ASSERT_STRING_EQUAL(s.text, "s@10=1;s@20=0;");
@@ -424,12 +348,12 @@ static void test_merge_across_loads(void)
         CU_ASSERT_EQUAL(st->ops->put_status(st, "b", SEC(100 + i), 1, err, sizeof err), UP_OK);
         CU_ASSERT_EQUAL_FATAL(st->ops->commit(st, err, sizeof err), UP_OK);
     }
-    CU_ASSERT_EQUAL(st->ops->polls(st, ids, 2, SEC(0), SEC(300), on_poll, &s, err, sizeof err),
+    CU_ASSERT_EQUAL(st->ops->polls(st, ids, 2, SEC(0), SEC(300), sink_poll, &s, err, sizeof err),
                     UP_OK);
     CU_ASSERT_STRING_EQUAL(s.text, "a@200=0;b@100=1;b@101=1;b@102=1;");
     /* The summary follows every load. */
     sink_reset(&s);
-    CU_ASSERT_EQUAL(st->ops->stores(st, 0, SEC(300), on_store, &s, err, sizeof err), UP_OK);
+    CU_ASSERT_EQUAL(st->ops->stores(st, 0, SEC(300), sink_store, &s, err, sizeof err), UP_OK);
     CU_ASSERT_STRING_EQUAL(s.text, "a:1;b:3;");
     CU_ASSERT_STRING_EQUAL(admin_value(&t, "SELECT first_ts || '-' || last_ts FROM store_summary"
                                            " WHERE store_id = 'b'"),
@@ -449,16 +373,16 @@ static void test_reload_replaces_hours_and_upserts(void)
     if (!pg_setup(&t))
         return;
     st = open_mode(t.url, UP_STORE_WRITE);
-    load_basic(st);
+    store_load_basic(st);
     CU_ASSERT_EQUAL_FATAL(st->ops->begin(st, err, sizeof err), UP_OK);
     CU_ASSERT_EQUAL(st->ops->put_timezone(st, "a", "UTC", err, sizeof err), UP_OK);
     CU_ASSERT_EQUAL(st->ops->put_hours(st, "a", &h3, err, sizeof err), UP_OK);
     CU_ASSERT_EQUAL(st->ops->put_hours(st, "a", &h3, err, sizeof err), UP_OK); /* stored once */
     CU_ASSERT_EQUAL_FATAL(st->ops->commit(st, err, sizeof err), UP_OK);
-    CU_ASSERT_EQUAL(st->ops->hours(st, on_hours, &s, err, sizeof err), UP_OK);
+    CU_ASSERT_EQUAL(st->ops->hours(st, sink_hours, &s, err, sizeof err), UP_OK);
     CU_ASSERT_STRING_EQUAL(s.text, "a:6:1-2;hoursonly:0:9-17;");
     sink_reset(&s);
-    CU_ASSERT_EQUAL(st->ops->timezones(st, on_tz, &s, err, sizeof err), UP_OK);
+    CU_ASSERT_EQUAL(st->ops->timezones(st, sink_tz, &s, err, sizeof err), UP_OK);
     CU_ASSERT_STRING_EQUAL(s.text, "a:UTC;");
     up_store_close(st);
     pg_teardown(&t);
@@ -475,23 +399,23 @@ static void test_rollback_keeps_previous_data(void)
     if (!pg_setup(&t))
         return;
     st = open_mode(t.url, UP_STORE_WRITE);
-    load_basic(st);
+    store_load_basic(st);
     /* Rolled back with a COPY still open, in each of the three kinds. */
     CU_ASSERT_EQUAL_FATAL(st->ops->begin(st, err, sizeof err), UP_OK);
     CU_ASSERT_EQUAL(st->ops->put_timezone(st, "a", "UTC", err, sizeof err), UP_OK);
     CU_ASSERT_EQUAL(st->ops->put_hours(st, "a", &h, err, sizeof err), UP_OK);
     CU_ASSERT_EQUAL(st->ops->put_status(st, "new", SEC(500), 1, err, sizeof err), UP_OK);
     CU_ASSERT_EQUAL(st->ops->rollback(st, err, sizeof err), UP_OK);
-    CU_ASSERT_EQUAL(st->ops->stores(st, 0, SEC(1000), on_store, &s, err, sizeof err), UP_OK);
+    CU_ASSERT_EQUAL(st->ops->stores(st, 0, SEC(1000), sink_store, &s, err, sizeof err), UP_OK);
     CU_ASSERT_STRING_EQUAL(s.text, "0123:1;123:1;B:1;a:2;\xc3\xa9:1;");
     sink_reset(&s);
-    CU_ASSERT_EQUAL(st->ops->timezones(st, on_tz, &s, err, sizeof err), UP_OK);
+    CU_ASSERT_EQUAL(st->ops->timezones(st, sink_tz, &s, err, sizeof err), UP_OK);
     CU_ASSERT_STRING_EQUAL(s.text, "a:Asia/Kolkata;");
     sink_reset(&s);
-    CU_ASSERT_EQUAL(st->ops->hours(st, on_hours, &s, err, sizeof err), UP_OK);
+    CU_ASSERT_EQUAL(st->ops->hours(st, sink_hours, &s, err, sizeof err), UP_OK);
     CU_ASSERT_STRING_EQUAL(s.text, "a:0:9-17;a:1:10-12;hoursonly:0:9-17;");
     /* The connection is usable for the next load. */
-    load_basic(st);
+    store_load_basic(st);
     up_store_close(st);
     pg_teardown(&t);
 }
@@ -509,7 +433,7 @@ static void test_connection_lost_mid_load(void)
     if (!pg_setup(&t))
         return;
     st = open_mode(t.url, UP_STORE_WRITE);
-    load_basic(st);
+    store_load_basic(st);
     CU_ASSERT_EQUAL_FATAL(st->ops->begin(st, err, sizeof err), UP_OK);
     for (i = 0; i < 1000 && rc == UP_OK; i++)
         rc = st->ops->put_status(st, "lost", SEC(1000 + i), 1, err, sizeof err);
@@ -642,7 +566,7 @@ static void test_open_and_read_errors(void)
     CU_ASSERT_EQUAL(rc, UP_EDB);
     /* A consumer that stops the scan: UP_EFAIL, and the connection is still usable. */
     st = open_mode(t.url, UP_STORE_WRITE);
-    load_basic(st);
+    store_load_basic(st);
     CU_ASSERT_EQUAL(
         st->ops->polls(st, ids, 2, SEC(0), SEC(300), stop_at_second, &seen, err, sizeof err),
         UP_EFAIL);

@@ -607,6 +607,8 @@ enum up_code up_job_run(struct up_job_opts *o, MPI_Comm comm)
                 {"rank0_host", host, 0, 0},
                 {"source", source, 0, 0},
                 {"error", NULL, 0, 1},
+                {"phase", "metadata", 0, 0},
+                {"progress", NULL, 0, 0},
             };
             status(o, f, sizeof f / sizeof f[0]);
             rc = read_meta(o, &m, &now, &any, err);
@@ -663,6 +665,15 @@ enum up_code up_job_run(struct up_job_opts *o, MPI_Comm comm)
     t_scatter = wall() - t0;
 
     /* Phase 3 (every rank): own connection, own polls, own stores. */
+    if (rank == 0 && rc == UP_OK) {
+        /* Progress by phase: the reads are nearly all of the work. */
+        const struct up_status_field f[] = {
+            {"phase", "reading and computing", 0, 0},
+            {"progress", NULL, 10, 0},
+            {"stores", NULL, (int64_t)m.n, 0},
+        };
+        status(o, f, sizeof f / sizeof f[0]);
+    }
     if (rc == UP_OK) {
         w.stores = stores;
         w.n = nstores;
@@ -713,6 +724,11 @@ enum up_code up_job_run(struct up_job_opts *o, MPI_Comm comm)
 
     /* Phase 5 (rank 0): the CSV, atomically, then the status. */
     if (rank == 0) {
+        const struct up_status_field writing[] = {
+            {"phase", "writing", 0, 0},
+            {"progress", NULL, 90, 0},
+        };
+        status(o, writing, sizeof writing / sizeof writing[0]);
         t0 = wall();
         if (!any)
             UP_LOG(WARN, "no valid poll in %s: the report holds the header only", o->db);
@@ -748,6 +764,7 @@ enum up_code up_job_run(struct up_job_opts *o, MPI_Comm comm)
                     {"stores", NULL, (int64_t)m.n, 0},
                     {"polls", NULL, polls_total, 0},
                     {"progress", NULL, 100, 0},
+                    {"phase", "done", 0, 0},
                 };
                 status(o, f, sizeof f / sizeof f[0]);
             }

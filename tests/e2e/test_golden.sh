@@ -20,7 +20,7 @@ for n in 1 2 3 4; do
   run_report "$n" --db g.db --reports-dir rep --report-id "g$n"
   same_files "$G/expected.csv" "rep/g$n.csv" "hand-computed report on $n ranks"
 done
-jq -e '.status == "Complete" and .stores == 4 and .error == null' rep/g2.status.json >/dev/null ||
+jq -e '.status == "Complete" and .stores == 4 and .error == null and .progress == 100 and .phase == "done"' rep/g2.status.json >/dev/null ||
   fail "status file is not Complete"
 pass "status file says Complete with the store count"
 

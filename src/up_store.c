@@ -5,11 +5,13 @@
 
 extern const struct up_store_ops up_store_pg_ops;
 extern const struct up_store_ops up_store_sqlite_ops;
+extern const struct up_store_ops up_store_mem_ops;
 
 /* Order matters: the first backend that accepts a URL takes it; SQLite takes plain paths,
  * so PostgreSQL (URIs and key=value conninfo strings) asks first. */
 const struct up_store_ops *const up_store_backends[] = {
     &up_store_pg_ops,
+    &up_store_mem_ops, /* "mem:NAME", the tests' in-memory backend */
     &up_store_sqlite_ops,
     NULL,
 };

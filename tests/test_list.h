@@ -12,11 +12,12 @@ int test_uptime_add(void);
 int test_csvin_add(void);
 int test_rows_add(void);
 int test_store_add(void);
+int test_store_mem_add(void);
 int test_store_pg_add(void);
 int test_load_add(void);
 int test_report_add(void);
 
 #define UP_TEST_LIST(X)                                                                        \
-    X(time) X(tz) X(hours) X(uptime) X(csvin) X(rows) X(store) X(store_pg) X(load) X(report)
+    X(time) X(tz) X(hours) X(uptime) X(csvin) X(rows) X(store) X(store_mem) X(store_pg) X(load) X(report)
 
 #endif

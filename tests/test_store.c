@@ -6,12 +6,46 @@
 #include <CUnit/CUnit.h>
 #include "test_list.h"
 #include "test_store_util.h"
+#include "up_store_mem.h"
 #include "test_util.h"
 #include "up_store.h"
 #include "up_time.h"
 #include "up_uptime.h"
 
 #define SEC(x) ((int64_t)(x)*UP_USEC_PER_SEC)
+
+/* The conformance tests below run against SQLite (suite "store") and the in-memory
+ * backend (suite "store_mem"): the same calls must give the same answers. */
+static int use_mem;
+
+/* A new, empty database of the suite's backend. */
+static void fresh_url(char *url, size_t n)
+{
+    static int serial;
+
+    if (use_mem)
+        snprintf(url, n, "mem:t%d", ++serial);
+    else
+        snprintf(url, n, "sqlite:%s/t.db", tu_tmpdir());
+}
+
+static int suite_sqlite(void)
+{
+    use_mem = 0;
+    return 0;
+}
+
+static int suite_mem(void)
+{
+    use_mem = 1;
+    return 0;
+}
+
+static int suite_mem_clean(void)
+{
+    up_store_mem_reset();
+    return 0;
+}
 
 static struct up_store *open_rw(const char *path)
 {
@@ -23,7 +57,6 @@ static struct up_store *open_rw(const char *path)
 
 static void test_roundtrip_and_order(void)
 {
-    const char *dir = tu_tmpdir();
     char path[512], err[512];
     struct up_store *st;
     struct sink s = {"", 0};
@@ -31,7 +64,7 @@ static void test_roundtrip_and_order(void)
     int64_t max = 0;
     int any = 0;
 
-    snprintf(path, sizeof path, "sqlite:%s/t.db", dir);
+    fresh_url(path, sizeof path);
     st = open_rw(path);
     store_load_basic(st);
     up_store_close(st);
@@ -67,14 +100,13 @@ static void test_roundtrip_and_order(void)
 
 static void test_carry_in_is_only_the_latest(void)
 {
-    const char *dir = tu_tmpdir();
     char path[512], err[512];
     struct up_store *st;
     struct sink s = {"", 0};
     const char *ids[] = {"s"};
     int i;
 
-    snprintf(path, sizeof path, "%s/t.db", dir);
+    fresh_url(path, sizeof path);
     st = open_rw(path);
     CU_ASSERT_EQUAL_FATAL(st->ops->begin(st, err, sizeof err), UP_OK);
     for (i = 1; i <= 10; i++)
@@ -95,13 +127,12 @@ static void test_carry_in_is_only_the_latest(void)
 
 static void test_reload_replaces_hours_and_upserts(void)
 {
-    const char *dir = tu_tmpdir();
     char path[512], err[512];
     struct up_store *st;
     struct sink s = {"", 0};
     struct up_hours_row h3 = {6, SEC(1 * 3600), SEC(2 * 3600)};
 
-    snprintf(path, sizeof path, "%s/t.db", dir);
+    fresh_url(path, sizeof path);
     st = open_rw(path);
     store_load_basic(st);
     CU_ASSERT_EQUAL_FATAL(st->ops->begin(st, err, sizeof err), UP_OK);
@@ -120,12 +151,11 @@ static void test_reload_replaces_hours_and_upserts(void)
 
 static void test_rollback_keeps_previous_data(void)
 {
-    const char *dir = tu_tmpdir();
     char path[512], err[512];
     struct up_store *st;
     struct sink s = {"", 0};
 
-    snprintf(path, sizeof path, "%s/t.db", dir);
+    fresh_url(path, sizeof path);
     st = open_rw(path);
     store_load_basic(st);
     CU_ASSERT_EQUAL_FATAL(st->ops->begin(st, err, sizeof err), UP_OK);
@@ -178,7 +208,7 @@ static void test_redact(void)
 
 int test_store_add(void)
 {
-    CU_pSuite s = CU_add_suite("store", NULL, NULL);
+    CU_pSuite s = CU_add_suite("store", suite_sqlite, NULL);
 
     if (!s || !CU_add_test(s, "round trip, byte-wise order", test_roundtrip_and_order) ||
         !CU_add_test(s, "carry-in is the latest poll only", test_carry_in_is_only_the_latest) ||
@@ -187,6 +217,19 @@ int test_store_add(void)
         !CU_add_test(s, "rollback keeps previous data", test_rollback_keeps_previous_data) ||
         !CU_add_test(s, "open errors", test_open_errors) ||
         !CU_add_test(s, "passwords hidden", test_redact))
+        return CU_get_error();
+    return CUE_SUCCESS;
+}
+
+int test_store_mem_add(void)
+{
+    CU_pSuite s = CU_add_suite("store_mem", suite_mem, suite_mem_clean);
+
+    if (!s || !CU_add_test(s, "round trip, byte-wise order", test_roundtrip_and_order) ||
+        !CU_add_test(s, "carry-in is the latest poll only", test_carry_in_is_only_the_latest) ||
+        !CU_add_test(s, "reload replaces hours, upserts zones",
+                     test_reload_replaces_hours_and_upserts) ||
+        !CU_add_test(s, "rollback keeps previous data", test_rollback_keeps_previous_data))
         return CU_get_error();
     return CUE_SUCCESS;
 }

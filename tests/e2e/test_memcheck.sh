@@ -11,6 +11,8 @@ VG=(valgrind -q --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=de
 pass "uptime_load is clean under valgrind"
 "${VG[@]}" "$UP_BUILD/tests/up_unit" >unit.txt 2>&1 || { tail -40 unit.txt; fail "unit suites under valgrind"; }
 pass "unit suites are clean under valgrind"
+"${VG[@]}" "$UP_BUILD/tests/up_unit_job" >job.txt 2>&1 || { tail -40 job.txt; fail "job suite under valgrind"; }
+pass "the job suite (MPI_COMM_SELF, in-memory store) is clean under valgrind"
 timeout 600 "$MPIEXEC" -n 2 "${VG[@]}" "$REPORT" --quiet --db m.db --reports-dir rep --report-id vg \
   >vg.txt 2>&1 || { tail -40 vg.txt; fail "uptime_report -n 2 under valgrind"; }
 run_report 1 --db m.db --reports-dir rep --report-id plain

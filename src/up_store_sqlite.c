@@ -3,6 +3,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <errno.h>
+#include <sys/stat.h>
+#include <unistd.h>
 #include "up_store.h"
 
 /* The schema (docs/schema.md). WITHOUT ROWID keeps each table clustered by its key, so a
@@ -25,7 +28,9 @@ struct sqlite_store {
     struct up_store base;
     sqlite3 *db;
     char *path;
-    int load_any; /* a poll was put in this load */
+    int load_any;  /* a poll was put in this load */
+    int created;   /* the file did not exist when this connection opened it */
+    int committed; /* a load committed through this connection */
     sqlite3_stmt *ins_status, *ins_hours, *ins_tz;
 };
 
@@ -63,8 +68,8 @@ static enum up_code exec(struct sqlite_store *s, const char *sql, char *err, siz
     return UP_OK;
 }
 
-static enum up_code prepare(struct sqlite_store *s, const char *sql, sqlite3_stmt **stmt,
-                            char *err, size_t errlen)
+static enum up_code prepare(struct sqlite_store *s, const char *sql, sqlite3_stmt **stmt, char *err,
+                            size_t errlen)
 {
     if (sqlite3_prepare_v2(s->db, sql, -1, stmt, NULL) != SQLITE_OK) {
         if (strstr(sqlite3_errmsg(s->db), "no such table")) {
@@ -84,6 +89,13 @@ static void sqlite_close(struct up_store *st)
     sqlite3_finalize(s->ins_hours);
     sqlite3_finalize(s->ins_tz);
     sqlite3_close(s->db);
+    /* A load that failed into a database it created leaves nothing behind. */
+    if (s->created && !s->committed && s->path) {
+        char journal[4096];
+        unlink(s->path);
+        if ((size_t)snprintf(journal, sizeof journal, "%s-journal", s->path) < sizeof journal)
+            unlink(journal);
+    }
     free(s->path);
     free(s);
 }
@@ -93,8 +105,8 @@ static enum up_code sqlite_open(const char *url, enum up_store_mode mode, struct
 {
     extern const struct up_store_ops up_store_sqlite_ops;
     struct sqlite_store *s = calloc(1, sizeof *s);
-    int flags = mode == UP_STORE_WRITE ? SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE
-                                       : SQLITE_OPEN_READONLY;
+    int flags =
+        mode == UP_STORE_WRITE ? SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE : SQLITE_OPEN_READONLY;
     enum up_code rc;
 
     *out = NULL;
@@ -109,6 +121,10 @@ static enum up_code sqlite_open(const char *url, enum up_store_mode mode, struct
         rc = UP_EUSAGE;
         goto fail;
     }
+    if (mode == UP_STORE_WRITE) {
+        struct stat sb;
+        s->created = stat(s->path, &sb) != 0 && errno == ENOENT;
+    }
     if (sqlite3_open_v2(s->path, &s->db, flags | SQLITE_OPEN_NOMUTEX, NULL) != SQLITE_OK) {
         rc = fail(s, "cannot open", err, errlen);
         goto fail;
@@ -119,15 +135,14 @@ static enum up_code sqlite_open(const char *url, enum up_store_mode mode, struct
          * pages through the journal long before the commit. 256 MiB keeps a few million
          * polls' index pages in memory. */
         rc = exec(s, "PRAGMA cache_size = -262144; PRAGMA temp_store = MEMORY;", err, errlen);
-        if (rc == UP_OK)
-            rc = exec(s, schema_sql, err, errlen);
         if (rc != UP_OK)
             goto fail;
     } else {
         /* Fail now, with a clear message, if the file is not an uptime database. */
         sqlite3_stmt *probe = NULL;
-        rc = prepare(s, "SELECT 1 FROM store_status, business_hours, store_timezone, store_summary LIMIT 0",
-                     &probe, err, errlen);
+        rc = prepare(
+            s, "SELECT 1 FROM store_status, business_hours, store_timezone, store_summary LIMIT 0",
+            &probe, err, errlen);
         sqlite3_finalize(probe);
         if (rc != UP_OK)
             goto fail;
@@ -145,8 +160,14 @@ static enum up_code sqlite_begin(struct up_store *st, char *err, size_t errlen)
     enum up_code rc;
 
     s->load_any = 0;
+    /* The schema is created inside the load's transaction: a failed first load leaves no
+     * empty database behind. */
+    rc = exec(s, "BEGIN IMMEDIATE;", err, errlen);
+    if (rc == UP_OK)
+        rc = exec(s, schema_sql, err, errlen);
+    if (rc != UP_OK)
+        return rc;
     rc = exec(s,
-              "BEGIN IMMEDIATE;"
               "CREATE TEMP TABLE IF NOT EXISTS hours_stage (store_id TEXT NOT NULL,"
               " day_of_week INTEGER NOT NULL, start_time_us INTEGER NOT NULL,"
               " end_time_us INTEGER NOT NULL);"
@@ -161,9 +182,8 @@ static enum up_code sqlite_begin(struct up_store *st, char *err, size_t errlen)
                       " SET active = store_status.active AND excluded.active",
                       &s->ins_status, err, errlen)) != UP_OK)
         return rc;
-    if (!s->ins_hours &&
-        (rc = prepare(s, "INSERT INTO hours_stage VALUES (?1, ?2, ?3, ?4)", &s->ins_hours, err,
-                      errlen)) != UP_OK)
+    if (!s->ins_hours && (rc = prepare(s, "INSERT INTO hours_stage VALUES (?1, ?2, ?3, ?4)",
+                                       &s->ins_hours, err, errlen)) != UP_OK)
         return rc;
     if (!s->ins_tz &&
         (rc = prepare(s,
@@ -174,8 +194,7 @@ static enum up_code sqlite_begin(struct up_store *st, char *err, size_t errlen)
     return UP_OK;
 }
 
-static enum up_code step_done(struct sqlite_store *s, sqlite3_stmt *stmt, char *err,
-                              size_t errlen)
+static enum up_code step_done(struct sqlite_store *s, sqlite3_stmt *stmt, char *err, size_t errlen)
 {
     int r = sqlite3_step(stmt);
     sqlite3_reset(stmt);
@@ -239,6 +258,8 @@ static enum up_code sqlite_commit(struct up_store *st, char *err, size_t errlen)
                   err, errlen);
     if (rc == UP_OK)
         rc = exec(s, "COMMIT;", err, errlen);
+    if (rc == UP_OK)
+        s->committed = 1;
     return rc;
 }
 
@@ -296,8 +317,8 @@ static int row_store(sqlite3_stmt *q, void *fn, void *ctx)
                                   sqlite3_column_int64(q, 1));
 }
 
-static enum up_code sqlite_stores(struct up_store *st, int64_t lo, int64_t now,
-                                  up_store_list_cb cb, void *ctx, char *err, size_t errlen)
+static enum up_code sqlite_stores(struct up_store *st, int64_t lo, int64_t now, up_store_list_cb cb,
+                                  void *ctx, char *err, size_t errlen)
 {
     struct sqlite_store *s = cast(st);
     sqlite3_stmt *q = NULL;
@@ -306,9 +327,9 @@ static enum up_code sqlite_stores(struct up_store *st, int64_t lo, int64_t now,
     /* The weight is the store's whole poll count: with polls spread evenly over time it is
      * proportional to the week's, and it needs no scan of the polls. */
     (void)lo;
-    rc = prepare(s,
-                 "SELECT store_id, npolls FROM store_summary WHERE first_ts <= ?1 ORDER BY store_id",
-                 &q, err, errlen);
+    rc = prepare(
+        s, "SELECT store_id, npolls FROM store_summary WHERE first_ts <= ?1 ORDER BY store_id", &q,
+        err, errlen);
     if (rc != UP_OK)
         return rc;
     sqlite3_bind_int64(q, 1, now);
@@ -357,8 +378,8 @@ static enum up_code sqlite_timezones(struct up_store *st, up_tz_cb cb, void *ctx
     sqlite3_stmt *q = NULL;
     enum up_code rc;
 
-    rc = prepare(s, "SELECT store_id, timezone_str FROM store_timezone ORDER BY store_id", &q,
-                 err, errlen);
+    rc = prepare(s, "SELECT store_id, timezone_str FROM store_timezone ORDER BY store_id", &q, err,
+                 errlen);
     if (rc != UP_OK)
         return rc;
     rc = scan(s, q, row_tz, (void *)cb, ctx, err, errlen);
@@ -366,9 +387,8 @@ static enum up_code sqlite_timezones(struct up_store *st, up_tz_cb cb, void *ctx
     return rc;
 }
 
-static enum up_code sqlite_polls(struct up_store *st, const char *const *ids, size_t n,
-                                 int64_t lo, int64_t now, up_poll_cb cb, void *ctx, char *err,
-                                 size_t errlen)
+static enum up_code sqlite_polls(struct up_store *st, const char *const *ids, size_t n, int64_t lo,
+                                 int64_t now, up_poll_cb cb, void *ctx, char *err, size_t errlen)
 {
     struct sqlite_store *s = cast(st);
     sqlite3_stmt *q = NULL;

@@ -188,6 +188,14 @@ static void test_fatal_inputs_write_nothing(void)
     CU_ASSERT_EQUAL(load(&f, &st, err, sizeof err), UP_EUSAGE);
     CU_ASSERT_NOT_EQUAL(stat(f.db, &sb), 0);
 
+    /* The rejects file cannot be written: the load fails and leaves no database. */
+    write_set(&f, "store_id,status,timestamp_utc\ns1,active,2023-01-25 10:00:00 UTC\n", hours_ok,
+              tz_ok);
+    snprintf(f.rejects, sizeof f.rejects, "/proc/no/such/dir/rejects.csv");
+    CU_ASSERT_EQUAL(load(&f, &st, err, sizeof err), UP_EIO);
+    CU_ASSERT_PTR_NOT_NULL(strstr(err, "rejects"));
+    CU_ASSERT_NOT_EQUAL(stat(f.db, &sb), 0);
+
     /* An unwritable database: a folder in the way. */
     write_set(&f, "store_id,status,timestamp_utc\n", hours_ok, tz_ok);
     snprintf(f.db, sizeof f.db, "%s", f.dir);

@@ -405,20 +405,34 @@ static char *put_bad_id(char *p, struct rng *r, enum bad_kind k, const char *id,
     }
 }
 
-/* Writes a malformed status row for store id, near instant t. */
-static void write_bad_status(struct out *o, struct rng *r, const char *id, size_t idlen, int64_t t)
+/*
+ * Starts a malformed row of kind k in file f: counts it, and writes either a whole
+ * whitespace-only line (returns NULL: the row is done) or the store id, bad or not per k
+ * (returns where the next field goes).
+ */
+static char *bad_row_start(struct out *o, struct rng *r, enum file_idx f, enum bad_kind k,
+                           const char *id, size_t idlen)
 {
-    enum bad_kind k = pick_kind(r, F_STATUS);
     char *p = row_begin(o);
-    int usec;
-    bad_counts[F_STATUS][k]++;
+
+    bad_counts[f][k]++;
     o->bad++;
     if (k == BAD_BLANK_LINE) {
         p = put_mem(p, " \t ", 1 + rng_below(r, 3));
         row_end(o, p);
-        return;
+        return NULL;
     }
-    p = put_bad_id(p, r, k, id, idlen);
+    return put_bad_id(p, r, k, id, idlen);
+}
+
+/* Writes a malformed status row for store id, near instant t. */
+static void write_bad_status(struct out *o, struct rng *r, const char *id, size_t idlen, int64_t t)
+{
+    enum bad_kind k = pick_kind(r, F_STATUS);
+    char *p = bad_row_start(o, r, F_STATUS, k, id, idlen);
+    int usec;
+    if (!p)
+        return;
     *p++ = ',';
     if (k == BAD_STATUS) {
         static const char *const st[] = {"unknown", "", "up", "activ", "inactive!", "0", "down"};
@@ -503,15 +517,9 @@ static void write_bad_status(struct out *o, struct rng *r, const char *id, size_
 static void write_bad_hours(struct out *o, struct rng *r, const char *id, size_t idlen)
 {
     enum bad_kind k = pick_kind(r, F_HOURS);
-    char *p = row_begin(o);
-    bad_counts[F_HOURS][k]++;
-    o->bad++;
-    if (k == BAD_BLANK_LINE) {
-        p = put_mem(p, " \t ", 1 + rng_below(r, 3));
-        row_end(o, p);
+    char *p = bad_row_start(o, r, F_HOURS, k, id, idlen);
+    if (!p)
         return;
-    }
-    p = put_bad_id(p, r, k, id, idlen);
     *p++ = ',';
     switch (k) {
     case BAD_DAY_7:
@@ -580,15 +588,9 @@ static void write_bad_tz(struct out *o, struct rng *r, const char *id, size_t id
     enum bad_kind k = pick_kind(r, F_TZ);
     if (k == BAD_ZONE_CONFLICT && zone == NULL)
         k = BAD_ZONE_UNKNOWN;
-    char *p = row_begin(o);
-    bad_counts[F_TZ][k]++;
-    o->bad++;
-    if (k == BAD_BLANK_LINE) {
-        p = put_mem(p, " \t ", 1 + rng_below(r, 3));
-        row_end(o, p);
+    char *p = bad_row_start(o, r, F_TZ, k, id, idlen);
+    if (!p)
         return;
-    }
-    p = put_bad_id(p, r, k, id, idlen);
     if (k == BAD_FIELDS_LESS) {
         row_end(o, p);
         return;

@@ -5,20 +5,8 @@
 #include <stddef.h>
 #include <stdint.h>
 #include "up_error.h"
+#include "up_model.h"
 #include "up_tz.h"
-
-/* One menu_hours row: day 0 = Monday .. 6 = Sunday; times in µs since local midnight. */
-struct up_hours_row {
-    int day;
-    int64_t start_us;
-    int64_t end_us;
-};
-
-/* A half-open UTC interval [lo, hi) in µs. */
-struct up_interval {
-    int64_t lo;
-    int64_t hi;
-};
 
 /* A growable interval list, reused from store to store (cap: UP_HOURS_MAX_INTERVALS). */
 struct up_intervals {

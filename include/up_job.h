@@ -5,10 +5,7 @@
 #include <mpi.h>
 #include <stdint.h>
 #include "up_error.h"
-#include "up_report.h"
-
-/* Default zone of a store without a valid timezone row (SPEC §2). */
-#define UP_DEFAULT_ZONE "America/Chicago"
+#include "up_status.h"
 
 struct up_job_opts {
     const char *db;                       /* database URL, opened read-only by every rank */

@@ -8,7 +8,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include "up_error.h"
-#include "up_hours.h"
+#include "up_model.h"
 
 struct up_store_ops;
 

@@ -4,11 +4,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
-
-#define UP_USEC_PER_SEC INT64_C(1000000)
-#define UP_USEC_PER_MIN (INT64_C(60) * UP_USEC_PER_SEC)
-#define UP_USEC_PER_HOUR (INT64_C(3600) * UP_USEC_PER_SEC)
-#define UP_USEC_PER_DAY (INT64_C(86400) * UP_USEC_PER_SEC)
+#include "up_model.h"
 
 /*
  * Parses a timestamp_utc field (already trimmed, s[0..len), not NUL-terminated):

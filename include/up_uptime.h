@@ -4,26 +4,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
-#include "up_hours.h"
-
-#define UP_HOUR_US INT64_C(3600000000)
-#define UP_DAY_US INT64_C(86400000000)
-#define UP_WEEK_US INT64_C(604800000000)
-
-/* One poll. */
-struct up_poll {
-    int64_t ts; /* µs since the epoch, UTC */
-    int active; /* 1 active, 0 inactive */
-};
-
-/* Windows: 0 = last hour, 1 = last day, 2 = last week. */
-enum { UP_WIN_HOUR, UP_WIN_DAY, UP_WIN_WEEK, UP_NWIN };
-
-/* A store's result: µs of business time up and down in each window. */
-struct up_result {
-    int64_t up[UP_NWIN];
-    int64_t down[UP_NWIN];
-};
+#include "up_model.h"
 
 /*
  * Sorts polls by time and merges equal timestamps (inactive wins) in place.

@@ -40,7 +40,7 @@ static const struct up_tz *zone(const char *name)
 static void build(const struct up_hours_row *rows, size_t n, const char *tzname, int64_t now,
                   struct up_intervals *out)
 {
-    CU_ASSERT_EQUAL_FATAL(up_hours_intervals(rows, n, zone(tzname), now - UP_WEEK_US, now, out),
+    CU_ASSERT_EQUAL_FATAL(up_hours_intervals(rows, n, zone(tzname), now - UP_USEC_PER_WEEK, now, out),
                           UP_OK);
 }
 
@@ -83,7 +83,7 @@ static void test_chicago_spring_week(void)
     CU_ASSERT_EQUAL(iv.v[6].lo, tu_utc(2023, 3, 13, 6, 0, 0));
     CU_ASSERT_EQUAL(iv.v[8].hi, tu_utc(2023, 3, 15, 9, 0, 0));
     /* Week [03-08 12:00, 03-15 12:00) UTC: 3 x 3 h (9th-11th) + 2 h + 3 x 3 h (13th-15th). */
-    CU_ASSERT_EQUAL(total_in(&iv, now - UP_WEEK_US, now), H(20));
+    CU_ASSERT_EQUAL(total_in(&iv, now - UP_USEC_PER_WEEK, now), H(20));
     up_intervals_free(&iv);
 }
 
@@ -114,7 +114,7 @@ static void test_chicago_fall_week(void)
     /* Monday 11-06 01:00-03:00 CST = 07:00-09:00 UTC. */
     CU_ASSERT_EQUAL(iv.v[1].lo, tu_utc(2023, 11, 6, 7, 0, 0));
     CU_ASSERT_EQUAL(iv.v[1].hi, tu_utc(2023, 11, 6, 9, 0, 0));
-    CU_ASSERT_EQUAL(total_in(&iv, now - UP_WEEK_US, now), H(5));
+    CU_ASSERT_EQUAL(total_in(&iv, now - UP_USEC_PER_WEEK, now), H(5));
     up_intervals_free(&iv);
 }
 

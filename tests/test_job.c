@@ -11,6 +11,7 @@
 #include <CUnit/Basic.h>
 #include "test_util.h"
 #include "up_job.h"
+#include "up_report.h"
 #include "up_load.h"
 #include "up_store_mem.h"
 #include "up_time.h"

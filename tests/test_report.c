@@ -8,6 +8,7 @@
 #include "test_list.h"
 #include "test_util.h"
 #include "up_report.h"
+#include "up_status.h"
 
 static struct up_result result(int64_t uh, int64_t ud, int64_t uw, int64_t dh, int64_t dd,
                                int64_t dw)

@@ -67,7 +67,7 @@ static void measure(const struct up_poll *p, size_t m, const struct up_interval 
 void up_uptime_compute(const struct up_poll *polls, size_t n, const struct up_interval *iv,
                        size_t niv, int64_t now, struct up_result *out)
 {
-    static const int64_t len[UP_NWIN] = {UP_HOUR_US, UP_DAY_US, UP_WEEK_US};
+    static const int64_t len[UP_NWIN] = {UP_USEC_PER_HOUR, UP_USEC_PER_DAY, UP_USEC_PER_WEEK};
     size_t m = n;
     int w;
 

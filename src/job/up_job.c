@@ -15,6 +15,8 @@
 #include <unistd.h>
 #include "up_hours.h"
 #include "up_log.h"
+#include "up_report.h"
+#include "up_status.h"
 #include "up_store.h"
 #include "up_strmap.h"
 #include "up_time.h"
@@ -249,7 +251,7 @@ static enum up_code read_meta(const struct up_job_opts *o, struct meta *m, int64
         if (rc != UP_OK || !*any)
             goto out;
     }
-    lo = *now - UP_WEEK_US;
+    lo = *now - UP_USEC_PER_WEEK;
     m->orphans = up_strmap_new();
     if (!m->orphans) {
         snprintf(err, ERRLEN, "out of memory");
@@ -452,7 +454,7 @@ static enum up_code run_rank(const struct up_job_opts *o, struct worker *w, doub
 
     /* Zones are prepared for the report's range: the week, a day before for overnight
      * rows, and a margin after now. */
-    w->tzdb = up_tzdb_open(o->tzdir, w->lo - 2 * UP_DAY_US, w->now + 2 * UP_DAY_US, w->err, ERRLEN);
+    w->tzdb = up_tzdb_open(o->tzdir, w->lo - 2 * UP_USEC_PER_DAY, w->now + 2 * UP_USEC_PER_DAY, w->err, ERRLEN);
     if (!w->tzdb)
         return UP_EFAIL;
     if (w->n == 0)
@@ -678,7 +680,7 @@ enum up_code up_job_run(struct up_job_opts *o, MPI_Comm comm)
         w.stores = stores;
         w.n = nstores;
         w.now = now;
-        w.lo = now - UP_WEEK_US;
+        w.lo = now - UP_USEC_PER_WEEK;
         w.err = err;
         w.rc = UP_OK;
         results = calloc(nstores ? nstores * 6 : 1, sizeof *results);

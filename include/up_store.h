@@ -65,6 +65,56 @@ struct up_store_ops {
                           int64_t now, up_poll_cb cb, void *ctx, char *err, size_t errlen);
 };
 
+/* Receives the rows of a read; one struct for every read operation (only the member the
+ * operation names is called). A non-zero return stops the read with UP_EFAIL. */
+struct up_store_sink {
+    /* up_store_stores: a store and its weight (poll count in [lo, now], or an estimate). */
+    int (*store)(void *ctx, const char *id, int64_t weight);
+    /* up_store_hours: one business-hours row. */
+    int (*hours)(void *ctx, const char *id, const struct up_hours_row *row);
+    /* up_store_timezones: one store's zone name. */
+    int (*zone)(void *ctx, const char *id, const char *zone);
+    /* up_store_polls: one poll. */
+    int (*poll)(void *ctx, const char *id, int64_t ts, int active);
+    void *ctx;
+};
+
+/* Loading (UP_STORE_WRITE): begin; put rows; commit (all or nothing) or rollback. */
+enum up_code up_store_begin(struct up_store *st, char *err, size_t errlen) UP_WARN_UNUSED;
+/* One poll; a duplicate (store_id, ts) merges, inactive wins. */
+enum up_code up_store_put_status(struct up_store *st, const char *id, int64_t ts, int active,
+                                 char *err, size_t errlen) UP_WARN_UNUSED;
+/* One hours row, staged: at commit every store named in this load has its hours replaced. */
+enum up_code up_store_put_hours(struct up_store *st, const char *id,
+                                const struct up_hours_row *row, char *err,
+                                size_t errlen) UP_WARN_UNUSED;
+/* One store's zone (upsert). */
+enum up_code up_store_put_timezone(struct up_store *st, const char *id, const char *zone,
+                                   char *err, size_t errlen) UP_WARN_UNUSED;
+enum up_code up_store_commit(struct up_store *st, char *err, size_t errlen) UP_WARN_UNUSED;
+enum up_code up_store_rollback(struct up_store *st, char *err, size_t errlen) UP_WARN_UNUSED;
+
+/* Reading. The greatest poll timestamp in *max; *any = 0 when there is no poll. */
+enum up_code up_store_max_ts(struct up_store *st, int64_t *max, int *any, char *err,
+                             size_t errlen) UP_WARN_UNUSED;
+/* Stores with a poll at or before now, byte-wise ascending, to sink->store with a weight
+ * for balancing the ranks: their poll count in [lo, now], or an estimate of it. */
+enum up_code up_store_stores(struct up_store *st, int64_t lo, int64_t now,
+                             const struct up_store_sink *sink, char *err,
+                             size_t errlen) UP_WARN_UNUSED;
+/* Every hours row to sink->hours, ordered by store_id byte-wise. */
+enum up_code up_store_hours(struct up_store *st, const struct up_store_sink *sink, char *err,
+                            size_t errlen) UP_WARN_UNUSED;
+/* Every timezone row to sink->zone, ordered by store_id byte-wise. */
+enum up_code up_store_timezones(struct up_store *st, const struct up_store_sink *sink,
+                                char *err, size_t errlen) UP_WARN_UNUSED;
+/* Polls of the stores ids[0..n) (sorted byte-wise, distinct) to sink->poll in (store_id,
+ * ts) order: those in [lo, now] plus, per store, the latest one before lo (carry-in).
+ * Never a store's whole history; streams without holding the result set. */
+enum up_code up_store_polls(struct up_store *st, const char *const *ids, size_t n, int64_t lo,
+                            int64_t now, const struct up_store_sink *sink, char *err,
+                            size_t errlen) UP_WARN_UNUSED;
+
 /* The backends compiled in, NULL-terminated. */
 extern const struct up_store_ops *const up_store_backends[];
 

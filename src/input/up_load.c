@@ -190,7 +190,7 @@ static enum up_code load_file(struct loader *L, int file, struct up_csvin *in)
                     reject(L, file, path, r.line, ROW_SLOT(bad), why, r.field[order[k].col]);
             if (bad != UP_ROW_OK)
                 continue;
-            rc = L->st->ops->put_status(L->st, r.field[0], row.ts, row.active, L->err, L->errlen);
+            rc = up_store_put_status(L->st, r.field[0], row.ts, row.active, L->err, L->errlen);
         } else if (file == UP_FILE_HOURS) {
             struct up_hours_row row;
             for (k = 0; k < ncols - 1 && bad == UP_ROW_OK; k++)
@@ -204,7 +204,7 @@ static enum up_code load_file(struct loader *L, int file, struct up_csvin *in)
             }
             rc = note_store(L->hours_ok, r.field[0], L);
             if (rc == UP_OK)
-                rc = L->st->ops->put_hours(L->st, r.field[0], &row, L->err, L->errlen);
+                rc = up_store_put_hours(L->st, r.field[0], &row, L->err, L->errlen);
         } else {
             const char *zone = r.field[1];
             const char *first;
@@ -230,7 +230,7 @@ static enum up_code load_file(struct loader *L, int file, struct up_csvin *in)
                 snprintf(L->err, L->errlen, "out of memory");
                 return UP_ENOMEM;
             }
-            rc = L->st->ops->put_timezone(L->st, r.field[0], zone, L->err, L->errlen);
+            rc = up_store_put_timezone(L->st, r.field[0], zone, L->err, L->errlen);
         }
         if (rc != UP_OK)
             return rc;
@@ -311,7 +311,7 @@ enum up_code up_load_run(const char *db_url, const struct up_load_opts *opts,
     if (rc != UP_OK)
         goto out;
     L.st = st;
-    rc = st->ops->begin(st, err, errlen);
+    rc = up_store_begin(st, err, errlen);
     if (rc != UP_OK)
         goto out;
     began = 1;
@@ -353,7 +353,7 @@ enum up_code up_load_run(const char *db_url, const struct up_load_opts *opts,
             goto out;
         }
     }
-    rc = st->ops->commit(st, err, errlen);
+    rc = up_store_commit(st, err, errlen);
     if (rc != UP_OK)
         goto out;
     began = 0;
@@ -368,7 +368,7 @@ enum up_code up_load_run(const char *db_url, const struct up_load_opts *opts,
 out:
     if (began) {
         char rb[256];
-        if (st->ops->rollback(st, rb, sizeof rb) != UP_OK)
+        if (up_store_rollback(st, rb, sizeof rb) != UP_OK)
             fprintf(stderr, "uptime_load: rollback: %s\n", rb);
     }
     if (L.rejects)

@@ -8,6 +8,8 @@
 #include <time.h>
 #include <unistd.h>
 #include <uuid/uuid.h>
+#include "up_source.h"
+#include "up_time.h"
 
 int up_report_id_valid(const char *id)
 {
@@ -106,4 +108,92 @@ out:
     free(path);
     free(tmp);
     return rc;
+}
+
+static const char *phase_name(enum up_phase p)
+{
+    switch (p) {
+    case UP_PHASE_METADATA:
+        return "metadata";
+    case UP_PHASE_COMPUTING:
+        return "reading and computing";
+    case UP_PHASE_WRITING:
+        return "writing";
+    case UP_PHASE_DONE:
+        return "done";
+    }
+    return "unknown";
+}
+
+enum up_code up_status_running(const char *dir, const char *id, const struct up_status_start *s,
+                               char *err, size_t errlen)
+{
+    char started[40], source[1024];
+
+    up_now_iso(started, sizeof started);
+    up_source_redact(s->source, source, sizeof source);
+    {
+        const struct up_status_field f[] = {
+            {"report_id", id, 0, 0},
+            {"status", "Running", 0, 0},
+            {"started", started, 0, 0},
+            {"ranks", NULL, s->ranks, 0},
+            {"rank0_pid", NULL, s->rank0_pid, 0},
+            {"rank0_host", s->rank0_host, 0, 0},
+            {"source", source, 0, 0},
+            {"error", NULL, 0, 1},
+            {"phase", phase_name(UP_PHASE_METADATA), 0, 0},
+            {"progress", NULL, 0, 0},
+        };
+        return up_status_update(dir, id, f, sizeof f / sizeof f[0], err, errlen);
+    }
+}
+
+enum up_code up_status_progress(const char *dir, const char *id, enum up_phase phase,
+                                int percent, int64_t stores, char *err, size_t errlen)
+{
+    const struct up_status_field f[] = {
+        {"phase", phase_name(phase), 0, 0},
+        {"progress", NULL, percent, 0},
+        {"stores", NULL, stores, 0},
+    };
+    return up_status_update(dir, id, f, stores >= 0 ? 3 : 2, err, errlen);
+}
+
+enum up_code up_status_complete(const char *dir, const char *id, const struct up_status_done *d,
+                                char *err, size_t errlen)
+{
+    char finished[40], now_text[40] = "";
+
+    up_now_iso(finished, sizeof finished);
+    if (d->has_now)
+        up_format_timestamp(d->now, now_text, sizeof now_text);
+    {
+        const struct up_status_field f[] = {
+            {"status", "Complete", 0, 0},
+            {"finished", finished, 0, 0},
+            {"now", d->has_now ? now_text : NULL, 0, !d->has_now},
+            {"stores", NULL, d->stores, 0},
+            {"polls", NULL, d->polls, 0},
+            {"progress", NULL, 100, 0},
+            {"phase", phase_name(UP_PHASE_DONE), 0, 0},
+        };
+        return up_status_update(dir, id, f, sizeof f / sizeof f[0], err, errlen);
+    }
+}
+
+enum up_code up_status_failed(const char *dir, const char *id, const char *why, char *err,
+                              size_t errlen)
+{
+    char finished[40];
+
+    up_now_iso(finished, sizeof finished);
+    {
+        const struct up_status_field f[] = {
+            {"status", "Failed", 0, 0},
+            {"error", why, 0, 0},
+            {"finished", finished, 0, 0},
+        };
+        return up_status_update(dir, id, f, sizeof f / sizeof f[0], err, errlen);
+    }
 }

@@ -2,6 +2,7 @@
 
 #include <stdio.h>
 #include <string.h>
+#include "up_source.h"
 
 extern const struct up_store_ops up_store_pg_ops;
 extern const struct up_store_ops up_store_sqlite_ops;
@@ -37,24 +38,69 @@ void up_store_close(struct up_store *st)
 
 void up_store_redact(const char *url, char *out, size_t n)
 {
-    const char *scheme = strstr(url, "://");
-    const char *at, *colon, *pw;
+    up_source_redact(url, out, n);
+}
 
-    snprintf(out, n, "%s", url);
-    /* URI form: scheme://user:password@host/... */
-    if (scheme) {
-        at = strchr(scheme + 3, '@');
-        colon = strchr(scheme + 3, ':');
-        if (at && colon && colon < at)
-            snprintf(out, n, "%.*s:***%s", (int)(colon - url), url, at);
-    }
-    /* Key/value form: ... password=secret ... */
-    pw = strstr(out, "password=");
-    if (pw) {
-        size_t start = (size_t)(pw - out) + 9;
-        const char *end = strchr(out + start, ' ');
-        char tail[1024];
-        snprintf(tail, sizeof tail, "%s", end ? end : "");
-        snprintf(out + start, n - start, "***%s", tail);
-    }
+enum up_code up_store_begin(struct up_store *st, char *err, size_t errlen)
+{
+    return st->ops->begin(st, err, errlen);
+}
+
+enum up_code up_store_put_status(struct up_store *st, const char *id, int64_t ts, int active,
+                                 char *err, size_t errlen)
+{
+    return st->ops->put_status(st, id, ts, active, err, errlen);
+}
+
+enum up_code up_store_put_hours(struct up_store *st, const char *id,
+                                const struct up_hours_row *row, char *err, size_t errlen)
+{
+    return st->ops->put_hours(st, id, row, err, errlen);
+}
+
+enum up_code up_store_put_timezone(struct up_store *st, const char *id, const char *zone,
+                                   char *err, size_t errlen)
+{
+    return st->ops->put_timezone(st, id, zone, err, errlen);
+}
+
+enum up_code up_store_commit(struct up_store *st, char *err, size_t errlen)
+{
+    return st->ops->commit(st, err, errlen);
+}
+
+enum up_code up_store_rollback(struct up_store *st, char *err, size_t errlen)
+{
+    return st->ops->rollback(st, err, errlen);
+}
+
+enum up_code up_store_max_ts(struct up_store *st, int64_t *max, int *any, char *err,
+                             size_t errlen)
+{
+    return st->ops->max_ts(st, max, any, err, errlen);
+}
+
+enum up_code up_store_stores(struct up_store *st, int64_t lo, int64_t now,
+                             const struct up_store_sink *sink, char *err, size_t errlen)
+{
+    return st->ops->stores(st, lo, now, sink->store, sink->ctx, err, errlen);
+}
+
+enum up_code up_store_hours(struct up_store *st, const struct up_store_sink *sink, char *err,
+                            size_t errlen)
+{
+    return st->ops->hours(st, sink->hours, sink->ctx, err, errlen);
+}
+
+enum up_code up_store_timezones(struct up_store *st, const struct up_store_sink *sink,
+                                char *err, size_t errlen)
+{
+    return st->ops->timezones(st, sink->zone, sink->ctx, err, errlen);
+}
+
+enum up_code up_store_polls(struct up_store *st, const char *const *ids, size_t n, int64_t lo,
+                            int64_t now, const struct up_store_sink *sink, char *err,
+                            size_t errlen)
+{
+    return st->ops->polls(st, ids, n, lo, now, sink->poll, sink->ctx, err, errlen);
 }

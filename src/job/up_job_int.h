@@ -1,0 +1,154 @@
+/*
+ * The report job's parts that need no MPI (private to src/job): rank 0's plan (now, the
+ * store list, its metadata, the balance and the packing of each rank's share) and the
+ * worker (one rank's stores: stream their polls, compute each store). up_job.c strings
+ * them together with MPI; the unit tests drive them directly.
+ */
+#ifndef UP_JOB_INT_H
+#define UP_JOB_INT_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include "up_buf.h"
+#include "up_error.h"
+#include "up_hours.h"
+#include "up_model.h"
+#include "up_tz.h"
+
+/* Length of every error message buffer of the job (the agreement broadcasts one). */
+#define UP_JOB_ERRLEN 1024
+
+/* Polls of one store held at once (a week of polls every second is 604,800). */
+#define UP_JOB_MAX_STORE_POLLS ((size_t)1 << 24)
+
+/* Distinct zone names of a plan (the tz database lists some 600). */
+#define UP_JOB_MAX_ZONES ((size_t)1 << 16)
+
+/* Hours rows of one store, and of a whole plan. */
+#define UP_JOB_MAX_STORE_HOURS ((size_t)1 << 20)
+
+/* ---- Rank 0's plan. ---- */
+
+/* One reported store as rank 0 knows it (parallel to the plan's hours rows). */
+struct up_plan_store {
+    char *id;
+    int64_t weight;  /* polls in the week window (or an estimate): the work it brings */
+    int32_t zone;    /* index into up_plan.zones, -1: the default zone */
+    uint32_t nhours; /* its rows are hours[hours_off .. hours_off + nhours) */
+    size_t hours_off;
+};
+
+struct up_plan {
+    int has_now;         /* 0: no poll at all, the report is the header alone */
+    int64_t now;         /* the report's now (µs) */
+    struct up_buf store; /* struct up_plan_store, byte-wise ascending ids */
+    struct up_buf hours; /* struct up_hours_row */
+    struct up_buf zones; /* char *, distinct zone names */
+    int64_t total_weight;
+    int64_t orphans; /* stores with hours or a zone but no poll (not reported) */
+};
+
+/* Number of stores of a plan, and store i. */
+#define UP_PLAN_N(p) ((p)->store.n)
+#define UP_PLAN_STORE(p, i) UP_BUF_AT(&(p)->store, struct up_plan_store, i)
+
+/* Makes p an empty plan. */
+void up_plan_init(struct up_plan *p);
+
+/*
+ * Reads the plan from the source db (opened read-only here and closed again): now (the
+ * given one when has_now, else the latest poll), the stores with a poll at or before now
+ * with their weights, and their hours rows and zones merge-joined on. Returns UP_OK, or
+ * the store's code / UP_ENOMEM with a message in err. p is freed by up_plan_free either
+ * way.
+ */
+enum up_code up_plan_read(struct up_plan *p, const char *db, int has_now, int64_t now,
+                          char *err, size_t errlen) UP_WARN_UNUSED;
+
+/* Frees everything p holds and empties it. Accepts NULL. */
+void up_plan_free(struct up_plan *p);
+
+/*
+ * Cuts n stores of the given weights into size contiguous ranges of about equal weight:
+ * rank r gets [cut[r], cut[r + 1]) (cut has size + 1 items, cut[0] = 0, cut[size] = n).
+ * Rank r starts at the first store whose prefix weight passes r/size of the total.
+ */
+void up_plan_balance(const struct up_plan *p, int size, size_t *cut);
+
+/*
+ * Appends stores [from, to) of p to out (a byte buffer, elem 1) in the wire format that
+ * up_share_unpack reads: per store the id and zone name (NUL-terminated), the row count
+ * (uint32) and each hours row field by field (int32 day, int64 start, int64 end; no
+ * padding bytes). Returns UP_OK, or UP_ENOMEM when out passes its cap (an MPI count) or
+ * memory runs out, with a message in err.
+ */
+enum up_code up_plan_pack(const struct up_plan *p, size_t from, size_t to, struct up_buf *out,
+                          char *err, size_t errlen) UP_WARN_UNUSED;
+
+/* ---- One rank's share: what it gets from the scatter. ---- */
+
+struct up_share_store {
+    const char *id;   /* points into the share's buffer */
+    const char *zone; /* points into the share's buffer */
+    size_t hours_off; /* rows hours[hours_off .. hours_off + nhours) */
+    uint32_t nhours;
+};
+
+struct up_share {
+    char *buf;           /* the packed bytes (owned) */
+    size_t len;
+    struct up_buf store; /* struct up_share_store, in store order */
+    struct up_buf hours; /* struct up_hours_row */
+};
+
+#define UP_SHARE_N(s) ((s)->store.n)
+#define UP_SHARE_STORE(s, i) UP_BUF_AT(&(s)->store, struct up_share_store, i)
+
+/*
+ * Takes ownership of buf[0..len) (malloc'd; freed by up_share_free) and splits it into
+ * stores. Returns UP_OK, UP_ENOMEM, or UP_EFAIL for bytes that are not a packed share
+ * (message in err).
+ */
+enum up_code up_share_unpack(struct up_share *s, char *buf, size_t len, char *err,
+                             size_t errlen) UP_WARN_UNUSED;
+
+/* Frees the share. Accepts NULL. */
+void up_share_free(struct up_share *s);
+
+/* ---- The worker: one rank's stores. ---- */
+
+struct up_worker {
+    const struct up_share *share;
+    int64_t now, lo;       /* the week window [lo, now] */
+    struct up_result *out; /* one per store of the share, in its order (owned) */
+    int64_t polls_read;
+    double read_s, compute_s; /* wall time streaming polls, and computing */
+    /* private */
+    size_t cur;
+    struct up_buf polls; /* struct up_poll of the store being collected */
+    struct up_tzdb *tzdb;
+    struct up_intervals iv;
+    enum up_code rc;
+    char *err;
+    size_t errlen;
+};
+
+/*
+ * Computes every store of share as of now: opens the tz database (tzdir, NULL: the
+ * default) prepared for the report's range and its own read-only connection to db,
+ * streams the share's polls (the week plus each store's carry-in poll) and computes each
+ * store as its polls end, into w->out. With has_polls = 0 (no poll anywhere) nothing is
+ * read and every result is zero. Returns UP_OK or a code with a message in err; w is
+ * freed by up_worker_free either way.
+ */
+enum up_code up_worker_run(struct up_worker *w, const struct up_share *share, const char *db,
+                           const char *tzdir, int64_t now, int has_polls, char *err,
+                           size_t errlen) UP_WARN_UNUSED;
+
+/* Frees what the worker holds. Accepts NULL. */
+void up_worker_free(struct up_worker *w);
+
+/* Monotonic wall-clock seconds, for the run summary. */
+double up_job_wall(void);
+
+#endif

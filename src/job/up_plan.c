@@ -1,0 +1,327 @@
+/*
+ * Rank 0's plan: now, the reported stores with their weights, hours and zones, the
+ * balance into contiguous ranges, and the packing of each range. No MPI.
+ */
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include "up_job_int.h"
+#include "up_store.h"
+#include "up_strmap.h"
+
+/* Every share is one MPI message: its byte count is an int. */
+#define MAX_SHARE_BYTES ((size_t)INT_MAX)
+
+/* Stores of one plan (ids of 1 KiB at most: well inside rank 0's memory at this cap). */
+#define MAX_PLAN_STORES ((size_t)1 << 32)
+
+void up_plan_init(struct up_plan *p)
+{
+    memset(p, 0, sizeof *p);
+    up_buf_init(&p->store, sizeof(struct up_plan_store), MAX_PLAN_STORES);
+    up_buf_init(&p->hours, sizeof(struct up_hours_row), MAX_PLAN_STORES);
+    up_buf_init(&p->zones, sizeof(char *), UP_JOB_MAX_ZONES);
+}
+
+void up_plan_free(struct up_plan *p)
+{
+    size_t i;
+
+    if (!p)
+        return;
+    for (i = 0; i < p->store.n; i++)
+        free(UP_PLAN_STORE(p, i)->id);
+    for (i = 0; i < p->zones.n; i++)
+        free(*UP_BUF_AT(&p->zones, char *, i));
+    up_buf_free(&p->store);
+    up_buf_free(&p->hours);
+    up_buf_free(&p->zones);
+}
+
+/* The merge-join of the hours and zone rows (sorted by store id) onto the store list. */
+struct reader {
+    struct up_plan *p;
+    size_t cur;                /* cursor into the store list */
+    struct up_strmap *orphans; /* ids with hours or a zone but no poll */
+    const char *failed;        /* what ran out, for the message */
+};
+
+static int on_store(void *ctx, const char *id, int64_t weight)
+{
+    struct reader *r = ctx;
+    struct up_plan_store *s = up_buf_push(&r->p->store);
+
+    if (!s || !(s->id = strdup(id))) {
+        if (s)
+            r->p->store.n--;
+        r->failed = "the store list";
+        return 1;
+    }
+    s->weight = weight;
+    s->zone = -1;
+    r->p->total_weight += weight;
+    return 0;
+}
+
+/*
+ * Moves the cursor to id. Returns 1 when id is a reported store (cursor on it), 0 when
+ * it only appears in hours or zones (counted once as an orphan), -1 out of memory.
+ */
+static int seek(struct reader *r, const char *id)
+{
+    int c = 1;
+
+    while (r->cur < r->p->store.n && (c = strcmp(UP_PLAN_STORE(r->p, r->cur)->id, id)) < 0)
+        r->cur++;
+    if (r->cur < r->p->store.n && c == 0)
+        return 1;
+    if (!up_strmap_get(r->orphans, id) && up_strmap_put(r->orphans, id, "") != 0)
+        return -1;
+    return 0;
+}
+
+static int on_hours(void *ctx, const char *id, const struct up_hours_row *row)
+{
+    struct reader *r = ctx;
+    struct up_plan_store *s;
+    int found = seek(r, id);
+
+    if (found <= 0) {
+        r->failed = found < 0 ? "the orphan list" : NULL;
+        return found < 0;
+    }
+    s = UP_PLAN_STORE(r->p, r->cur);
+    if (s->nhours == UP_JOB_MAX_STORE_HOURS || up_buf_append(&r->p->hours, row, 1) != 0) {
+        r->failed = "the hours rows";
+        return 1;
+    }
+    if (s->nhours == 0)
+        s->hours_off = r->p->hours.n - 1;
+    s->nhours++;
+    return 0;
+}
+
+/* Index of zone in the plan's table, added when new; -1 when the table is full. */
+static int32_t intern_zone(struct up_plan *p, const char *zone)
+{
+    char **z;
+    size_t i;
+
+    for (i = 0; i < p->zones.n; i++)
+        if (strcmp(*UP_BUF_AT(&p->zones, char *, i), zone) == 0)
+            return (int32_t)i;
+    z = up_buf_push(&p->zones);
+    if (!z)
+        return -1;
+    if (!(*z = strdup(zone))) {
+        p->zones.n--;
+        return -1;
+    }
+    return (int32_t)(p->zones.n - 1);
+}
+
+static int on_zone(void *ctx, const char *id, const char *zone)
+{
+    struct reader *r = ctx;
+    int found = seek(r, id);
+
+    if (found <= 0) {
+        r->failed = found < 0 ? "the orphan list" : NULL;
+        return found < 0;
+    }
+    UP_PLAN_STORE(r->p, r->cur)->zone = intern_zone(r->p, zone);
+    if (UP_PLAN_STORE(r->p, r->cur)->zone < 0) {
+        r->failed = "the zone names";
+        return 1;
+    }
+    return 0;
+}
+
+enum up_code up_plan_read(struct up_plan *p, const char *db, int has_now, int64_t now,
+                          char *err, size_t errlen)
+{
+    const struct up_store_sink sink = {on_store, on_hours, on_zone, NULL, NULL};
+    struct up_store_sink s = sink;
+    struct reader r = {p, 0, NULL, NULL};
+    struct up_store *st = NULL;
+    enum up_code rc;
+
+    s.ctx = &r;
+    rc = up_store_open(db, UP_STORE_READ, &st, err, errlen);
+    if (rc != UP_OK)
+        return rc;
+    p->has_now = has_now;
+    p->now = now;
+    if (!has_now) {
+        rc = up_store_max_ts(st, &p->now, &p->has_now, err, errlen);
+        if (rc != UP_OK || !p->has_now)
+            goto out;
+    }
+    r.orphans = up_strmap_new();
+    if (!r.orphans) {
+        snprintf(err, errlen, "out of memory");
+        rc = UP_ENOMEM;
+        goto out;
+    }
+    rc = up_store_stores(st, p->now - UP_USEC_PER_WEEK, p->now, &s, err, errlen);
+    if (rc == UP_OK) {
+        r.cur = 0;
+        rc = up_store_hours(st, &s, err, errlen);
+    }
+    if (rc == UP_OK) {
+        r.cur = 0;
+        rc = up_store_timezones(st, &s, err, errlen);
+    }
+    if (r.failed) {
+        snprintf(err, errlen, "out of memory (or past its cap) reading %s", r.failed);
+        rc = UP_ENOMEM;
+    }
+    p->orphans = (int64_t)up_strmap_count(r.orphans);
+out:
+    up_strmap_free(r.orphans);
+    up_store_close(st);
+    return rc;
+}
+
+void up_plan_balance(const struct up_plan *p, int size, size_t *cut)
+{
+    size_t n = p->store.n, i = 0;
+    int64_t acc = 0;
+    int r;
+
+    cut[0] = 0;
+    for (r = 1; r < size; r++) {
+        int64_t target = (int64_t)((double)p->total_weight * r / size);
+        while (i < n && acc + UP_PLAN_STORE(p, i)->weight <= target) {
+            acc += UP_PLAN_STORE(p, i)->weight;
+            i++;
+        }
+        cut[r] = i;
+    }
+    cut[size] = n;
+}
+
+/* The wire format: fixed-width integers copied field by field, never a struct. */
+static int put_str(struct up_buf *out, const char *s)
+{
+    return up_buf_append(out, s, strlen(s) + 1);
+}
+
+static int put_u32(struct up_buf *out, uint32_t v)
+{
+    return up_buf_append(out, &v, sizeof v);
+}
+
+static int put_i32(struct up_buf *out, int32_t v)
+{
+    return up_buf_append(out, &v, sizeof v);
+}
+
+static int put_i64(struct up_buf *out, int64_t v)
+{
+    return up_buf_append(out, &v, sizeof v);
+}
+
+enum up_code up_plan_pack(const struct up_plan *p, size_t from, size_t to, struct up_buf *out,
+                          char *err, size_t errlen)
+{
+    size_t i, k;
+
+    if (out->max > MAX_SHARE_BYTES)
+        out->max = MAX_SHARE_BYTES;
+    for (i = from; i < to; i++) {
+        const struct up_plan_store *s = UP_PLAN_STORE(p, i);
+        const char *zone =
+            s->zone < 0 ? UP_DEFAULT_ZONE : *UP_BUF_AT(&p->zones, char *, (size_t)s->zone);
+
+        if (put_str(out, s->id) || put_str(out, zone) || put_u32(out, s->nhours))
+            goto full;
+        for (k = 0; k < s->nhours; k++) {
+            const struct up_hours_row *h =
+                UP_BUF_AT(&p->hours, struct up_hours_row, s->hours_off + k);
+            if (put_i32(out, (int32_t)h->day) || put_i64(out, h->start_us) ||
+                put_i64(out, h->end_us))
+                goto full;
+        }
+    }
+    return UP_OK;
+full:
+    snprintf(err, errlen,
+             "store metadata of one rank larger than an MPI message (2 GiB) or out of memory "
+             "(at store %s)",
+             UP_PLAN_STORE(p, i)->id);
+    return UP_ENOMEM;
+}
+
+/* Reads one NUL-terminated string at *pos; NULL when the bytes end first. */
+static const char *get_str(const char *buf, size_t len, size_t *pos)
+{
+    const char *s = buf + *pos;
+    const char *nul = memchr(s, '\0', len - *pos);
+
+    if (!nul)
+        return NULL;
+    *pos += (size_t)(nul - s) + 1;
+    return s;
+}
+
+static int get_bytes(const char *buf, size_t len, size_t *pos, void *v, size_t n)
+{
+    if (len - *pos < n)
+        return -1;
+    memcpy(v, buf + *pos, n);
+    *pos += n;
+    return 0;
+}
+
+enum up_code up_share_unpack(struct up_share *s, char *buf, size_t len, char *err,
+                             size_t errlen)
+{
+    size_t pos = 0;
+
+    memset(s, 0, sizeof *s);
+    s->buf = buf;
+    s->len = len;
+    up_buf_init(&s->store, sizeof(struct up_share_store), MAX_SHARE_BYTES);
+    up_buf_init(&s->hours, sizeof(struct up_hours_row), MAX_SHARE_BYTES);
+    while (pos < len) {
+        struct up_share_store *st = up_buf_push(&s->store);
+        uint32_t k;
+
+        if (!st)
+            goto oom;
+        if (!(st->id = get_str(buf, len, &pos)) || !(st->zone = get_str(buf, len, &pos)) ||
+            get_bytes(buf, len, &pos, &st->nhours, sizeof st->nhours) != 0)
+            goto corrupt;
+        st->hours_off = s->hours.n;
+        if (up_buf_reserve(&s->hours, st->nhours) != 0)
+            goto oom;
+        for (k = 0; k < st->nhours; k++) {
+            struct up_hours_row *h = up_buf_push(&s->hours);
+            int32_t day;
+            if (get_bytes(buf, len, &pos, &day, sizeof day) != 0 ||
+                get_bytes(buf, len, &pos, &h->start_us, sizeof h->start_us) != 0 ||
+                get_bytes(buf, len, &pos, &h->end_us, sizeof h->end_us) != 0)
+                goto corrupt;
+            h->day = day;
+        }
+    }
+    return UP_OK;
+oom:
+    snprintf(err, errlen, "out of memory unpacking %zu bytes of store metadata", len);
+    return UP_ENOMEM;
+corrupt:
+    snprintf(err, errlen, "store metadata cut short at byte %zu of %zu", pos, len);
+    return UP_EFAIL;
+}
+
+void up_share_free(struct up_share *s)
+{
+    if (!s)
+        return;
+    free(s->buf);
+    up_buf_free(&s->store);
+    up_buf_free(&s->hours);
+    memset(s, 0, sizeof *s);
+}

@@ -1,0 +1,156 @@
+/*
+ * The worker: one rank's stores. Streams their polls from the rank's own connection and
+ * computes each store as soon as its polls end, so only one store's polls are held at a
+ * time. No MPI.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include "up_job_int.h"
+#include "up_store.h"
+#include "up_uptime.h"
+
+double up_job_wall(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
+static void compute_store(struct up_worker *w, size_t i)
+{
+    const struct up_share_store *s = UP_SHARE_STORE(w->share, i);
+    const struct up_hours_row *rows = UP_BUF_AT(&w->share->hours, struct up_hours_row, 0);
+    struct up_poll *polls = w->polls.p;
+    const struct up_tz *tz;
+    double t0 = up_job_wall();
+    size_t n;
+
+    tz = up_tzdb_zone(w->tzdb, s->zone, w->err, w->errlen);
+    if (!tz) {
+        w->rc = UP_EFAIL;
+        return;
+    }
+    if (up_hours_intervals(s->nhours ? rows + s->hours_off : NULL, s->nhours, tz, w->lo, w->now,
+                           &w->iv) != UP_OK) {
+        snprintf(w->err, w->errlen, "store %s: out of memory for business hours", s->id);
+        w->rc = UP_ENOMEM;
+        return;
+    }
+    n = up_polls_normalize(polls, w->polls.n);
+    up_uptime_compute(polls, n, w->iv.v, w->iv.n, w->now, &w->out[i]);
+    w->polls.n = 0;
+    w->compute_s += up_job_wall() - t0;
+}
+
+/* Finishes every store before the one named id (NULL: all the rest); their polls are
+ * complete because polls arrive in store order. */
+static int advance_to(struct up_worker *w, const char *id)
+{
+    size_t n = UP_SHARE_N(w->share);
+
+    while (w->cur < n && (id == NULL || strcmp(UP_SHARE_STORE(w->share, w->cur)->id, id) != 0)) {
+        compute_store(w, w->cur);
+        if (w->rc != UP_OK)
+            return 1;
+        w->cur++;
+    }
+    if (id && w->cur == n) {
+        snprintf(w->err, w->errlen,
+                 "database returned a poll of store %s outside this rank's list", id);
+        w->rc = UP_EDB;
+        return 1;
+    }
+    return 0;
+}
+
+static int on_poll(void *ctx, const char *id, int64_t ts, int active)
+{
+    struct up_worker *w = ctx;
+    struct up_poll *p;
+
+    if (advance_to(w, id))
+        return 1;
+    p = up_buf_push(&w->polls);
+    if (!p) {
+        snprintf(w->err, w->errlen,
+                 "store %s: more than %zu polls in the week, or out of memory", id,
+                 UP_JOB_MAX_STORE_POLLS);
+        w->rc = UP_ENOMEM;
+        return 1;
+    }
+    p->ts = ts;
+    p->active = active;
+    w->polls_read++;
+    return 0;
+}
+
+enum up_code up_worker_run(struct up_worker *w, const struct up_share *share, const char *db,
+                           const char *tzdir, int64_t now, int has_polls, char *err,
+                           size_t errlen)
+{
+    struct up_store_sink sink = {NULL, NULL, NULL, on_poll, NULL};
+    size_t n = UP_SHARE_N(share), i;
+    struct up_store *st = NULL;
+    const char **ids = NULL;
+    enum up_code rc;
+    double t0 = up_job_wall();
+
+    memset(w, 0, sizeof *w);
+    w->share = share;
+    w->now = now;
+    w->lo = now - UP_USEC_PER_WEEK;
+    w->err = err;
+    w->errlen = errlen;
+    up_buf_init(&w->polls, sizeof(struct up_poll), UP_JOB_MAX_STORE_POLLS);
+    w->out = calloc(n ? n : 1, sizeof *w->out);
+    if (!w->out) {
+        snprintf(err, errlen, "out of memory for %zu results", n);
+        return UP_ENOMEM;
+    }
+    if (!has_polls)
+        return UP_OK;
+    /* Zones are prepared for the report's range: the week, a day before for overnight
+     * rows, and a margin after now. Every rank opens them, even one without stores, so
+     * that a node without a tz database fails the same way whatever its share. */
+    w->tzdb = up_tzdb_open(tzdir, w->lo - 2 * UP_USEC_PER_DAY, now + 2 * UP_USEC_PER_DAY, err,
+                           errlen);
+    if (!w->tzdb)
+        return UP_EFAIL;
+    if (n == 0)
+        return UP_OK;
+    ids = malloc(n * sizeof *ids);
+    if (!ids) {
+        snprintf(err, errlen, "out of memory");
+        return UP_ENOMEM;
+    }
+    for (i = 0; i < n; i++)
+        ids[i] = UP_SHARE_STORE(share, i)->id;
+    sink.ctx = w;
+    rc = up_store_open(db, UP_STORE_READ, &st, err, errlen);
+    if (rc == UP_OK)
+        rc = up_store_polls(st, ids, n, w->lo, now, &sink, err, errlen);
+    if (rc != UP_OK && w->rc != UP_OK)
+        rc = w->rc; /* the consumer's own reason beats "stopped by its consumer" */
+    if (rc == UP_OK) {
+        advance_to(w, NULL);
+        rc = w->rc;
+    }
+    up_store_close(st);
+    free(ids);
+    w->read_s = up_job_wall() - t0 - w->compute_s;
+    return rc;
+}
+
+void up_worker_free(struct up_worker *w)
+{
+    if (!w)
+        return;
+    up_intervals_free(&w->iv);
+    up_tzdb_free(w->tzdb);
+    up_buf_free(&w->polls);
+    free(w->out);
+    w->out = NULL;
+    w->tzdb = NULL;
+}

@@ -16,8 +16,10 @@ int test_store_mem_add(void);
 int test_store_pg_add(void);
 int test_load_add(void);
 int test_report_add(void);
+int test_plan_add(void);
+int test_worker_add(void);
 
 #define UP_TEST_LIST(X)                                                                        \
-    X(time) X(tz) X(hours) X(uptime) X(csvin) X(rows) X(store) X(store_mem) X(store_pg) X(load) X(report)
+    X(time) X(tz) X(hours) X(uptime) X(csvin) X(rows) X(store) X(store_mem) X(store_pg) X(load) X(report) X(plan) X(worker)
 
 #endif

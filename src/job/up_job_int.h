@@ -129,8 +129,7 @@ struct up_worker {
     struct up_tzdb *tzdb;
     struct up_intervals iv;
     enum up_code rc;
-    char *err;
-    size_t errlen;
+    char err[UP_JOB_ERRLEN]; /* the consumer's own reason, kept apart from the store's */
 };
 
 /*

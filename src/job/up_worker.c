@@ -27,14 +27,14 @@ static void compute_store(struct up_worker *w, size_t i)
     double t0 = up_job_wall();
     size_t n;
 
-    tz = up_tzdb_zone(w->tzdb, s->zone, w->err, w->errlen);
+    tz = up_tzdb_zone(w->tzdb, s->zone, w->err, sizeof w->err);
     if (!tz) {
         w->rc = UP_EFAIL;
         return;
     }
     if (up_hours_intervals(s->nhours ? rows + s->hours_off : NULL, s->nhours, tz, w->lo, w->now,
                            &w->iv) != UP_OK) {
-        snprintf(w->err, w->errlen, "store %s: out of memory for business hours", s->id);
+        snprintf(w->err, sizeof w->err, "store %s: out of memory for business hours", s->id);
         w->rc = UP_ENOMEM;
         return;
     }
@@ -57,7 +57,7 @@ static int advance_to(struct up_worker *w, const char *id)
         w->cur++;
     }
     if (id && w->cur == n) {
-        snprintf(w->err, w->errlen,
+        snprintf(w->err, sizeof w->err,
                  "database returned a poll of store %s outside this rank's list", id);
         w->rc = UP_EDB;
         return 1;
@@ -74,7 +74,7 @@ static int on_poll(void *ctx, const char *id, int64_t ts, int active)
         return 1;
     p = up_buf_push(&w->polls);
     if (!p) {
-        snprintf(w->err, w->errlen,
+        snprintf(w->err, sizeof w->err,
                  "store %s: more than %zu polls in the week, or out of memory", id,
                  UP_JOB_MAX_STORE_POLLS);
         w->rc = UP_ENOMEM;
@@ -101,8 +101,6 @@ enum up_code up_worker_run(struct up_worker *w, const struct up_share *share, co
     w->share = share;
     w->now = now;
     w->lo = now - UP_USEC_PER_WEEK;
-    w->err = err;
-    w->errlen = errlen;
     up_buf_init(&w->polls, sizeof(struct up_poll), UP_JOB_MAX_STORE_POLLS);
     w->out = calloc(n ? n : 1, sizeof *w->out);
     if (!w->out) {
@@ -131,11 +129,12 @@ enum up_code up_worker_run(struct up_worker *w, const struct up_share *share, co
     rc = up_store_open(db, UP_STORE_READ, &st, err, errlen);
     if (rc == UP_OK)
         rc = up_store_polls(st, ids, n, w->lo, now, &sink, err, errlen);
-    if (rc != UP_OK && w->rc != UP_OK)
-        rc = w->rc; /* the consumer's own reason beats "stopped by its consumer" */
-    if (rc == UP_OK) {
+    if (rc == UP_OK)
         advance_to(w, NULL);
+    if (w->rc != UP_OK) {
+        /* The consumer's own reason beats the store's "stopped by its consumer". */
         rc = w->rc;
+        snprintf(err, errlen, "%s", w->err);
     }
     up_store_close(st);
     free(ids);

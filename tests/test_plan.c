@@ -1,0 +1,217 @@
+/*
+ * Rank 0's plan without MPI: the balance of weighted stores into contiguous ranges, the
+ * wire format of a rank's share (packed field by field, unpacked back), and the plan read
+ * from a source (now, store order, hours and zones merged on, orphans counted).
+ */
+#include <stdlib.h>
+#include <string.h>
+#include <CUnit/CUnit.h>
+#include "test_list.h"
+#include "test_util.h"
+#include "up_job_int.h"
+#include "up_store.h"
+
+/* A plan of n stores "s0".."s(n-1)" with the given weights, no hours, default zone. */
+static void plan_of(struct up_plan *p, const int64_t *w, size_t n)
+{
+    size_t i;
+
+    up_plan_init(p);
+    for (i = 0; i < n; i++) {
+        struct up_plan_store *s = up_buf_push(&p->store);
+        char id[16];
+        CU_ASSERT_PTR_NOT_NULL_FATAL(s);
+        snprintf(id, sizeof id, "s%zu", i);
+        s->id = strdup(id);
+        s->weight = w[i];
+        s->zone = -1;
+        p->total_weight += w[i];
+    }
+}
+
+static void expect_cuts(const int64_t *w, size_t n, int size, const size_t *want)
+{
+    struct up_plan p;
+    size_t cut[8];
+    int r;
+
+    plan_of(&p, w, n);
+    up_plan_balance(&p, size, cut);
+    for (r = 0; r <= size; r++)
+        CU_ASSERT_EQUAL(cut[r], want[r]);
+    up_plan_free(&p);
+}
+
+static void test_balance(void)
+{
+    /* Total 10, two ranks: rank 1 starts past weight 5, so the heavy store is alone. */
+    const int64_t heavy[] = {5, 1, 1, 1, 1, 1};
+    const size_t two[] = {0, 1, 6};
+    /* Three ranks: targets 3 and 6; nothing fits under 3, so rank 0 gets no store, rank 1
+     * takes stores 0-1 (weight 6) and rank 2 the rest. */
+    const size_t three[] = {0, 0, 2, 6};
+    /* Even weights split evenly. */
+    const int64_t even[] = {2, 2, 2, 2};
+    const size_t even2[] = {0, 2, 4};
+    const size_t even4[] = {0, 1, 2, 3, 4};
+    /* More ranks than stores: some ranks get none; the ranges still cover every store. */
+    const int64_t pair[] = {1, 1};
+    const size_t pair4[] = {0, 0, 1, 1, 2};
+    const size_t one[] = {0, 6};
+
+    expect_cuts(heavy, 6, 2, two);
+    expect_cuts(heavy, 6, 3, three);
+    expect_cuts(heavy, 6, 1, one);
+    expect_cuts(even, 4, 2, even2);
+    expect_cuts(even, 4, 4, even4);
+    expect_cuts(pair, 2, 4, pair4);
+    expect_cuts(NULL, 0, 3, (const size_t[]){0, 0, 0, 0});
+}
+
+/* Two stores: "a" with no hours and no zone, "bé" in Asia/Kolkata with two rows. */
+static void sample_plan(struct up_plan *p)
+{
+    const struct up_hours_row rows[] = {{0, 9 * UP_USEC_PER_HOUR, 17 * UP_USEC_PER_HOUR},
+                                        {6, 22 * UP_USEC_PER_HOUR, 2 * UP_USEC_PER_HOUR}};
+    const int64_t w[] = {3, 4};
+    char **z;
+
+    plan_of(p, w, 2);
+    free(UP_PLAN_STORE(p, 1)->id);
+    UP_PLAN_STORE(p, 0)->id[0] = 'a';
+    UP_PLAN_STORE(p, 0)->id[1] = '\0';
+    UP_PLAN_STORE(p, 1)->id = strdup("b\xc3\xa9");
+    z = up_buf_push(&p->zones);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(z);
+    *z = strdup("Asia/Kolkata");
+    UP_PLAN_STORE(p, 1)->zone = 0;
+    CU_ASSERT_EQUAL_FATAL(up_buf_append(&p->hours, rows, 2), 0);
+    UP_PLAN_STORE(p, 1)->hours_off = 0;
+    UP_PLAN_STORE(p, 1)->nhours = 2;
+}
+
+static void test_pack_unpack(void)
+{
+    struct up_plan p;
+    struct up_buf out;
+    struct up_share sh;
+    const struct up_hours_row *h;
+    char err[256];
+
+    sample_plan(&p);
+    up_buf_init(&out, 1, 1 << 20);
+    CU_ASSERT_EQUAL_FATAL(up_plan_pack(&p, 0, 2, &out, err, sizeof err), UP_OK);
+    /* "a\0" 2 + "America/Chicago\0" 16 + count 4, then "bé\0" 4 + "Asia/Kolkata\0" 13 +
+     * count 4 + two rows of 4 + 8 + 8: 83 bytes, no padding. */
+    CU_ASSERT_EQUAL(out.n, 83);
+    CU_ASSERT_EQUAL_FATAL(up_share_unpack(&sh, up_buf_take(&out), 83, err, sizeof err), UP_OK);
+    CU_ASSERT_EQUAL_FATAL(UP_SHARE_N(&sh), 2);
+    CU_ASSERT_STRING_EQUAL(UP_SHARE_STORE(&sh, 0)->id, "a");
+    CU_ASSERT_STRING_EQUAL(UP_SHARE_STORE(&sh, 0)->zone, "America/Chicago");
+    CU_ASSERT_EQUAL(UP_SHARE_STORE(&sh, 0)->nhours, 0);
+    CU_ASSERT_STRING_EQUAL(UP_SHARE_STORE(&sh, 1)->id, "b\xc3\xa9");
+    CU_ASSERT_STRING_EQUAL(UP_SHARE_STORE(&sh, 1)->zone, "Asia/Kolkata");
+    CU_ASSERT_EQUAL_FATAL(UP_SHARE_STORE(&sh, 1)->nhours, 2);
+    h = UP_BUF_AT(&sh.hours, struct up_hours_row, UP_SHARE_STORE(&sh, 1)->hours_off);
+    CU_ASSERT_EQUAL(h[0].day, 0);
+    CU_ASSERT_EQUAL(h[0].start_us, INT64_C(32400000000));
+    CU_ASSERT_EQUAL(h[0].end_us, INT64_C(61200000000));
+    CU_ASSERT_EQUAL(h[1].day, 6);
+    CU_ASSERT_EQUAL(h[1].start_us, INT64_C(79200000000));
+    CU_ASSERT_EQUAL(h[1].end_us, INT64_C(7200000000));
+    up_share_free(&sh);
+
+    /* A range packs only its own stores. */
+    up_buf_init(&out, 1, 1 << 20);
+    CU_ASSERT_EQUAL_FATAL(up_plan_pack(&p, 1, 2, &out, err, sizeof err), UP_OK);
+    CU_ASSERT_EQUAL(out.n, 61);
+    /* Cut short anywhere, the bytes are refused, never read past. */
+    CU_ASSERT_EQUAL(up_share_unpack(&sh, up_buf_take(&out), 60, err, sizeof err), UP_EFAIL);
+    CU_ASSERT_PTR_NOT_NULL(strstr(err, "cut short"));
+    up_share_free(&sh);
+
+    /* Past the buffer's cap (an MPI count in the job): a clear error naming the store. */
+    up_buf_init(&out, 1, 30);
+    CU_ASSERT_EQUAL(up_plan_pack(&p, 0, 2, &out, err, sizeof err), UP_ENOMEM);
+    CU_ASSERT_PTR_NOT_NULL(strstr(err, "at store b"));
+    up_buf_free(&out);
+
+    /* An empty share is no store at all. */
+    CU_ASSERT_EQUAL(up_share_unpack(&sh, NULL, 0, err, sizeof err), UP_OK);
+    CU_ASSERT_EQUAL(UP_SHARE_N(&sh), 0);
+    up_share_free(&sh);
+    up_plan_free(&p);
+}
+
+static void put(const char *db)
+{
+    const struct up_hours_row mon = {0, 9 * UP_USEC_PER_HOUR, 17 * UP_USEC_PER_HOUR};
+    const struct up_hours_row tue = {1, 9 * UP_USEC_PER_HOUR, 17 * UP_USEC_PER_HOUR};
+    struct up_store *st = NULL;
+    char err[256];
+
+    CU_ASSERT_EQUAL_FATAL(up_store_open(db, UP_STORE_WRITE, &st, err, sizeof err), UP_OK);
+    CU_ASSERT_EQUAL_FATAL(up_store_begin(st, err, sizeof err), UP_OK);
+    CU_ASSERT_EQUAL(up_store_put_status(st, "b", tu_utc(2023, 1, 20, 10, 0, 0), 1, err, 256), UP_OK);
+    CU_ASSERT_EQUAL(up_store_put_status(st, "b", tu_utc(2023, 1, 20, 11, 0, 0), 0, err, 256), UP_OK);
+    CU_ASSERT_EQUAL(up_store_put_status(st, "a", tu_utc(2023, 1, 21, 12, 0, 0), 1, err, 256), UP_OK);
+    /* A store whose only poll is after --now is not reported. */
+    CU_ASSERT_EQUAL(up_store_put_status(st, "c", tu_utc(2023, 1, 25, 0, 0, 0), 1, err, 256), UP_OK);
+    CU_ASSERT_EQUAL(up_store_put_hours(st, "a", &mon, err, 256), UP_OK);
+    CU_ASSERT_EQUAL(up_store_put_hours(st, "a", &tue, err, 256), UP_OK);
+    CU_ASSERT_EQUAL(up_store_put_hours(st, "orphan", &mon, err, 256), UP_OK);
+    CU_ASSERT_EQUAL(up_store_put_timezone(st, "b", "Asia/Kolkata", err, 256), UP_OK);
+    CU_ASSERT_EQUAL(up_store_put_timezone(st, "orphan", "UTC", err, 256), UP_OK);
+    CU_ASSERT_EQUAL(up_store_put_timezone(st, "zoneonly", "UTC", err, 256), UP_OK);
+    CU_ASSERT_EQUAL_FATAL(up_store_commit(st, err, sizeof err), UP_OK);
+    up_store_close(st);
+}
+
+static void test_plan_read(void)
+{
+    struct up_plan p;
+    char err[256];
+
+    put("mem:plan");
+    up_plan_init(&p);
+    /* now = the latest poll when none is given. */
+    CU_ASSERT_EQUAL_FATAL(up_plan_read(&p, "mem:plan", 0, 0, err, sizeof err), UP_OK);
+    CU_ASSERT_TRUE(p.has_now);
+    CU_ASSERT_EQUAL(p.now, tu_utc(2023, 1, 25, 0, 0, 0));
+    CU_ASSERT_EQUAL(UP_PLAN_N(&p), 3);
+    up_plan_free(&p);
+
+    up_plan_init(&p);
+    CU_ASSERT_EQUAL_FATAL(
+        up_plan_read(&p, "mem:plan", 1, tu_utc(2023, 1, 22, 0, 0, 0), err, sizeof err), UP_OK);
+    CU_ASSERT_EQUAL(p.now, tu_utc(2023, 1, 22, 0, 0, 0));
+    CU_ASSERT_EQUAL_FATAL(UP_PLAN_N(&p), 2);
+    CU_ASSERT_STRING_EQUAL(UP_PLAN_STORE(&p, 0)->id, "a");
+    CU_ASSERT_STRING_EQUAL(UP_PLAN_STORE(&p, 1)->id, "b");
+    CU_ASSERT_EQUAL(UP_PLAN_STORE(&p, 0)->nhours, 2);
+    CU_ASSERT_EQUAL(UP_PLAN_STORE(&p, 0)->zone, -1);
+    CU_ASSERT_EQUAL(UP_PLAN_STORE(&p, 1)->nhours, 0);
+    CU_ASSERT_EQUAL_FATAL(UP_PLAN_STORE(&p, 1)->zone, 0);
+    CU_ASSERT_STRING_EQUAL(*UP_BUF_AT(&p.zones, char *, 0), "Asia/Kolkata");
+    CU_ASSERT_EQUAL(UP_BUF_AT(&p.hours, struct up_hours_row, 1)->day, 1);
+    /* "orphan" has hours and a zone, "zoneonly" a zone: two stores, each counted once. */
+    CU_ASSERT_EQUAL(p.orphans, 2);
+    CU_ASSERT_EQUAL(p.total_weight, UP_PLAN_STORE(&p, 0)->weight + UP_PLAN_STORE(&p, 1)->weight);
+    up_plan_free(&p);
+
+    /* A source that does not open is the store's error, with its message. */
+    up_plan_init(&p);
+    CU_ASSERT_EQUAL(up_plan_read(&p, "mem:nosuchdata", 0, 0, err, sizeof err), UP_EDB);
+    CU_ASSERT_NOT_EQUAL(err[0], '\0');
+    up_plan_free(&p);
+}
+
+int test_plan_add(void)
+{
+    CU_pSuite s = CU_add_suite("plan", NULL, NULL);
+    if (!s || !CU_add_test(s, "balance into contiguous ranges", test_balance) ||
+        !CU_add_test(s, "pack and unpack a share", test_pack_unpack) ||
+        !CU_add_test(s, "read the plan from a source", test_plan_read))
+        return CU_get_error();
+    return CUE_SUCCESS;
+}

@@ -16,7 +16,8 @@ enum up_code {
     UP_EDB = 3,    /* the database could not be opened, read or written */
     UP_EIO = 4,    /* a file (report, status, rejects) could not be written */
     UP_ENOMEM = 5, /* out of memory, or an input value beyond a documented cap */
-    UP_EMPI = 6    /* an MPI call failed */
+    UP_EMPI = 6,   /* an MPI call failed */
+    UP_ETZDB = 7   /* the time zone database is missing or unreadable, or lacks a zone */
 };
 
 /* Returns a static, human-readable name for code (never NULL). */

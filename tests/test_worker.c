@@ -119,7 +119,7 @@ static void test_failures(void)
     /* A zone the tz database does not list fails the rank with the name in the message. */
     share_of(&sh, ids, 2, "Mars/Olympus_Mons");
     CU_ASSERT_EQUAL(up_worker_run(&w, &sh, "mem:worker", NULL, now_us(), 1, err, sizeof err),
-                    UP_EFAIL);
+                    UP_ETZDB);
     CU_ASSERT_PTR_NOT_NULL(strstr(err, "Mars/Olympus_Mons"));
     up_worker_free(&w);
     up_share_free(&sh);
@@ -128,7 +128,7 @@ static void test_failures(void)
     share_of(&sh, ids, 0, "UTC");
     CU_ASSERT_EQUAL(up_worker_run(&w, &sh, "mem:worker", "/nonexistent/zoneinfo", now_us(), 1,
                                   err, sizeof err),
-                    UP_EFAIL);
+                    UP_ETZDB);
     up_worker_free(&w);
     up_share_free(&sh);
 

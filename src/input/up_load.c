@@ -296,7 +296,7 @@ enum up_code up_load_run(const char *db_url, const struct up_load_opts *opts,
     }
     L.tzdb = up_tzdb_open(opts->tzdir, 0, 0, err, errlen);
     if (!L.tzdb) {
-        rc = UP_EUSAGE;
+        rc = UP_ETZDB;
         goto out;
     }
     L.tz_first = up_strmap_new();

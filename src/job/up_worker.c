@@ -29,7 +29,7 @@ static void compute_store(struct up_worker *w, size_t i)
 
     tz = up_tzdb_zone(w->tzdb, s->zone, w->err, sizeof w->err);
     if (!tz) {
-        w->rc = UP_EFAIL;
+        w->rc = UP_ETZDB;
         return;
     }
     if (up_hours_intervals(s->nhours ? rows + s->hours_off : NULL, s->nhours, tz, w->lo, w->now,
@@ -115,7 +115,7 @@ enum up_code up_worker_run(struct up_worker *w, const struct up_share *share, co
     w->tzdb = up_tzdb_open(tzdir, w->lo - 2 * UP_USEC_PER_DAY, now + 2 * UP_USEC_PER_DAY, err,
                            errlen);
     if (!w->tzdb)
-        return UP_EFAIL;
+        return UP_ETZDB;
     if (n == 0)
         return UP_OK;
     ids = malloc(n * sizeof *ids);

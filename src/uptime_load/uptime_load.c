@@ -24,13 +24,14 @@ static void usage(FILE *f)
           "  -H, --hours FILE      business hours file (default DIR/menu_hours.csv)\n"
           "  -t, --timezones FILE  time zones file (default DIR/timezones.csv, else "
           "DIR/bq-results*.csv)\n"
-          "  -r, --rejects FILE    rejects CSV: file,line,reason,detail,value "
+          "      --rejects FILE    rejects CSV: file,line,reason,detail,value "
           "(default " DEFAULT_REJECTS ")\n"
           "      --no-rejects      do not write a rejects file\n"
           "  -q, --quiet           no summary on stdout\n"
           "  -h, --help            this help\n\n"
           "Exit: 0 loaded (even with rejected rows), 2 usage or fatal input (missing/empty file,\n"
-          "missing column), 3 database error, 4 file I/O error, 5 out of memory.\n",
+          "missing column), 3 database error, 4 file I/O error, 5 out of memory, 7 time zone\n"
+          "database missing or unreadable.\n",
           f);
 }
 
@@ -64,6 +65,9 @@ static char *find_timezones(const char *dir)
     return p;
 }
 
+/* Options with no short form (README "Options": one meaning per short option). */
+enum { OPT_REJECTS = 256, OPT_NO_REJECTS };
+
 int main(int argc, char **argv)
 {
     static const struct option longopts[] = {{"db", required_argument, NULL, 'd'},
@@ -71,8 +75,8 @@ int main(int argc, char **argv)
                                              {"status", required_argument, NULL, 's'},
                                              {"hours", required_argument, NULL, 'H'},
                                              {"timezones", required_argument, NULL, 't'},
-                                             {"rejects", required_argument, NULL, 'r'},
-                                             {"no-rejects", no_argument, NULL, 'R'},
+                                             {"rejects", required_argument, NULL, OPT_REJECTS},
+                                             {"no-rejects", no_argument, NULL, OPT_NO_REJECTS},
                                              {"quiet", no_argument, NULL, 'q'},
                                              {"help", no_argument, NULL, 'h'},
                                              {NULL, 0, NULL, 0}};
@@ -88,7 +92,7 @@ int main(int argc, char **argv)
 
     memset(&opts, 0, sizeof opts);
     opts.rejects_path = DEFAULT_REJECTS;
-    while ((c = getopt_long(argc, argv, "d:D:s:H:t:r:qh", longopts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, "d:D:s:H:t:qh", longopts, NULL)) != -1) {
         switch (c) {
         case 'd':
             db = optarg;
@@ -105,10 +109,10 @@ int main(int argc, char **argv)
         case 't':
             given[UP_FILE_TZ] = optarg;
             break;
-        case 'r':
+        case OPT_REJECTS:
             opts.rejects_path = optarg;
             break;
-        case 'R':
+        case OPT_NO_REJECTS:
             opts.rejects_path = NULL;
             break;
         case 'q':

@@ -16,25 +16,29 @@ static void usage(FILE *f)
           "  -d, --db URL          database: PATH, sqlite:PATH, postgresql://... or a libpq\n"
           "                        conninfo (default $UPTIME_DB, else data/uptime.db)\n"
           "  -i, --report-id ID    report id, 1-64 of [A-Za-z0-9_-] (default: a new UUID)\n"
-          "  -o, --reports-dir DIR where reports go (default reports)\n"
-          "  -n, --now TS          report as of TS (SPEC timestamp, e.g. '2023-01-25 18:13:22 "
+          "  -r, --reports-dir DIR where reports go (default reports)\n"
+          "      --now TS          report as of TS (SPEC timestamp, e.g. '2023-01-25 18:13:22 "
           "UTC');\n"
           "                        later polls are ignored (default: the latest poll)\n"
           "  -q, --quiet           no run summary\n"
           "  -v, --verbose         debug logging\n"
           "  -h, --help            this help\n\n"
           "Exit: 0 complete, 1 job failed, 2 usage error, 3 database error, 4 file I/O error,\n"
-          "5 out of memory, 6 MPI error.\n",
+          "5 out of memory, 6 MPI error, 7 time zone database error.\n",
           f);
 }
+
+/* Options with no short form (each short option means one thing in every program:
+ * README "Options"). */
+enum { OPT_NOW = 256 };
 
 /* Parses the command line (same on every rank). Returns -1 to continue, else an exit code. */
 static int parse(int argc, char **argv, struct up_job_opts *o, int rank, int *verbose)
 {
     static const struct option longopts[] = {{"db", required_argument, NULL, 'd'},
                                              {"report-id", required_argument, NULL, 'i'},
-                                             {"reports-dir", required_argument, NULL, 'o'},
-                                             {"now", required_argument, NULL, 'n'},
+                                             {"reports-dir", required_argument, NULL, 'r'},
+                                             {"now", required_argument, NULL, OPT_NOW},
                                              {"quiet", no_argument, NULL, 'q'},
                                              {"verbose", no_argument, NULL, 'v'},
                                              {"help", no_argument, NULL, 'h'},
@@ -47,7 +51,7 @@ static int parse(int argc, char **argv, struct up_job_opts *o, int rank, int *ve
         o->db = "data/uptime.db";
     o->reports_dir = "reports";
     opterr = rank == 0;
-    while ((c = getopt_long(argc, argv, "d:i:o:n:qvh", longopts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, "d:i:r:qvh", longopts, NULL)) != -1) {
         switch (c) {
         case 'd':
             o->db = optarg;
@@ -59,18 +63,18 @@ static int parse(int argc, char **argv, struct up_job_opts *o, int rank, int *ve
                             "uptime_report: invalid report id '%s': use 1-64 of "
                             "[A-Za-z0-9_-]\n",
                             optarg);
-                return 2;
+                return UP_EUSAGE;
             }
             snprintf(o->report_id, sizeof o->report_id, "%s", optarg);
             break;
-        case 'o':
+        case 'r':
             o->reports_dir = optarg;
             break;
-        case 'n':
+        case OPT_NOW:
             if (up_parse_timestamp(optarg, strlen(optarg), &o->now, &why) != 0) {
                 if (rank == 0)
                     fprintf(stderr, "uptime_report: invalid --now '%s': %s\n", optarg, why);
-                return 2;
+                return UP_EUSAGE;
             }
             o->has_now = 1;
             break;
@@ -83,17 +87,17 @@ static int parse(int argc, char **argv, struct up_job_opts *o, int rank, int *ve
         case 'h':
             if (rank == 0)
                 usage(stdout);
-            return 0;
+            return UP_OK;
         default:
             if (rank == 0)
                 usage(stderr);
-            return 2;
+            return UP_EUSAGE;
         }
     }
     if (optind != argc) {
         if (rank == 0)
             fprintf(stderr, "uptime_report: unexpected argument '%s'\n", argv[optind]);
-        return 2;
+        return UP_EUSAGE;
     }
     return -1;
 }
@@ -105,7 +109,7 @@ int main(int argc, char **argv)
 
     if (MPI_Init(&argc, &argv) != MPI_SUCCESS) {
         fprintf(stderr, "uptime_report: MPI_Init failed\n");
-        return 6;
+        return UP_EMPI;
     }
     MPI_Comm_rank(MPI_COMM_WORLD, &rank);
     memset(&opts, 0, sizeof opts);

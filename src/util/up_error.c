@@ -17,6 +17,8 @@ const char *up_strerror(enum up_code code)
         return "out of memory or over a size cap";
     case UP_EMPI:
         return "MPI error";
+    case UP_ETZDB:
+        return "time zone database error";
     }
     return "unknown error";
 }

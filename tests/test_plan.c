@@ -152,9 +152,12 @@ static void put(const char *db)
 
     CU_ASSERT_EQUAL_FATAL(up_store_open(db, UP_STORE_WRITE, &st, err, sizeof err), UP_OK);
     CU_ASSERT_EQUAL_FATAL(up_store_begin(st, err, sizeof err), UP_OK);
-    CU_ASSERT_EQUAL(up_store_put_status(st, "b", tu_utc(2023, 1, 20, 10, 0, 0), 1, err, 256), UP_OK);
-    CU_ASSERT_EQUAL(up_store_put_status(st, "b", tu_utc(2023, 1, 20, 11, 0, 0), 0, err, 256), UP_OK);
-    CU_ASSERT_EQUAL(up_store_put_status(st, "a", tu_utc(2023, 1, 21, 12, 0, 0), 1, err, 256), UP_OK);
+    CU_ASSERT_EQUAL(up_store_put_status(st, "b", tu_utc(2023, 1, 20, 10, 0, 0), 1, err, 256),
+                    UP_OK);
+    CU_ASSERT_EQUAL(up_store_put_status(st, "b", tu_utc(2023, 1, 20, 11, 0, 0), 0, err, 256),
+                    UP_OK);
+    CU_ASSERT_EQUAL(up_store_put_status(st, "a", tu_utc(2023, 1, 21, 12, 0, 0), 1, err, 256),
+                    UP_OK);
     /* A store whose only poll is after --now is not reported. */
     CU_ASSERT_EQUAL(up_store_put_status(st, "c", tu_utc(2023, 1, 25, 0, 0, 0), 1, err, 256), UP_OK);
     CU_ASSERT_EQUAL(up_store_put_hours(st, "a", &mon, err, 256), UP_OK);

@@ -75,8 +75,8 @@ static void test_compute_share(void)
 
     put_polls("mem:worker");
     share_of(&sh, ids, 2, "UTC");
-    CU_ASSERT_EQUAL_FATAL(
-        up_worker_run(&w, &sh, "mem:worker", NULL, now_us(), 1, err, sizeof err), UP_OK);
+    CU_ASSERT_EQUAL_FATAL(up_worker_run(&w, &sh, "mem:worker", NULL, now_us(), 1, err, sizeof err),
+                          UP_OK);
     /* a, open all the time; before its first poll a store has that poll's status.
      *   hour [now-1h, now): up until now-30m, down after: 30 min / 30 min.
      *   day: up from now-24h to now-30m = 23.5 h, down 0.5 h.
@@ -100,8 +100,8 @@ static void test_compute_share(void)
     up_worker_free(&w);
 
     /* No poll anywhere: nothing is read, every result is zero. */
-    CU_ASSERT_EQUAL_FATAL(
-        up_worker_run(&w, &sh, "mem:worker", NULL, now_us(), 0, err, sizeof err), UP_OK);
+    CU_ASSERT_EQUAL_FATAL(up_worker_run(&w, &sh, "mem:worker", NULL, now_us(), 0, err, sizeof err),
+                          UP_OK);
     CU_ASSERT_EQUAL(w.out[1].down[UP_WIN_WEEK], 0);
     CU_ASSERT_EQUAL(w.polls_read, 0);
     up_worker_free(&w);
@@ -126,9 +126,9 @@ static void test_failures(void)
 
     /* A tz database folder that does not exist fails even a rank without stores. */
     share_of(&sh, ids, 0, "UTC");
-    CU_ASSERT_EQUAL(up_worker_run(&w, &sh, "mem:worker", "/nonexistent/zoneinfo", now_us(), 1,
-                                  err, sizeof err),
-                    UP_ETZDB);
+    CU_ASSERT_EQUAL(
+        up_worker_run(&w, &sh, "mem:worker", "/nonexistent/zoneinfo", now_us(), 1, err, sizeof err),
+        UP_ETZDB);
     up_worker_free(&w);
     up_share_free(&sh);
 

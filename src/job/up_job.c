@@ -42,11 +42,11 @@ struct job {
     int rank, size;
     MPI_Datatype result_type; /* struct up_result */
     char err[ERRLEN];
-    struct up_plan plan;      /* rank 0 */
-    struct up_share share;    /* this rank's stores */
-    struct up_worker worker;  /* this rank's results */
-    struct up_result *all;    /* rank 0: every store's result, in store order */
-    int64_t polls_total;      /* rank 0 */
+    struct up_plan plan;     /* rank 0 */
+    struct up_share share;   /* this rank's stores */
+    struct up_worker worker; /* this rank's results */
+    struct up_result *all;   /* rank 0: every store's result, in store order */
+    int64_t polls_total;     /* rank 0 */
     double t_start, t_meta, t_scatter, t_gather, t_write;
 };
 
@@ -156,8 +156,8 @@ static enum up_code scatter_shares(struct job *j)
     rc = agree(j, rc);
     if (rc != UP_OK)
         goto out;
-    MPI_CHECK(j->comm, MPI_Scatterv(packed.p, counts, displs, MPI_CHAR, mine, mycount, MPI_CHAR,
-                                    0, j->comm));
+    MPI_CHECK(j->comm, MPI_Scatterv(packed.p, counts, displs, MPI_CHAR, mine, mycount, MPI_CHAR, 0,
+                                    j->comm));
     rc = up_share_unpack(&j->share, mine, (size_t)mycount, j->err, ERRLEN);
     mine = NULL; /* the share owns it now */
 out:
@@ -193,8 +193,8 @@ static enum up_code gather(struct job *j)
             displs[r] = displs[r - 1] + counts[r - 1];
     MPI_CHECK(j->comm, MPI_Gatherv(j->worker.out, n, j->result_type, j->all, counts, displs,
                                    j->result_type, 0, j->comm));
-    MPI_CHECK(j->comm, MPI_Reduce(&j->worker.polls_read, &j->polls_total, 1, MPI_INT64_T,
-                                  MPI_SUM, 0, j->comm));
+    MPI_CHECK(j->comm, MPI_Reduce(&j->worker.polls_read, &j->polls_total, 1, MPI_INT64_T, MPI_SUM,
+                                  0, j->comm));
     {
         /* The slowest rank's read and compute times are the job's. */
         double mine[2] = {j->worker.read_s, j->worker.compute_s}, max[2] = {0, 0};
@@ -231,8 +231,8 @@ static void summary(const struct job *j)
            (long long)no_hours, (long long)no_zone, UP_DEFAULT_ZONE, (long long)p->orphans);
     printf("  time: metadata %.3f s, scatter %.3f s, reads %.3f s, compute %.3f s, "
            "gather %.3f s, write %.3f s, total %.3f s\n",
-           j->t_meta, j->t_scatter, j->worker.read_s, j->worker.compute_s, j->t_gather,
-           j->t_write, up_job_wall() - j->t_start);
+           j->t_meta, j->t_scatter, j->worker.read_s, j->worker.compute_s, j->t_gather, j->t_write,
+           up_job_wall() - j->t_start);
 }
 
 static enum up_code publish(struct job *j)
@@ -245,9 +245,9 @@ static enum up_code publish(struct job *j)
     enum up_code rc;
     size_t i;
 
-    status_warn(up_status_progress(o->reports_dir, o->report_id, UP_PHASE_WRITING, 90, -1, err,
-                                   sizeof err),
-                err);
+    status_warn(
+        up_status_progress(o->reports_dir, o->report_id, UP_PHASE_WRITING, 90, -1, err, sizeof err),
+        err);
     if (!j->plan.has_now)
         UP_LOG(WARN, "no valid poll in the source: the report holds the header only");
     rc = up_report_open(o->reports_dir, o->report_id, &rep, j->err, ERRLEN);
@@ -335,8 +335,8 @@ enum up_code up_job_run(struct up_job_opts *o, MPI_Comm caller)
                                        (int64_t)UP_PLAN_N(&j.plan), err, sizeof err),
                     err);
     if (rc == UP_OK)
-        rc = up_worker_run(&j.worker, &j.share, o->db, o->tzdir, j.plan.now, j.plan.has_now,
-                           j.err, ERRLEN);
+        rc = up_worker_run(&j.worker, &j.share, o->db, o->tzdir, j.plan.now, j.plan.has_now, j.err,
+                           ERRLEN);
     rc = agree(&j, rc);
     if (rc != UP_OK)
         goto done;
@@ -355,5 +355,5 @@ done:
     final = (int)rc;
     MPI_CHECK(j.comm, MPI_Bcast(&final, 1, MPI_INT, 0, j.comm));
     job_end(&j);
-    return (enum up_code)final;
+    return (enum up_code) final;
 }

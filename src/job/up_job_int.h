@@ -62,8 +62,8 @@ void up_plan_init(struct up_plan *p);
  * the store's code / UP_ENOMEM with a message in err. p is freed by up_plan_free either
  * way.
  */
-enum up_code up_plan_read(struct up_plan *p, const char *db, int has_now, int64_t now,
-                          char *err, size_t errlen) UP_WARN_UNUSED;
+enum up_code up_plan_read(struct up_plan *p, const char *db, int has_now, int64_t now, char *err,
+                          size_t errlen) UP_WARN_UNUSED;
 
 /* Frees everything p holds and empties it. Accepts NULL. */
 void up_plan_free(struct up_plan *p);
@@ -95,7 +95,7 @@ struct up_share_store {
 };
 
 struct up_share {
-    char *buf;           /* the packed bytes (owned) */
+    char *buf; /* the packed bytes (owned) */
     size_t len;
     struct up_buf store; /* struct up_share_store, in store order */
     struct up_buf hours; /* struct up_hours_row */

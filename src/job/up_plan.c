@@ -138,8 +138,8 @@ static int on_zone(void *ctx, const char *id, const char *zone)
     return 0;
 }
 
-enum up_code up_plan_read(struct up_plan *p, const char *db, int has_now, int64_t now,
-                          char *err, size_t errlen)
+enum up_code up_plan_read(struct up_plan *p, const char *db, int has_now, int64_t now, char *err,
+                          size_t errlen)
 {
     const struct up_store_sink sink = {on_store, on_hours, on_zone, NULL, NULL};
     struct up_store_sink s = sink;
@@ -275,8 +275,7 @@ static int get_bytes(const char *buf, size_t len, size_t *pos, void *v, size_t n
     return 0;
 }
 
-enum up_code up_share_unpack(struct up_share *s, char *buf, size_t len, char *err,
-                             size_t errlen)
+enum up_code up_share_unpack(struct up_share *s, char *buf, size_t len, char *err, size_t errlen)
 {
     size_t pos = 0;
 

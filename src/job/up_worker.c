@@ -87,8 +87,7 @@ static int on_poll(void *ctx, const char *id, int64_t ts, int active)
 }
 
 enum up_code up_worker_run(struct up_worker *w, const struct up_share *share, const char *db,
-                           const char *tzdir, int64_t now, int has_polls, char *err,
-                           size_t errlen)
+                           const char *tzdir, int64_t now, int has_polls, char *err, size_t errlen)
 {
     struct up_store_sink sink = {NULL, NULL, NULL, on_poll, NULL};
     size_t n = UP_SHARE_N(share), i;
@@ -112,8 +111,8 @@ enum up_code up_worker_run(struct up_worker *w, const struct up_share *share, co
     /* Zones are prepared for the report's range: the week, a day before for overnight
      * rows, and a margin after now. Every rank opens them, even one without stores, so
      * that a node without a tz database fails the same way whatever its share. */
-    w->tzdb = up_tzdb_open(tzdir, w->lo - 2 * UP_USEC_PER_DAY, now + 2 * UP_USEC_PER_DAY, err,
-                           errlen);
+    w->tzdb =
+        up_tzdb_open(tzdir, w->lo - 2 * UP_USEC_PER_DAY, now + 2 * UP_USEC_PER_DAY, err, errlen);
     if (!w->tzdb)
         return UP_ETZDB;
     if (n == 0)

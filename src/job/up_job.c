@@ -14,6 +14,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#include "up_dist.h"
 #include "up_job_int.h"
 #include "up_log.h"
 #include "up_report.h"
@@ -22,55 +23,18 @@
 
 #define ERRLEN UP_JOB_ERRLEN
 
-/* Every MPI call is checked; one that fails cannot be agreed on, so it aborts the job. */
-#define MPI_CHECK(comm, call)                                                                      \
-    do {                                                                                           \
-        int mpi_rc_ = (call);                                                                      \
-        if (mpi_rc_ != MPI_SUCCESS) {                                                              \
-            char mpi_msg_[MPI_MAX_ERROR_STRING];                                                   \
-            int mpi_len_ = 0;                                                                      \
-            MPI_Error_string(mpi_rc_, mpi_msg_, &mpi_len_);                                        \
-            UP_LOG(ERROR, "MPI call %s failed: %s", #call, mpi_msg_);                              \
-            MPI_Abort(comm, UP_EMPI);                                                              \
-        }                                                                                          \
-    } while (0)
-
 /* One run of the job on one rank. */
 struct job {
     struct up_job_opts *o;
-    MPI_Comm comm; /* the job's own duplicate of the caller's communicator */
-    int rank, size;
+    struct up_dist d;         /* the job's own communicator, rank, size and message */
     MPI_Datatype result_type; /* struct up_result */
-    char err[ERRLEN];
-    struct up_plan plan;     /* rank 0 */
-    struct up_share share;   /* this rank's stores */
-    struct up_worker worker; /* this rank's results */
-    struct up_result *all;   /* rank 0: every store's result, in store order */
-    int64_t polls_total;     /* rank 0 */
+    struct up_plan plan;      /* rank 0 */
+    struct up_share share;    /* this rank's stores */
+    struct up_worker worker;  /* this rank's results */
+    struct up_result *all;    /* rank 0: every store's result, in store order */
+    int64_t polls_total;      /* rank 0 */
     double t_start, t_meta, t_scatter, t_gather, t_write;
 };
-
-/* ---- Agreement: every rank learns the first failing rank's code and message. ---- */
-
-static enum up_code agree(struct job *j, enum up_code rc)
-{
-    int mine = rc != UP_OK ? j->rank : j->size, first = 0, code = (int)rc;
-
-    MPI_CHECK(j->comm, MPI_Allreduce(&mine, &first, 1, MPI_INT, MPI_MIN, j->comm));
-    if (first == j->size)
-        return UP_OK;
-    if (j->rank == first && j->err[0] == '\0')
-        snprintf(j->err, ERRLEN, "%s", up_strerror(rc));
-    MPI_CHECK(j->comm, MPI_Bcast(&code, 1, MPI_INT, first, j->comm));
-    MPI_CHECK(j->comm, MPI_Bcast(j->err, ERRLEN, MPI_CHAR, first, j->comm));
-    j->err[ERRLEN - 1] = '\0';
-    if (first != 0 && j->rank == 0) {
-        char msg[ERRLEN];
-        memcpy(msg, j->err, ERRLEN);
-        snprintf(j->err, ERRLEN, "rank %d: %.*s", first, ERRLEN - 16, msg);
-    }
-    return (enum up_code)code;
-}
 
 static void status_warn(enum up_code rc, const char *err)
 {
@@ -92,81 +56,19 @@ static enum up_code plan(struct job *j)
         snprintf(host, sizeof host, "unknown");
     host[sizeof host - 1] = '\0';
     if (mkdir(o->reports_dir, 0777) != 0 && errno != EEXIST) {
-        snprintf(j->err, ERRLEN, "cannot create reports folder %s: %s", o->reports_dir,
+        snprintf(j->d.err, ERRLEN, "cannot create reports folder %s: %s", o->reports_dir,
                  strerror(errno));
         return UP_EIO;
     }
-    s.ranks = j->size;
+    s.ranks = j->d.size;
     s.rank0_pid = (long)getpid();
     s.rank0_host = host;
     s.source = o->db;
     status_warn(up_status_running(o->reports_dir, o->report_id, &s, err, sizeof err), err);
-    return up_plan_read(&j->plan, o->db, o->has_now, o->now, j->err, ERRLEN);
+    return up_plan_read(&j->plan, o->db, o->has_now, o->now, j->d.err, ERRLEN);
 }
 
 /* ---- Phase 2: contiguous ranges balanced by weight, packed and scattered. ---- */
-
-static enum up_code pack_all(struct job *j, struct up_buf *packed, int *counts, int *displs)
-{
-    size_t *cut = calloc((size_t)j->size + 1, sizeof *cut);
-    enum up_code rc = UP_OK;
-    int r;
-
-    if (!cut) {
-        snprintf(j->err, ERRLEN, "out of memory");
-        return UP_ENOMEM;
-    }
-    up_plan_balance(&j->plan, j->size, cut);
-    for (r = 0; r < j->size && rc == UP_OK; r++) {
-        displs[r] = (int)packed->n;
-        rc = up_plan_pack(&j->plan, cut[r], cut[r + 1], packed, j->err, ERRLEN);
-        counts[r] = (int)packed->n - displs[r];
-    }
-    free(cut);
-    return rc;
-}
-
-static enum up_code scatter_shares(struct job *j)
-{
-    struct up_buf packed;
-    int *counts = NULL, *displs = NULL, mycount = 0;
-    char *mine = NULL;
-    enum up_code rc = UP_OK;
-
-    up_buf_init(&packed, 1, (size_t)INT32_MAX);
-    if (j->rank == 0) {
-        counts = calloc((size_t)j->size, sizeof *counts);
-        displs = calloc((size_t)j->size, sizeof *displs);
-        if (!counts || !displs) {
-            snprintf(j->err, ERRLEN, "out of memory");
-            rc = UP_ENOMEM;
-        } else {
-            rc = pack_all(j, &packed, counts, displs);
-        }
-    }
-    rc = agree(j, rc);
-    if (rc != UP_OK)
-        goto out;
-    MPI_CHECK(j->comm, MPI_Scatter(counts, 1, MPI_INT, &mycount, 1, MPI_INT, 0, j->comm));
-    mine = malloc(mycount ? (size_t)mycount : 1);
-    if (!mine) {
-        snprintf(j->err, ERRLEN, "out of memory for %d bytes of store metadata", mycount);
-        rc = UP_ENOMEM;
-    }
-    rc = agree(j, rc);
-    if (rc != UP_OK)
-        goto out;
-    MPI_CHECK(j->comm, MPI_Scatterv(packed.p, counts, displs, MPI_CHAR, mine, mycount, MPI_CHAR, 0,
-                                    j->comm));
-    rc = up_share_unpack(&j->share, mine, (size_t)mycount, j->err, ERRLEN);
-    mine = NULL; /* the share owns it now */
-out:
-    free(mine);
-    free(counts);
-    free(displs);
-    up_buf_free(&packed);
-    return rc;
-}
 
 /* ---- Phase 4: the results to rank 0, in rank order, which is store order. ---- */
 
@@ -175,30 +77,30 @@ static enum up_code gather(struct job *j)
     int n = (int)UP_SHARE_N(&j->share), *counts = NULL, *displs = NULL, r;
     enum up_code rc = UP_OK;
 
-    if (j->rank == 0) {
-        counts = calloc((size_t)j->size, sizeof *counts);
-        displs = calloc((size_t)j->size, sizeof *displs);
+    if (j->d.rank == 0) {
+        counts = calloc((size_t)j->d.size, sizeof *counts);
+        displs = calloc((size_t)j->d.size, sizeof *displs);
         j->all = malloc(UP_PLAN_N(&j->plan) ? UP_PLAN_N(&j->plan) * sizeof *j->all : 1);
         if (!counts || !displs || !j->all) {
-            snprintf(j->err, ERRLEN, "out of memory for %zu results", UP_PLAN_N(&j->plan));
+            snprintf(j->d.err, ERRLEN, "out of memory for %zu results", UP_PLAN_N(&j->plan));
             rc = UP_ENOMEM;
         }
     }
-    rc = agree(j, rc);
+    rc = up_dist_agree(&j->d, rc);
     if (rc != UP_OK)
         goto out;
-    MPI_CHECK(j->comm, MPI_Gather(&n, 1, MPI_INT, counts, 1, MPI_INT, 0, j->comm));
-    if (j->rank == 0)
-        for (r = 1; r < j->size; r++)
+    UP_MPI_CHECK(j->d.comm, MPI_Gather(&n, 1, MPI_INT, counts, 1, MPI_INT, 0, j->d.comm));
+    if (j->d.rank == 0)
+        for (r = 1; r < j->d.size; r++)
             displs[r] = displs[r - 1] + counts[r - 1];
-    MPI_CHECK(j->comm, MPI_Gatherv(j->worker.out, n, j->result_type, j->all, counts, displs,
-                                   j->result_type, 0, j->comm));
-    MPI_CHECK(j->comm, MPI_Reduce(&j->worker.polls_read, &j->polls_total, 1, MPI_INT64_T, MPI_SUM,
-                                  0, j->comm));
+    UP_MPI_CHECK(j->d.comm, MPI_Gatherv(j->worker.out, n, j->result_type, j->all, counts, displs,
+                                        j->result_type, 0, j->d.comm));
+    UP_MPI_CHECK(j->d.comm, MPI_Reduce(&j->worker.polls_read, &j->polls_total, 1, MPI_INT64_T,
+                                       MPI_SUM, 0, j->d.comm));
     {
         /* The slowest rank's read and compute times are the job's. */
         double mine[2] = {j->worker.read_s, j->worker.compute_s}, max[2] = {0, 0};
-        MPI_CHECK(j->comm, MPI_Reduce(mine, max, 2, MPI_DOUBLE, MPI_MAX, 0, j->comm));
+        UP_MPI_CHECK(j->d.comm, MPI_Reduce(mine, max, 2, MPI_DOUBLE, MPI_MAX, 0, j->d.comm));
         j->worker.read_s = max[0];
         j->worker.compute_s = max[1];
     }
@@ -225,7 +127,7 @@ static void summary(const struct job *j)
         up_format_timestamp(p->now, now_text, sizeof now_text);
     printf("report %s -> %s/%s.csv\n", j->o->report_id, j->o->reports_dir, j->o->report_id);
     printf("  now %s; %zu stores reported, %lld polls read, %d ranks\n", now_text, UP_PLAN_N(p),
-           (long long)j->polls_total, j->size);
+           (long long)j->polls_total, j->d.size);
     printf("  %lld stores without hours (open 24x7), %lld without timezone (%s), "
            "%lld with hours or timezone but no poll (not reported)\n",
            (long long)no_hours, (long long)no_zone, UP_DEFAULT_ZONE, (long long)p->orphans);
@@ -250,12 +152,12 @@ static enum up_code publish(struct job *j)
         err);
     if (!j->plan.has_now)
         UP_LOG(WARN, "no valid poll in the source: the report holds the header only");
-    rc = up_report_open(o->reports_dir, o->report_id, &rep, j->err, ERRLEN);
+    rc = up_report_open(o->reports_dir, o->report_id, &rep, j->d.err, ERRLEN);
     if (rc != UP_OK)
         return rc;
     for (i = 0; i < UP_PLAN_N(&j->plan); i++)
         up_report_row(rep, UP_PLAN_STORE(&j->plan, i)->id, &j->all[i]);
-    rc = up_report_commit(rep, j->err, ERRLEN);
+    rc = up_report_commit(rep, j->d.err, ERRLEN);
     j->t_write = up_job_wall() - t0;
     if (rc != UP_OK)
         return rc;
@@ -280,15 +182,11 @@ static enum up_code job_begin(struct job *j, struct up_job_opts *o, MPI_Comm cal
     memset(j, 0, sizeof *j);
     j->o = o;
     j->t_start = up_job_wall();
-    j->comm = MPI_COMM_NULL;
     j->result_type = MPI_DATATYPE_NULL;
     up_plan_init(&j->plan);
-    MPI_CHECK(caller, MPI_Comm_dup(caller, &j->comm));
-    MPI_CHECK(j->comm, MPI_Comm_set_errhandler(j->comm, MPI_ERRORS_RETURN));
-    MPI_CHECK(j->comm, MPI_Comm_rank(j->comm, &j->rank));
-    MPI_CHECK(j->comm, MPI_Comm_size(j->comm, &j->size));
-    MPI_CHECK(j->comm, MPI_Type_create_struct(2, blocklen, disp, types, &j->result_type));
-    MPI_CHECK(j->comm, MPI_Type_commit(&j->result_type));
+    up_dist_begin(&j->d, caller);
+    UP_MPI_CHECK(j->d.comm, MPI_Type_create_struct(2, blocklen, disp, types, &j->result_type));
+    UP_MPI_CHECK(j->d.comm, MPI_Type_commit(&j->result_type));
     return UP_OK;
 }
 
@@ -300,8 +198,7 @@ static void job_end(struct job *j)
     free(j->all);
     if (j->result_type != MPI_DATATYPE_NULL)
         MPI_Type_free(&j->result_type);
-    if (j->comm != MPI_COMM_NULL)
-        MPI_Comm_free(&j->comm);
+    up_dist_end(&j->d);
 }
 
 enum up_code up_job_run(struct up_job_opts *o, MPI_Comm caller)
@@ -314,46 +211,46 @@ enum up_code up_job_run(struct up_job_opts *o, MPI_Comm caller)
     int final;
 
     job_begin(&j, o, caller);
-    if (j.rank == 0)
+    if (j.d.rank == 0)
         rc = plan(&j);
-    MPI_CHECK(j.comm, MPI_Bcast(o->report_id, sizeof o->report_id, MPI_CHAR, 0, j.comm));
-    rc = agree(&j, rc);
+    UP_MPI_CHECK(j.d.comm, MPI_Bcast(o->report_id, sizeof o->report_id, MPI_CHAR, 0, j.d.comm));
+    rc = up_dist_agree(&j.d, rc);
     if (rc != UP_OK)
         goto done;
     hdr[0] = j.plan.now;
     hdr[1] = j.plan.has_now;
-    MPI_CHECK(j.comm, MPI_Bcast(hdr, 2, MPI_INT64_T, 0, j.comm));
+    UP_MPI_CHECK(j.d.comm, MPI_Bcast(hdr, 2, MPI_INT64_T, 0, j.d.comm));
     j.plan.now = hdr[0];
     j.plan.has_now = (int)hdr[1];
     j.t_meta = up_job_wall() - j.t_start;
 
     t0 = up_job_wall();
-    rc = scatter_shares(&j);
+    rc = up_dist_scatter(&j.d, &j.plan, &j.share);
     j.t_scatter = up_job_wall() - t0;
-    if (rc == UP_OK && j.rank == 0)
+    if (rc == UP_OK && j.d.rank == 0)
         status_warn(up_status_progress(o->reports_dir, o->report_id, UP_PHASE_COMPUTING, 10,
                                        (int64_t)UP_PLAN_N(&j.plan), err, sizeof err),
                     err);
     if (rc == UP_OK)
-        rc = up_worker_run(&j.worker, &j.share, o->db, o->tzdir, j.plan.now, j.plan.has_now, j.err,
-                           ERRLEN);
-    rc = agree(&j, rc);
+        rc = up_worker_run(&j.worker, &j.share, o->db, o->tzdir, j.plan.now, j.plan.has_now,
+                           j.d.err, ERRLEN);
+    rc = up_dist_agree(&j.d, rc);
     if (rc != UP_OK)
         goto done;
 
     t0 = up_job_wall();
     rc = gather(&j);
     j.t_gather = up_job_wall() - t0;
-    if (rc == UP_OK && j.rank == 0)
+    if (rc == UP_OK && j.d.rank == 0)
         rc = publish(&j);
 
 done:
-    if (rc != UP_OK && j.rank == 0) {
-        UP_LOG(ERROR, "%s", j.err);
-        status_warn(up_status_failed(o->reports_dir, o->report_id, j.err, err, sizeof err), err);
+    if (rc != UP_OK && j.d.rank == 0) {
+        UP_LOG(ERROR, "%s", j.d.err);
+        status_warn(up_status_failed(o->reports_dir, o->report_id, j.d.err, err, sizeof err), err);
     }
     final = (int)rc;
-    MPI_CHECK(j.comm, MPI_Bcast(&final, 1, MPI_INT, 0, j.comm));
+    UP_MPI_CHECK(j.d.comm, MPI_Bcast(&final, 1, MPI_INT, 0, j.d.comm));
     job_end(&j);
     return (enum up_code) final;
 }

@@ -1,0 +1,57 @@
+/*
+ * The MPI plumbing that the job and the snapshot writer share (private to src/job): a
+ * communicator of their own, the failure agreement, and the scatter of rank 0's plan as
+ * one share per rank. Every function here is collective over d->comm.
+ */
+#ifndef UP_DIST_H
+#define UP_DIST_H
+
+#include <mpi.h>
+#include "up_error.h"
+#include "up_job_int.h"
+#include "up_log.h"
+
+/* Every MPI call is checked; one that fails cannot be agreed on, so it aborts the job
+ * (IOR's MPI_CHECK): logged with MPI_Error_string, file and line. */
+#define UP_MPI_CHECK(comm, call)                                                                   \
+    do {                                                                                           \
+        int mpi_rc_ = (call);                                                                      \
+        if (mpi_rc_ != MPI_SUCCESS) {                                                              \
+            char mpi_msg_[MPI_MAX_ERROR_STRING];                                                   \
+            int mpi_len_ = 0;                                                                      \
+            MPI_Error_string(mpi_rc_, mpi_msg_, &mpi_len_);                                        \
+            UP_LOG(ERROR, "MPI call %s failed: %s", #call, mpi_msg_);                              \
+            MPI_Abort(comm, UP_EMPI);                                                              \
+        }                                                                                          \
+    } while (0)
+
+struct up_dist {
+    MPI_Comm comm; /* a duplicate of the caller's communicator, errors returned */
+    int rank, size;
+    char err[UP_JOB_ERRLEN]; /* this rank's message; after a failed agreement, the job's */
+};
+
+/* Duplicates caller into d->comm (MPI_ERRORS_RETURN) and fills rank and size. */
+void up_dist_begin(struct up_dist *d, MPI_Comm caller);
+
+/* Frees d->comm. */
+void up_dist_end(struct up_dist *d);
+
+/*
+ * Agreement: every rank offers rc; the first (lowest) failing rank is found with an
+ * MPI_MIN all-reduce and broadcasts its code and message, so every rank returns the same
+ * code and rank 0 holds the message in d->err (prefixed "rank N: " when N != 0). One
+ * message buffer per rank, whatever the number of ranks. Returns UP_OK when none failed.
+ */
+enum up_code up_dist_agree(struct up_dist *d, enum up_code rc) UP_WARN_UNUSED;
+
+/*
+ * Rank 0 cuts its plan into d->size contiguous ranges balanced by weight and packs them;
+ * every rank receives its own share (MPI_Scatterv). Allocation failures on any rank are
+ * agreed. plan is read on rank 0 only. Returns the agreed code (the share is freed by
+ * up_share_free either way).
+ */
+enum up_code up_dist_scatter(struct up_dist *d, const struct up_plan *plan,
+                             struct up_share *share) UP_WARN_UNUSED;
+
+#endif

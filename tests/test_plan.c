@@ -101,16 +101,19 @@ static void test_pack_unpack(void)
     sample_plan(&p);
     up_buf_init(&out, 1, 1 << 20);
     CU_ASSERT_EQUAL_FATAL(up_plan_pack(&p, 0, 2, &out, err, sizeof err), UP_OK);
-    /* "a\0" 2 + "America/Chicago\0" 16 + count 4, then "bé\0" 4 + "Asia/Kolkata\0" 13 +
-     * count 4 + two rows of 4 + 8 + 8: 83 bytes, no padding. */
-    CU_ASSERT_EQUAL(out.n, 83);
-    CU_ASSERT_EQUAL_FATAL(up_share_unpack(&sh, up_buf_take(&out), 83, err, sizeof err), UP_OK);
+    /* "a\0" 2 + "America/Chicago\0" 16 + zone index 4 + count 4, then "bé\0" 4 +
+     * "Asia/Kolkata\0" 13 + index 4 + count 4 + two rows of 4 + 8 + 8: 91 bytes, no
+     * padding. */
+    CU_ASSERT_EQUAL(out.n, 91);
+    CU_ASSERT_EQUAL_FATAL(up_share_unpack(&sh, up_buf_take(&out), 91, err, sizeof err), UP_OK);
     CU_ASSERT_EQUAL_FATAL(UP_SHARE_N(&sh), 2);
     CU_ASSERT_STRING_EQUAL(UP_SHARE_STORE(&sh, 0)->id, "a");
     CU_ASSERT_STRING_EQUAL(UP_SHARE_STORE(&sh, 0)->zone, "America/Chicago");
+    CU_ASSERT_EQUAL(UP_SHARE_STORE(&sh, 0)->zone_index, -1);
     CU_ASSERT_EQUAL(UP_SHARE_STORE(&sh, 0)->nhours, 0);
     CU_ASSERT_STRING_EQUAL(UP_SHARE_STORE(&sh, 1)->id, "b\xc3\xa9");
     CU_ASSERT_STRING_EQUAL(UP_SHARE_STORE(&sh, 1)->zone, "Asia/Kolkata");
+    CU_ASSERT_EQUAL(UP_SHARE_STORE(&sh, 1)->zone_index, 0);
     CU_ASSERT_EQUAL_FATAL(UP_SHARE_STORE(&sh, 1)->nhours, 2);
     h = UP_BUF_AT(&sh.hours, struct up_hours_row, UP_SHARE_STORE(&sh, 1)->hours_off);
     CU_ASSERT_EQUAL(h[0].day, 0);
@@ -124,9 +127,9 @@ static void test_pack_unpack(void)
     /* A range packs only its own stores. */
     up_buf_init(&out, 1, 1 << 20);
     CU_ASSERT_EQUAL_FATAL(up_plan_pack(&p, 1, 2, &out, err, sizeof err), UP_OK);
-    CU_ASSERT_EQUAL(out.n, 61);
+    CU_ASSERT_EQUAL(out.n, 65);
     /* Cut short anywhere, the bytes are refused, never read past. */
-    CU_ASSERT_EQUAL(up_share_unpack(&sh, up_buf_take(&out), 60, err, sizeof err), UP_EFAIL);
+    CU_ASSERT_EQUAL(up_share_unpack(&sh, up_buf_take(&out), 64, err, sizeof err), UP_EFAIL);
     CU_ASSERT_PTR_NOT_NULL(strstr(err, "cut short"));
     up_share_free(&sh);
 

@@ -77,8 +77,8 @@ void up_plan_balance(const struct up_plan *p, int size, size_t *cut);
 
 /*
  * Appends stores [from, to) of p to out (a byte buffer, elem 1) in the wire format that
- * up_share_unpack reads: per store the id and zone name (NUL-terminated), the row count
- * (uint32) and each hours row field by field (int32 day, int64 start, int64 end; no
+ * up_share_unpack reads: per store the id and zone name (NUL-terminated), the zone's
+ * index in the plan (int32, -1: the default), the row count (uint32) and each hours row field by field (int32 day, int64 start, int64 end; no
  * padding bytes). Returns UP_OK, or UP_ENOMEM when out passes its cap (an MPI count) or
  * memory runs out, with a message in err.
  */
@@ -90,6 +90,7 @@ enum up_code up_plan_pack(const struct up_plan *p, size_t from, size_t to, struc
 struct up_share_store {
     const char *id;   /* points into the share's buffer */
     const char *zone; /* points into the share's buffer */
+    int32_t zone_index; /* in the plan's zone table, -1: the default (no zone row) */
     size_t hours_off; /* rows hours[hours_off .. hours_off + nhours) */
     uint32_t nhours;
 };

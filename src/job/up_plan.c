@@ -235,7 +235,8 @@ enum up_code up_plan_pack(const struct up_plan *p, size_t from, size_t to, struc
         const char *zone =
             s->zone < 0 ? UP_DEFAULT_ZONE : *UP_BUF_AT(&p->zones, char *, (size_t)s->zone);
 
-        if (put_str(out, s->id) || put_str(out, zone) || put_u32(out, s->nhours))
+        if (put_str(out, s->id) || put_str(out, zone) || put_i32(out, s->zone) ||
+            put_u32(out, s->nhours))
             goto full;
         for (k = 0; k < s->nhours; k++) {
             const struct up_hours_row *h =
@@ -291,6 +292,7 @@ enum up_code up_share_unpack(struct up_share *s, char *buf, size_t len, char *er
         if (!st)
             goto oom;
         if (!(st->id = get_str(buf, len, &pos)) || !(st->zone = get_str(buf, len, &pos)) ||
+            get_bytes(buf, len, &pos, &st->zone_index, sizeof st->zone_index) != 0 ||
             get_bytes(buf, len, &pos, &st->nhours, sizeof st->nhours) != 0)
             goto corrupt;
         st->hours_off = s->hours.n;

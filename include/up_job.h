@@ -5,6 +5,7 @@
 #include <mpi.h>
 #include <stdint.h>
 #include "up_error.h"
+#include "up_snapshot.h"
 #include "up_status.h"
 
 struct up_job_opts {
@@ -23,5 +24,14 @@ struct up_job_opts {
  * failure rank 0 has logged the reason, marked the status file Failed and left no CSV.
  */
 enum up_code up_job_run(struct up_job_opts *opts, MPI_Comm comm);
+
+/*
+ * Writes an HDF5 snapshot of opts->db (up_snapshot.h) with parallel HDF5 over comm: each
+ * rank reads its own range of stores and writes its own hyperslabs; rank 0 renames the
+ * temporary file into place once all have succeeded. Collective; returns the same code on
+ * every rank (the first failing rank's), with the reason logged by rank 0; a failed run
+ * leaves no file at opts->out.
+ */
+enum up_code up_snapshot_run(const struct up_snapshot_opts *opts, MPI_Comm comm);
 
 #endif

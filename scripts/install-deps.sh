@@ -11,6 +11,7 @@ PACKAGES=(
   libcunit1-dev valgrind
   tzdata python3 jq curl procps
   libpq-dev postgresql
+  libhdf5-openmpi-dev hdf5-tools
   slurm-wlm munge
 )
 

@@ -1,0 +1,676 @@
+/*
+ * The snapshot writer: rank 0 plans as for a report (now, the stores, their hours and
+ * zones) and scatters one contiguous range of stores to each rank; every rank reads its
+ * own stores' polls from the source and writes its own hyperslab of every dataset with
+ * collective parallel HDF5 over MPI-IO. Rank 0 never holds a poll of another rank. The
+ * file is written under a temporary name and renamed when every rank has succeeded.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <hdf5.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include "up_dist.h"
+#include "up_job.h"
+#include "up_snapshot.h"
+#include "up_source.h"
+#include "up_status.h"
+#include "up_store.h"
+#include "up_time.h"
+
+#define ERRLEN UP_JOB_ERRLEN
+
+/* Polls one rank holds before writing them (9 bytes each). */
+#define MAX_RANK_POLLS ((size_t)1 << 31)
+
+/* Items one collective write moves per rank (bounded memory in HDF5 and MPI-IO). */
+#define WRITE_ROUND ((uint64_t)1 << 22)
+
+/* One rank's part of the snapshot. */
+struct part {
+    struct up_share share;
+    uint64_t *poll_count; /* per store of the share */
+    struct up_buf ts;     /* int64_t */
+    struct up_buf active; /* uint8_t */
+    size_t cur;           /* the store whose polls are arriving */
+    int64_t max_ts;
+    char err[ERRLEN];
+    enum up_code rc;
+};
+
+/* Offsets of this rank's items in each table, and the tables' totals. */
+struct layout {
+    uint64_t store_off, id_off, poll_off, hours_off;
+    uint64_t stores, id_bytes, polls, hours;
+};
+
+struct snap {
+    const struct up_snapshot_opts *o;
+    struct up_dist d;
+    struct up_plan plan; /* rank 0 */
+    struct part part;
+    struct layout at;
+    char *zone_names; /* the zone table, NUL-separated, on every rank */
+    int zone_bytes;
+    int32_t nzones;
+    char tmp[PATH_MAX]; /* rank 0's temporary file name, broadcast */
+    hid_t file;
+    int64_t lo;
+};
+
+/* ---- Reading this rank's polls. ---- */
+
+static int on_poll(void *ctx, const char *id, int64_t ts, int active)
+{
+    struct part *p = ctx;
+    size_t n = UP_SHARE_N(&p->share);
+    uint8_t a = (uint8_t)(active != 0);
+
+    while (p->cur < n && strcmp(UP_SHARE_STORE(&p->share, p->cur)->id, id) != 0)
+        p->cur++;
+    if (p->cur == n) {
+        snprintf(p->err, sizeof p->err,
+                 "the source returned a poll of store %s outside this rank's list", id);
+        p->rc = UP_EDB;
+        return 1;
+    }
+    if (up_buf_append(&p->ts, &ts, 1) != 0 || up_buf_append(&p->active, &a, 1) != 0) {
+        snprintf(p->err, sizeof p->err,
+                 "more than %zu polls on one rank, or out of memory: use more ranks",
+                 MAX_RANK_POLLS);
+        p->rc = UP_ENOMEM;
+        return 1;
+    }
+    p->poll_count[p->cur]++;
+    if (ts > p->max_ts)
+        p->max_ts = ts;
+    return 0;
+}
+
+static enum up_code read_polls(struct snap *s)
+{
+    struct part *p = &s->part;
+    struct up_store_sink sink = {NULL, NULL, NULL, on_poll, p};
+    size_t n = UP_SHARE_N(&p->share), i;
+    struct up_store *st = NULL;
+    const char **ids;
+    enum up_code rc;
+
+    up_buf_init(&p->ts, sizeof(int64_t), MAX_RANK_POLLS);
+    up_buf_init(&p->active, 1, MAX_RANK_POLLS);
+    p->max_ts = INT64_MIN;
+    p->poll_count = calloc(n ? n : 1, sizeof *p->poll_count);
+    ids = malloc((n ? n : 1) * sizeof *ids);
+    if (!p->poll_count || !ids) {
+        free(ids);
+        snprintf(s->d.err, ERRLEN, "out of memory for %zu stores", n);
+        return UP_ENOMEM;
+    }
+    if (n == 0 || !s->plan.has_now) {
+        free(ids);
+        return UP_OK;
+    }
+    for (i = 0; i < n; i++)
+        ids[i] = UP_SHARE_STORE(&p->share, i)->id;
+    rc = up_store_open(s->o->db, UP_STORE_READ, &st, s->d.err, ERRLEN);
+    if (rc == UP_OK)
+        rc = up_store_polls(st, ids, n, s->lo, s->plan.now, &sink, s->d.err, ERRLEN);
+    if (p->rc != UP_OK) {
+        rc = p->rc;
+        snprintf(s->d.err, ERRLEN, "%s", p->err);
+    }
+    up_store_close(st);
+    free(ids);
+    return rc;
+}
+
+/* ---- The layout: where each rank's items go (exclusive scans of the counts). ---- */
+
+static void lay_out(struct snap *s)
+{
+    const struct up_share *sh = &s->part.share;
+    uint64_t mine[4] = {UP_SHARE_N(sh), 0, s->part.ts.n, sh->hours.n}, before[4] = {0, 0, 0, 0};
+    uint64_t total[4];
+    size_t i;
+
+    for (i = 0; i < UP_SHARE_N(sh); i++)
+        mine[1] += strlen(UP_SHARE_STORE(sh, i)->id);
+    UP_MPI_CHECK(s->d.comm, MPI_Exscan(mine, before, 4, MPI_UINT64_T, MPI_SUM, s->d.comm));
+    if (s->d.rank == 0)
+        memset(before, 0, sizeof before); /* MPI_Exscan leaves rank 0's result undefined */
+    UP_MPI_CHECK(s->d.comm, MPI_Allreduce(mine, total, 4, MPI_UINT64_T, MPI_SUM, s->d.comm));
+    s->at.store_off = before[0];
+    s->at.id_off = before[1];
+    s->at.poll_off = before[2];
+    s->at.hours_off = before[3];
+    s->at.stores = total[0];
+    s->at.id_bytes = total[1];
+    s->at.polls = total[2];
+    s->at.hours = total[3];
+}
+
+/* ---- HDF5: datasets written collectively, each rank its own hyperslab. ---- */
+
+/* Creates the dataset name of n items of type (collective). chunked: the poll tables. */
+static hid_t create(struct snap *s, const char *name, hid_t type, uint64_t n, int chunked)
+{
+    hsize_t dims[1] = {(hsize_t)n};
+    hid_t space = H5Screate_simple(1, dims, NULL);
+    hid_t dcpl = H5Pcreate(H5P_DATASET_CREATE);
+    hid_t lcpl = H5Pcreate(H5P_LINK_CREATE);
+    hid_t d = H5I_INVALID_HID;
+
+    if (space < 0 || dcpl < 0 || lcpl < 0 || H5Pset_create_intermediate_group(lcpl, 1) < 0)
+        goto out;
+    if (chunked && s->o->chunk > 0 && n > 0) {
+        hsize_t chunk[1] = {(hsize_t)(s->o->chunk < n ? s->o->chunk : n)};
+        if (H5Pset_chunk(dcpl, 1, chunk) < 0 ||
+            (s->o->deflate > 0 &&
+             (H5Pset_shuffle(dcpl) < 0 || H5Pset_deflate(dcpl, (unsigned)s->o->deflate) < 0)))
+            goto out;
+    }
+    /* Nothing to fill: every item is written. */
+    if (H5Pset_fill_time(dcpl, H5D_FILL_TIME_NEVER) < 0 ||
+        H5Pset_alloc_time(dcpl, H5D_ALLOC_TIME_EARLY) < 0)
+        goto out;
+    d = H5Dcreate2(s->file, name, type, space, lcpl, dcpl, H5P_DEFAULT);
+out:
+    if (d < 0)
+        snprintf(s->d.err, ERRLEN, "cannot create dataset %s in %.512s", name, s->tmp);
+    H5Sclose(space);
+    H5Pclose(dcpl);
+    H5Pclose(lcpl);
+    return d;
+}
+
+/*
+ * Writes items [off, off + n) of dataset d from buf (collective: every rank calls it, in
+ * the same number of rounds, a rank with nothing left selecting nothing).
+ */
+static enum up_code write_slab(struct snap *s, hid_t d, hid_t memtype, const void *buf, size_t elem,
+                               uint64_t off, uint64_t n, const char *name)
+{
+    uint64_t rounds = (n + WRITE_ROUND - 1) / WRITE_ROUND, max_rounds = 0, r;
+    hid_t dxpl = H5Pcreate(H5P_DATASET_XFER), fs = H5Dget_space(d);
+    enum up_code rc = UP_OK;
+
+    UP_MPI_CHECK(s->d.comm,
+                 MPI_Allreduce(&rounds, &max_rounds, 1, MPI_UINT64_T, MPI_MAX, s->d.comm));
+    if (dxpl < 0 || fs < 0 || H5Pset_dxpl_mpio(dxpl, H5FD_MPIO_COLLECTIVE) < 0)
+        rc = UP_EIO;
+    for (r = 0; r < max_rounds; r++) {
+        uint64_t done = r * WRITE_ROUND, k = done < n ? n - done : 0;
+        hsize_t start[1] = {(hsize_t)(off + done)}, count[1];
+        hid_t ms;
+
+        if (k > WRITE_ROUND)
+            k = WRITE_ROUND;
+        count[0] = (hsize_t)(k ? k : 1);
+        ms = H5Screate_simple(1, count, NULL);
+        if (k == 0) {
+            H5Sselect_none(ms);
+            H5Sselect_none(fs);
+        } else {
+            H5Sselect_hyperslab(fs, H5S_SELECT_SET, start, NULL, count, NULL);
+        }
+        /* Every rank makes the call even after a failure, so no rank waits alone. */
+        if (H5Dwrite(d, memtype, ms, fs, dxpl, (const char *)buf + done * elem) < 0)
+            rc = UP_EIO;
+        H5Sclose(ms);
+    }
+    if (rc != UP_OK)
+        snprintf(s->d.err, ERRLEN, "cannot write dataset %s of %.512s", name, s->tmp);
+    H5Sclose(fs);
+    H5Pclose(dxpl);
+    return rc;
+}
+
+/* Creates name and writes this rank's items into it; -1 on failure (message in err). */
+static enum up_code put(struct snap *s, const char *name, hid_t filetype, hid_t memtype,
+                        const void *buf, size_t elem, uint64_t off, uint64_t n, uint64_t total,
+                        int chunked)
+{
+    hid_t d = create(s, name, filetype, total, chunked);
+    enum up_code rc;
+
+    /* A failed create on one rank is agreed before anyone writes. */
+    rc = up_dist_agree(&s->d, d < 0 ? UP_EIO : UP_OK);
+    if (rc == UP_OK)
+        rc = up_dist_agree(&s->d, write_slab(s, d, memtype, buf, elem, off, n, name));
+    if (d >= 0)
+        H5Dclose(d);
+    return rc;
+}
+
+/* An offsets table of a per-store count: this rank's entries start at base; the last
+ * rank also writes the closing total. */
+static uint64_t *offsets(const struct snap *s, uint64_t base, const uint64_t *count, size_t n,
+                         uint64_t *nout)
+{
+    int last = s->d.rank == s->d.size - 1;
+    uint64_t *v = malloc((n + 1) * sizeof *v);
+    size_t i;
+
+    if (!v)
+        return NULL;
+    for (i = 0; i < n; i++) {
+        v[i] = base;
+        base += count[i];
+    }
+    v[n] = base;
+    *nout = n + (size_t)last;
+    return v;
+}
+
+static enum up_code put_stores(struct snap *s)
+{
+    const struct up_share *sh = &s->part.share;
+    size_t n = UP_SHARE_N(sh), i, len;
+    uint64_t *idlen = malloc((n ? n : 1) * sizeof *idlen);
+    uint64_t *hcount = malloc((n ? n : 1) * sizeof *hcount);
+    int32_t *zone = malloc((n ? n : 1) * sizeof *zone);
+    uint64_t *id_off = NULL, *poll_off = NULL, *hours_off = NULL, k = 0;
+    struct up_buf bytes;
+    enum up_code rc = UP_OK;
+
+    up_buf_init(&bytes, 1, SIZE_MAX);
+    if (!idlen || !hcount || !zone)
+        rc = UP_ENOMEM;
+    for (i = 0; rc == UP_OK && i < n; i++) {
+        const struct up_share_store *st = UP_SHARE_STORE(sh, i);
+        len = strlen(st->id);
+        idlen[i] = len;
+        hcount[i] = st->nhours;
+        zone[i] = st->zone_index;
+        if (up_buf_append(&bytes, st->id, len) != 0)
+            rc = UP_ENOMEM;
+    }
+    if (rc == UP_OK && (!(id_off = offsets(s, s->at.id_off, idlen, n, &k)) ||
+                        !(poll_off = offsets(s, s->at.poll_off, s->part.poll_count, n, &k)) ||
+                        !(hours_off = offsets(s, s->at.hours_off, hcount, n, &k))))
+        rc = UP_ENOMEM;
+    if (rc != UP_OK)
+        snprintf(s->d.err, ERRLEN, "out of memory laying out %zu stores", n);
+    rc = up_dist_agree(&s->d, rc);
+    if (rc == UP_OK)
+        rc = put(s, "/stores/id_offset", H5T_STD_U64LE, H5T_NATIVE_UINT64, id_off, 8,
+                 s->at.store_off, k, s->at.stores + 1, 0);
+    if (rc == UP_OK)
+        rc = put(s, "/stores/id_bytes", H5T_STD_U8LE, H5T_NATIVE_UINT8, bytes.p, 1, s->at.id_off,
+                 bytes.n, s->at.id_bytes, 0);
+    if (rc == UP_OK)
+        rc = put(s, "/stores/poll_offset", H5T_STD_U64LE, H5T_NATIVE_UINT64, poll_off, 8,
+                 s->at.store_off, k, s->at.stores + 1, 0);
+    if (rc == UP_OK)
+        rc = put(s, "/stores/hours_offset", H5T_STD_U64LE, H5T_NATIVE_UINT64, hours_off, 8,
+                 s->at.store_off, k, s->at.stores + 1, 0);
+    if (rc == UP_OK)
+        rc = put(s, "/stores/zone", H5T_STD_I32LE, H5T_NATIVE_INT32, zone, 4, s->at.store_off, n,
+                 s->at.stores, 0);
+    free(idlen);
+    free(hcount);
+    free(zone);
+    free(id_off);
+    free(poll_off);
+    free(hours_off);
+    up_buf_free(&bytes);
+    return rc;
+}
+
+static enum up_code put_hours(struct snap *s)
+{
+    const struct up_share *sh = &s->part.share;
+    size_t n = sh->hours.n, i;
+    int8_t *day = malloc(n ? n : 1);
+    int64_t *start = malloc((n ? n : 1) * sizeof *start);
+    int64_t *end = malloc((n ? n : 1) * sizeof *end);
+    enum up_code rc = UP_OK;
+
+    if (!day || !start || !end) {
+        snprintf(s->d.err, ERRLEN, "out of memory for %zu hours rows", n);
+        rc = UP_ENOMEM;
+    }
+    for (i = 0; rc == UP_OK && i < n; i++) {
+        const struct up_hours_row *h = UP_BUF_AT(&sh->hours, struct up_hours_row, i);
+        day[i] = (int8_t)h->day;
+        start[i] = h->start_us;
+        end[i] = h->end_us;
+    }
+    rc = up_dist_agree(&s->d, rc);
+    if (rc == UP_OK)
+        rc = put(s, "/hours/day", H5T_STD_I8LE, H5T_NATIVE_INT8, day, 1, s->at.hours_off, n,
+                 s->at.hours, 0);
+    if (rc == UP_OK)
+        rc = put(s, "/hours/start_us", H5T_STD_I64LE, H5T_NATIVE_INT64, start, 8, s->at.hours_off,
+                 n, s->at.hours, 0);
+    if (rc == UP_OK)
+        rc = put(s, "/hours/end_us", H5T_STD_I64LE, H5T_NATIVE_INT64, end, 8, s->at.hours_off, n,
+                 s->at.hours, 0);
+    free(day);
+    free(start);
+    free(end);
+    return rc;
+}
+
+/* The zone table: rank 0 writes it, the others take part with empty selections. Names
+ * are stored without their NULs; the offsets count name bytes. */
+static enum up_code put_zones(struct snap *s)
+{
+    uint64_t *off = malloc(((size_t)s->nzones + 1) * sizeof *off), bytes = 0, src = 0;
+    char *names = malloc(s->zone_bytes > 0 ? (size_t)s->zone_bytes : 1);
+    int me = s->d.rank == 0;
+    enum up_code rc = UP_OK;
+    int32_t z;
+
+    if (!off || !names) {
+        snprintf(s->d.err, ERRLEN, "out of memory");
+        rc = UP_ENOMEM;
+    }
+    for (z = 0; rc == UP_OK && z < s->nzones; z++) {
+        size_t len = strlen(s->zone_names + src);
+        memcpy(names + bytes, s->zone_names + src, len);
+        off[z] = bytes;
+        bytes += len;
+        src += len + 1;
+    }
+    if (rc == UP_OK)
+        off[s->nzones] = bytes;
+    rc = up_dist_agree(&s->d, rc);
+    if (rc == UP_OK)
+        rc = put(s, "/zones/name_offset", H5T_STD_U64LE, H5T_NATIVE_UINT64, off, 8, 0,
+                 me ? (uint64_t)s->nzones + 1 : 0, (uint64_t)s->nzones + 1, 0);
+    if (rc == UP_OK)
+        rc = put(s, "/zones/name_bytes", H5T_STD_U8LE, H5T_NATIVE_UINT8, names, 1, 0,
+                 me ? bytes : 0, bytes, 0);
+    free(off);
+    free(names);
+    return rc;
+}
+
+/* Attributes are collective metadata: every rank writes the same value. */
+static int attr_i64(hid_t file, const char *name, int64_t v)
+{
+    hid_t sp = H5Screate(H5S_SCALAR);
+    hid_t a = H5Acreate2(file, name, H5T_STD_I64LE, sp, H5P_DEFAULT, H5P_DEFAULT);
+    int bad = a < 0 || H5Awrite(a, H5T_NATIVE_INT64, &v) < 0;
+
+    if (a >= 0)
+        H5Aclose(a);
+    H5Sclose(sp);
+    return bad;
+}
+
+static int attr_str(hid_t file, const char *name, const char *v)
+{
+    hid_t sp = H5Screate(H5S_SCALAR), t = H5Tcopy(H5T_C_S1);
+    hid_t a = H5I_INVALID_HID;
+    int bad = 1;
+
+    if (t >= 0 && H5Tset_size(t, strlen(v) + 1) >= 0 && H5Tset_strpad(t, H5T_STR_NULLTERM) >= 0)
+        a = H5Acreate2(file, name, t, sp, H5P_DEFAULT, H5P_DEFAULT);
+    if (a >= 0)
+        bad = H5Awrite(a, t, v) < 0;
+    if (a >= 0)
+        H5Aclose(a);
+    H5Tclose(t);
+    H5Sclose(sp);
+    return bad;
+}
+
+static enum up_code put_attributes(struct snap *s, int64_t max_ts)
+{
+    char source[1024], created[40];
+    int bad;
+
+    up_source_redact(s->o->db, source, sizeof source);
+    if (s->d.rank == 0)
+        up_now_iso(created, sizeof created);
+    UP_MPI_CHECK(s->d.comm, MPI_Bcast(created, sizeof created, MPI_CHAR, 0, s->d.comm));
+    bad = attr_i64(s->file, "schema_version", UP_SNAPSHOT_SCHEMA) ||
+          attr_i64(s->file, "now_us", s->plan.has_now ? s->plan.now : INT64_MIN) ||
+          attr_i64(s->file, "lo_us", s->plan.has_now ? s->lo : INT64_MIN) ||
+          attr_i64(s->file, "max_ts_us", max_ts) || attr_i64(s->file, "days", s->o->days) ||
+          attr_i64(s->file, "stores", (int64_t)s->at.stores) ||
+          attr_i64(s->file, "polls", (int64_t)s->at.polls) ||
+          attr_i64(s->file, "hours_rows", (int64_t)s->at.hours) ||
+          attr_i64(s->file, "zones", s->nzones) ||
+          attr_i64(s->file, "chunk", (int64_t)s->o->chunk) ||
+          attr_i64(s->file, "deflate", s->o->deflate) || attr_str(s->file, "source", source) ||
+          attr_str(s->file, "created", created);
+    if (bad)
+        snprintf(s->d.err, ERRLEN, "cannot write the attributes of %.512s", s->tmp);
+    return bad ? UP_EIO : UP_OK;
+}
+
+/* ---- The phases. ---- */
+
+/* Rank 0: a new file beside the target, created exclusively; its name to every rank. */
+static enum up_code make_tmp(struct snap *s)
+{
+    enum up_code rc = UP_OK;
+
+    if (s->d.rank == 0) {
+        int n = snprintf(s->tmp, sizeof s->tmp, "%s.tmp.XXXXXX", s->o->out), fd;
+        if (n < 0 || (size_t)n >= sizeof s->tmp) {
+            snprintf(s->d.err, ERRLEN, "output path too long: %.512s", s->o->out);
+            rc = UP_EUSAGE;
+        } else if ((fd = mkstemp(s->tmp)) < 0) {
+            snprintf(s->d.err, ERRLEN, "cannot create %.512s: %s", s->tmp, strerror(errno));
+            s->tmp[0] = '\0';
+            rc = UP_EIO;
+        } else {
+            close(fd);
+        }
+    }
+    rc = up_dist_agree(&s->d, rc);
+    if (rc == UP_OK)
+        UP_MPI_CHECK(s->d.comm, MPI_Bcast(s->tmp, sizeof s->tmp, MPI_CHAR, 0, s->d.comm));
+    return rc;
+}
+
+static enum up_code open_file(struct snap *s)
+{
+    hid_t fapl = H5Pcreate(H5P_FILE_ACCESS);
+    enum up_code rc = UP_OK;
+
+    if (fapl < 0 || H5Pset_fapl_mpio(fapl, s->d.comm, MPI_INFO_NULL) < 0 ||
+        H5Pset_all_coll_metadata_ops(fapl, 1) < 0 || H5Pset_coll_metadata_write(fapl, 1) < 0) {
+        rc = UP_EIO;
+    } else {
+        /* Truncates the file rank 0 made with mkstemp: the name is ours alone. */
+        s->file = H5Fcreate(s->tmp, H5F_ACC_TRUNC, H5P_DEFAULT, fapl);
+        if (s->file < 0)
+            rc = UP_EIO;
+    }
+    if (rc != UP_OK)
+        snprintf(s->d.err, ERRLEN, "cannot open %.512s with parallel HDF5", s->tmp);
+    H5Pclose(fapl);
+    return up_dist_agree(&s->d, rc);
+}
+
+/* Rank 0 has the zone table in its plan; every rank gets it (a few KiB). */
+static enum up_code share_zones(struct snap *s)
+{
+    struct up_buf b;
+    int32_t z;
+    enum up_code rc = UP_OK;
+
+    up_buf_init(&b, 1, INT_MAX);
+    if (s->d.rank == 0) {
+        for (z = 0; rc == UP_OK && (size_t)z < s->plan.zones.n; z++) {
+            const char *name = *UP_BUF_AT(&s->plan.zones, char *, (size_t)z);
+            if (up_buf_append(&b, name, strlen(name) + 1) != 0)
+                rc = UP_ENOMEM;
+        }
+        s->nzones = (int32_t)s->plan.zones.n;
+        s->zone_bytes = (int)b.n;
+    }
+    rc = up_dist_agree(&s->d, rc);
+    if (rc != UP_OK)
+        goto out;
+    UP_MPI_CHECK(s->d.comm, MPI_Bcast(&s->nzones, 1, MPI_INT32_T, 0, s->d.comm));
+    UP_MPI_CHECK(s->d.comm, MPI_Bcast(&s->zone_bytes, 1, MPI_INT, 0, s->d.comm));
+    if (s->d.rank != 0 && up_buf_reserve(&b, (size_t)s->zone_bytes + 1) != 0)
+        rc = UP_ENOMEM;
+    rc = up_dist_agree(&s->d, rc);
+    if (rc != UP_OK)
+        goto out;
+    if (s->zone_bytes > 0)
+        UP_MPI_CHECK(s->d.comm, MPI_Bcast(b.p, s->zone_bytes, MPI_CHAR, 0, s->d.comm));
+    s->zone_names = up_buf_take(&b);
+out:
+    up_buf_free(&b);
+    return rc;
+}
+
+static void publish_sync(const char *path)
+{
+    char dir[PATH_MAX];
+    const char *slash = strrchr(path, '/');
+    int fd;
+
+    if (slash)
+        snprintf(dir, sizeof dir, "%.*s", (int)(slash - path) ? (int)(slash - path) : 1, path);
+    else
+        snprintf(dir, sizeof dir, ".");
+    fd = open(dir, O_RDONLY | O_DIRECTORY);
+    if (fd >= 0) {
+        fsync(fd);
+        close(fd);
+    }
+}
+
+/* Rank 0: fsync the file, rename it into place, fsync its folder. */
+static enum up_code publish(struct snap *s)
+{
+    int fd = open(s->tmp, O_RDONLY | O_NOFOLLOW);
+
+    if (fd < 0 || fsync(fd) != 0) {
+        snprintf(s->d.err, ERRLEN, "cannot sync %.512s: %s", s->tmp, strerror(errno));
+        if (fd >= 0)
+            close(fd);
+        return UP_EIO;
+    }
+    close(fd);
+    if (rename(s->tmp, s->o->out) != 0) {
+        snprintf(s->d.err, ERRLEN, "cannot rename %.400s to %.400s: %s", s->tmp, s->o->out,
+                 strerror(errno));
+        return UP_EIO;
+    }
+    s->tmp[0] = '\0';
+    publish_sync(s->o->out);
+    return UP_OK;
+}
+
+static enum up_code write_all(struct snap *s)
+{
+    struct part *p = &s->part;
+    int64_t max_ts = INT64_MIN;
+    enum up_code rc;
+
+    UP_MPI_CHECK(s->d.comm, MPI_Allreduce(&p->max_ts, &max_ts, 1, MPI_INT64_T, MPI_MAX, s->d.comm));
+    lay_out(s);
+    rc = make_tmp(s);
+    if (rc == UP_OK)
+        rc = open_file(s);
+    if (rc != UP_OK)
+        return rc;
+    rc = put_stores(s);
+    if (rc == UP_OK)
+        rc = put_hours(s);
+    if (rc == UP_OK)
+        rc = put_zones(s);
+    if (rc == UP_OK)
+        rc = put(s, "/polls/ts", H5T_STD_I64LE, H5T_NATIVE_INT64, p->ts.p, 8, s->at.poll_off,
+                 p->ts.n, s->at.polls, 1);
+    if (rc == UP_OK)
+        rc = put(s, "/polls/active", H5T_STD_U8LE, H5T_NATIVE_UINT8, p->active.p, 1, s->at.poll_off,
+                 p->active.n, s->at.polls, 1);
+    if (rc == UP_OK)
+        rc = up_dist_agree(&s->d, put_attributes(s, max_ts));
+    if (H5Fclose(s->file) < 0 && rc == UP_OK) {
+        snprintf(s->d.err, ERRLEN, "cannot close %.512s", s->tmp);
+        rc = UP_EIO;
+    }
+    s->file = H5I_INVALID_HID;
+    return up_dist_agree(&s->d, rc);
+}
+
+enum up_code up_snapshot_run(const struct up_snapshot_opts *o, MPI_Comm caller)
+{
+    struct snap s;
+    enum up_code rc = UP_OK;
+    int64_t hdr[2];
+    double t0 = up_job_wall(), t_read = 0, t_write = 0;
+    int final;
+
+    memset(&s, 0, sizeof s);
+    s.o = o;
+    s.file = H5I_INVALID_HID;
+    up_plan_init(&s.plan);
+    up_dist_begin(&s.d, caller);
+    /* HDF5 prints its own error stack; ours say the same in one line. */
+    H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
+    if (o->days < 7) {
+        snprintf(s.d.err, ERRLEN, "--days must be 7 or more (a report reads a week)");
+        rc = UP_EUSAGE;
+    } else if (s.d.rank == 0) {
+        rc = up_plan_read(&s.plan, o->db, o->has_now, o->now, s.d.err, ERRLEN);
+    }
+    rc = up_dist_agree(&s.d, rc);
+    if (rc != UP_OK)
+        goto done;
+    hdr[0] = s.plan.now;
+    hdr[1] = s.plan.has_now;
+    UP_MPI_CHECK(s.d.comm, MPI_Bcast(hdr, 2, MPI_INT64_T, 0, s.d.comm));
+    s.plan.now = hdr[0];
+    s.plan.has_now = (int)hdr[1];
+    s.lo = s.plan.now - (int64_t)o->days * UP_USEC_PER_DAY;
+    rc = share_zones(&s);
+    if (rc == UP_OK)
+        rc = up_dist_scatter(&s.d, &s.plan, &s.part.share);
+    if (rc == UP_OK)
+        rc = read_polls(&s);
+    rc = up_dist_agree(&s.d, rc);
+    t_read = up_job_wall() - t0;
+    if (rc == UP_OK)
+        rc = write_all(&s);
+    if (rc == UP_OK && s.d.rank == 0)
+        rc = publish(&s);
+    t_write = up_job_wall() - t0 - t_read;
+
+done:
+    if (s.d.rank == 0) {
+        if (rc != UP_OK) {
+            UP_LOG(ERROR, "%s", s.d.err);
+            if (s.tmp[0])
+                unlink(s.tmp);
+        } else if (!o->quiet) {
+            char now_text[40] = "(no polls)";
+            if (s.plan.has_now)
+                up_format_timestamp(s.plan.now, now_text, sizeof now_text);
+            printf("snapshot %s: now %s, %d days; %llu stores, %llu polls, %llu hours rows, "
+                   "%d zones, %d ranks\n",
+                   o->out, now_text, o->days, (unsigned long long)s.at.stores,
+                   (unsigned long long)s.at.polls, (unsigned long long)s.at.hours, s.nzones,
+                   s.d.size);
+            printf("  time: plan and reads %.3f s, write %.3f s, total %.3f s\n", t_read, t_write,
+                   up_job_wall() - t0);
+        }
+    }
+    final = (int)rc;
+    UP_MPI_CHECK(s.d.comm, MPI_Bcast(&final, 1, MPI_INT, 0, s.d.comm));
+    if (s.file >= 0)
+        H5Fclose(s.file);
+    up_share_free(&s.part.share);
+    up_buf_free(&s.part.ts);
+    up_buf_free(&s.part.active);
+    free(s.part.poll_count);
+    free(s.zone_names);
+    up_plan_free(&s.plan);
+    up_dist_end(&s.d);
+    return (enum up_code) final;
+}

@@ -11,6 +11,7 @@
  *   /stores/poll_offset   uint64 [N + 1]  store i's polls = polls[poll_offset[i] ..)
  *   /stores/hours_offset  uint64 [N + 1]  store i's rows = hours[hours_offset[i] ..)
  *   /stores/zone          int32  [N]      index into /zones, -1: no valid zone row
+ *   /stores/first_ts      int64  [N]      the store's earliest poll held (its existence)
  *   /polls/ts             int64  [P]      µs since the epoch, UTC, ascending per store
  *   /polls/active         uint8  [P]      1 active, 0 inactive
  *   /hours/day            int8   [H]      0 = Monday .. 6 = Sunday

@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 #include "up_dist.h"
 #include "up_job.h"
@@ -33,6 +34,7 @@
 struct part {
     struct up_share share;
     uint64_t *poll_count; /* per store of the share */
+    int64_t *first_ts;    /* per store: its earliest poll held (INT64_MAX: none) */
     struct up_buf ts;     /* int64_t */
     struct up_buf active; /* uint8_t */
     size_t cur;           /* the store whose polls are arriving */
@@ -84,7 +86,8 @@ static int on_poll(void *ctx, const char *id, int64_t ts, int active)
         p->rc = UP_ENOMEM;
         return 1;
     }
-    p->poll_count[p->cur]++;
+    if (p->poll_count[p->cur]++ == 0)
+        p->first_ts[p->cur] = ts;
     if (ts > p->max_ts)
         p->max_ts = ts;
     return 0;
@@ -103,12 +106,15 @@ static enum up_code read_polls(struct snap *s)
     up_buf_init(&p->active, 1, MAX_RANK_POLLS);
     p->max_ts = INT64_MIN;
     p->poll_count = calloc(n ? n : 1, sizeof *p->poll_count);
+    p->first_ts = malloc((n ? n : 1) * sizeof *p->first_ts);
     ids = malloc((n ? n : 1) * sizeof *ids);
-    if (!p->poll_count || !ids) {
+    if (!p->poll_count || !p->first_ts || !ids) {
         free(ids);
         snprintf(s->d.err, ERRLEN, "out of memory for %zu stores", n);
         return UP_ENOMEM;
     }
+    for (i = 0; i < n; i++)
+        p->first_ts[i] = INT64_MAX;
     if (n == 0 || !s->plan.has_now) {
         free(ids);
         return UP_OK;
@@ -310,6 +316,9 @@ static enum up_code put_stores(struct snap *s)
     if (rc == UP_OK)
         rc = put(s, "/stores/zone", H5T_STD_I32LE, H5T_NATIVE_INT32, zone, 4, s->at.store_off, n,
                  s->at.stores, 0);
+    if (rc == UP_OK)
+        rc = put(s, "/stores/first_ts", H5T_STD_I64LE, H5T_NATIVE_INT64, s->part.first_ts, 8,
+                 s->at.store_off, n, s->at.stores, 0);
     free(idlen);
     free(hcount);
     free(zone);
@@ -462,6 +471,11 @@ static enum up_code make_tmp(struct snap *s)
             s->tmp[0] = '\0';
             rc = UP_EIO;
         } else {
+            /* mkstemp makes it 0600; a snapshot is read by whoever may read its folder. */
+            mode_t mask = umask(0);
+            umask(mask);
+            if (fchmod(fd, 0666 & ~mask) != 0)
+                UP_LOG(WARN, "cannot set the mode of %s: %s", s->tmp, strerror(errno));
             close(fd);
         }
     }
@@ -669,6 +683,7 @@ done:
     up_buf_free(&s.part.ts);
     up_buf_free(&s.part.active);
     free(s.part.poll_count);
+    free(s.part.first_ts);
     free(s.zone_names);
     up_plan_free(&s.plan);
     up_dist_end(&s.d);

@@ -1,6 +1,7 @@
 /*
- * Storage interface: one table of operations per backend (SQLite, PostgreSQL, ...),
- * chosen by the database URL. Used by uptime_load (write) and uptime_report (read).
+ * Storage: where the loader writes polls, hours and zones and the report job reads them,
+ * behind one set of functions whatever the backend (SQLite, PostgreSQL, ...), chosen by
+ * the source string (up_source.h). The backends' table lives in src/store/up_store_int.h.
  */
 #ifndef UP_STORE_H
 #define UP_STORE_H
@@ -10,63 +11,21 @@
 #include "up_error.h"
 #include "up_model.h"
 
-struct up_store_ops;
-
-/* A connection. Each backend embeds this as the first member of its own struct. */
-struct up_store {
-    const struct up_store_ops *ops;
-};
+/* A connection to one source; opened by up_store_open, freed by up_store_close. */
+struct up_store;
 
 enum up_store_mode { UP_STORE_READ, UP_STORE_WRITE };
 
-/* Callbacks of the read operations; a non-zero return stops the scan with UP_EFAIL. */
-typedef int (*up_store_list_cb)(void *ctx, const char *id, int64_t npolls);
-typedef int (*up_hours_cb)(void *ctx, const char *id, const struct up_hours_row *row);
-typedef int (*up_tz_cb)(void *ctx, const char *id, const char *zone);
-typedef int (*up_poll_cb)(void *ctx, const char *id, int64_t ts, int active);
-
-struct up_store_ops {
-    const char *name;
-    /* Returns 1 if this backend handles url. */
-    int (*accepts)(const char *url);
-    enum up_code (*open)(const char *url, enum up_store_mode mode, struct up_store **out, char *err,
-                         size_t errlen);
-    void (*close)(struct up_store *st);
-
-    /* Loading: begin; put rows; commit (all or nothing) or rollback. */
-    enum up_code (*begin)(struct up_store *st, char *err, size_t errlen);
-    /* Duplicate (store_id, ts): inactive wins. */
-    enum up_code (*put_status)(struct up_store *st, const char *id, int64_t ts, int active,
-                               char *err, size_t errlen);
-    /* Staged; at commit every store named in this load has its hours replaced whole. */
-    enum up_code (*put_hours)(struct up_store *st, const char *id, const struct up_hours_row *row,
-                              char *err, size_t errlen);
-    /* Upsert. */
-    enum up_code (*put_timezone)(struct up_store *st, const char *id, const char *zone, char *err,
-                                 size_t errlen);
-    enum up_code (*commit)(struct up_store *st, char *err, size_t errlen);
-    enum up_code (*rollback)(struct up_store *st, char *err, size_t errlen);
-
-    /* Reading. Greatest poll timestamp; *any = 0 when there is no poll. */
-    enum up_code (*max_ts)(struct up_store *st, int64_t *max, int *any, char *err, size_t errlen);
-    /* Stores with a poll at or before now, byte-wise ascending, with a weight for
-     * balancing the ranks: their poll count in [lo, now], or an estimate of it. */
-    enum up_code (*stores)(struct up_store *st, int64_t lo, int64_t now, up_store_list_cb cb,
-                           void *ctx, char *err, size_t errlen);
-    /* Every hours row, ordered by store_id byte-wise. */
-    enum up_code (*hours)(struct up_store *st, up_hours_cb cb, void *ctx, char *err, size_t errlen);
-    /* Every timezone row, ordered by store_id byte-wise. */
-    enum up_code (*timezones)(struct up_store *st, up_tz_cb cb, void *ctx, char *err,
-                              size_t errlen);
-    /* Polls of the stores ids[0..n) (sorted byte-wise, distinct), in (store_id, ts)
-     * order: those in [lo, now] plus, per store, the latest one before lo (carry-in).
-     * Never a store's whole history; streams without holding the result set. */
-    enum up_code (*polls)(struct up_store *st, const char *const *ids, size_t n, int64_t lo,
-                          int64_t now, up_poll_cb cb, void *ctx, char *err, size_t errlen);
+/* What a backend can do (up_store_caps); a read-only backend (an HDF5 snapshot) has no
+ * WRITE, and every loading function then fails with UP_EUSAGE. */
+enum up_store_cap {
+    UP_STORE_CAP_READ = 1u << 0,  /* up_store_max_ts, _stores, _hours, _timezones, _polls */
+    UP_STORE_CAP_WRITE = 1u << 1, /* up_store_begin, _put_*, _commit, _rollback */
 };
 
 /* Receives the rows of a read; one struct for every read operation (only the member the
- * operation names is called). A non-zero return stops the read with UP_EFAIL. */
+ * operation names is called, and it must not be NULL). A non-zero return stops the read
+ * with UP_EFAIL. The strings passed are valid only during the call. */
 struct up_store_sink {
     /* up_store_stores: a store and its weight (poll count in [lo, now], or an estimate). */
     int (*store)(void *ctx, const char *id, int64_t weight);
@@ -79,22 +38,55 @@ struct up_store_sink {
     void *ctx;
 };
 
-/* Loading (UP_STORE_WRITE): begin; put rows; commit (all or nothing) or rollback. */
+/*
+ * Opens the backend whose kind of source url is ("sqlite:PATH" or a plain path,
+ * "postgresql://...", a key=value conninfo, ...). On UP_OK *out is a connection the caller
+ * closes with up_store_close; otherwise *out is NULL and err says why, the source always
+ * with its password hidden. UP_EUSAGE: no backend of this build takes url (a kind not
+ * compiled in: "built without PostgreSQL support", "not built with HDF5 support"), or
+ * mode is UP_STORE_WRITE on a read-only backend ("<source> is read-only: ..."). Else the
+ * backend's error (UP_EDB: cannot connect, not an uptime database, ...). Each rank that
+ * reads opens its own connection.
+ */
+enum up_code up_store_open(const char *url, enum up_store_mode mode, struct up_store **out,
+                           char *err, size_t errlen) UP_WARN_UNUSED;
+
+/* Closes st; a load begun and not committed is discarded. Accepts NULL. */
+void up_store_close(struct up_store *st);
+
+/* Returns the backend's UP_STORE_CAP_* bits. */
+unsigned up_store_caps(const struct up_store *st);
+
+/* Returns the backend's static name: "sqlite", "postgresql", ... (never NULL). */
+const char *up_store_backend_name(const struct up_store *st);
+
+/*
+ * Loading, on a connection opened with UP_STORE_WRITE: begin; put rows; commit (all or
+ * nothing) or rollback. Each returns UP_OK, UP_EUSAGE on a read-only backend, or the
+ * backend's error (UP_EDB, UP_ENOMEM), with the message in err. After a failure the
+ * caller rolls back.
+ */
 enum up_code up_store_begin(struct up_store *st, char *err, size_t errlen) UP_WARN_UNUSED;
 /* One poll; a duplicate (store_id, ts) merges, inactive wins. */
 enum up_code up_store_put_status(struct up_store *st, const char *id, int64_t ts, int active,
                                  char *err, size_t errlen) UP_WARN_UNUSED;
-/* One hours row, staged: at commit every store named in this load has its hours replaced. */
-enum up_code up_store_put_hours(struct up_store *st, const char *id,
-                                const struct up_hours_row *row, char *err,
-                                size_t errlen) UP_WARN_UNUSED;
-/* One store's zone (upsert). */
-enum up_code up_store_put_timezone(struct up_store *st, const char *id, const char *zone,
-                                   char *err, size_t errlen) UP_WARN_UNUSED;
+/* One hours row, staged: at commit every store named in this load has its hours replaced
+ * as a whole (identical rows stored once). */
+enum up_code up_store_put_hours(struct up_store *st, const char *id, const struct up_hours_row *row,
+                                char *err, size_t errlen) UP_WARN_UNUSED;
+/* One store's zone (upsert; the last one of a load wins). */
+enum up_code up_store_put_timezone(struct up_store *st, const char *id, const char *zone, char *err,
+                                   size_t errlen) UP_WARN_UNUSED;
+/* Makes the load visible to readers, all of it or (on error) none. */
 enum up_code up_store_commit(struct up_store *st, char *err, size_t errlen) UP_WARN_UNUSED;
+/* Discards the load; UP_OK when there is nothing to discard. */
 enum up_code up_store_rollback(struct up_store *st, char *err, size_t errlen) UP_WARN_UNUSED;
 
-/* Reading. The greatest poll timestamp in *max; *any = 0 when there is no poll. */
+/*
+ * Reading. Each returns UP_OK, UP_EFAIL when a sink member stopped the read, UP_EUSAGE
+ * when the sink lacks the member the operation calls, or the backend's error (UP_EDB).
+ */
+/* The greatest poll timestamp in *max; *any = 0 (and *max = 0) when there is no poll. */
 enum up_code up_store_max_ts(struct up_store *st, int64_t *max, int *any, char *err,
                              size_t errlen) UP_WARN_UNUSED;
 /* Stores with a poll at or before now, byte-wise ascending, to sink->store with a weight
@@ -106,29 +98,13 @@ enum up_code up_store_stores(struct up_store *st, int64_t lo, int64_t now,
 enum up_code up_store_hours(struct up_store *st, const struct up_store_sink *sink, char *err,
                             size_t errlen) UP_WARN_UNUSED;
 /* Every timezone row to sink->zone, ordered by store_id byte-wise. */
-enum up_code up_store_timezones(struct up_store *st, const struct up_store_sink *sink,
-                                char *err, size_t errlen) UP_WARN_UNUSED;
+enum up_code up_store_timezones(struct up_store *st, const struct up_store_sink *sink, char *err,
+                                size_t errlen) UP_WARN_UNUSED;
 /* Polls of the stores ids[0..n) (sorted byte-wise, distinct) to sink->poll in (store_id,
  * ts) order: those in [lo, now] plus, per store, the latest one before lo (carry-in).
  * Never a store's whole history; streams without holding the result set. */
 enum up_code up_store_polls(struct up_store *st, const char *const *ids, size_t n, int64_t lo,
                             int64_t now, const struct up_store_sink *sink, char *err,
                             size_t errlen) UP_WARN_UNUSED;
-
-/* The backends compiled in, NULL-terminated. */
-extern const struct up_store_ops *const up_store_backends[];
-
-/*
- * Opens the backend that accepts url ("sqlite:PATH", a plain path, ...). Returns UP_OK,
- * UP_EUSAGE for a URL no backend takes, or the backend's error; message in err.
- */
-enum up_code up_store_open(const char *url, enum up_store_mode mode, struct up_store **out,
-                           char *err, size_t errlen) UP_WARN_UNUSED;
-
-/* Copies url to out with any password replaced by "***" (for logs and status files). */
-void up_store_redact(const char *url, char *out, size_t n);
-
-/* Closes st. Accepts NULL. */
-void up_store_close(struct up_store *st);
 
 #endif

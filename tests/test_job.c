@@ -155,6 +155,12 @@ int main(int argc, char **argv)
 
     if (MPI_Init(&argc, &argv) != MPI_SUCCESS)
         return 2;
+    /* The in-memory backend is the tests' own: the programs do not contain it. */
+    if (up_store_register_backend(&up_store_mem_ops) != UP_OK) {
+        fprintf(stderr, "cannot register the in-memory storage backend\n");
+        MPI_Finalize();
+        return 2;
+    }
     if (CU_initialize_registry() != CUE_SUCCESS)
         return 2;
     s = CU_add_suite("job", NULL, NULL);

@@ -13,13 +13,18 @@ int test_csvin_add(void);
 int test_rows_add(void);
 int test_store_add(void);
 int test_store_mem_add(void);
+#ifdef UPTIME_WITH_POSTGRESQL
 int test_store_pg_add(void);
+#define UP_TEST_PG(X) X(store_pg)
+#else
+#define UP_TEST_PG(X) /* built without PostgreSQL: no suite */
+#endif
 int test_load_add(void);
 int test_report_add(void);
 int test_plan_add(void);
 int test_worker_add(void);
 
 #define UP_TEST_LIST(X)                                                                        \
-    X(time) X(tz) X(hours) X(uptime) X(csvin) X(rows) X(store) X(store_mem) X(store_pg) X(load) X(report) X(plan) X(worker)
+    X(time) X(tz) X(hours) X(uptime) X(csvin) X(rows) X(store) X(store_mem) UP_TEST_PG(X) X(load) X(report) X(plan) X(worker)
 
 #endif

@@ -232,14 +232,14 @@ static void dump(const char *db, char *out)
 {
     struct up_store *st = NULL;
     const char *ids[] = {"s1", "s2"};
+    const struct up_store_sink sink = {dump_store, dump_hours, NULL, dump_poll, out};
     char err[512];
 
     out[0] = '\0';
     CU_ASSERT_EQUAL_FATAL(up_store_open(db, UP_STORE_READ, &st, err, sizeof err), UP_OK);
-    CU_ASSERT_EQUAL(st->ops->stores(st, 0, INT64_MAX, dump_store, out, err, sizeof err), UP_OK);
-    CU_ASSERT_EQUAL(st->ops->polls(st, ids, 2, 0, INT64_MAX, dump_poll, out, err, sizeof err),
-                    UP_OK);
-    CU_ASSERT_EQUAL(st->ops->hours(st, dump_hours, out, err, sizeof err), UP_OK);
+    CU_ASSERT_EQUAL(up_store_stores(st, 0, INT64_MAX, &sink, err, sizeof err), UP_OK);
+    CU_ASSERT_EQUAL(up_store_polls(st, ids, 2, 0, INT64_MAX, &sink, err, sizeof err), UP_OK);
+    CU_ASSERT_EQUAL(up_store_hours(st, &sink, err, sizeof err), UP_OK);
     up_store_close(st);
 }
 

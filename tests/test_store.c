@@ -1,4 +1,5 @@
-/* The SQLite backend through the storage interface. */
+/* The SQLite and in-memory backends through the storage interface, and the interface's
+ * own rules: which backend takes a source, capabilities, read-only backends. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -8,6 +9,8 @@
 #include "test_store_util.h"
 #include "up_store_mem.h"
 #include "test_util.h"
+#include "up_load.h"
+#include "up_source.h"
 #include "up_store.h"
 #include "up_time.h"
 #include "up_uptime.h"
@@ -60,6 +63,7 @@ static void test_roundtrip_and_order(void)
     char path[512], err[512];
     struct up_store *st;
     struct sink s = {"", 0};
+    struct up_store_sink ss = sink_all(&s);
     const char *ids[] = {"0123", "123", "B", "a", "\xc3\xa9"};
     int64_t max = 0;
     int any = 0;
@@ -70,30 +74,29 @@ static void test_roundtrip_and_order(void)
     up_store_close(st);
 
     CU_ASSERT_EQUAL_FATAL(up_store_open(path, UP_STORE_READ, &st, err, sizeof err), UP_OK);
-    CU_ASSERT_EQUAL(st->ops->max_ts(st, &max, &any, err, sizeof err), UP_OK);
+    CU_ASSERT_EQUAL(up_store_max_ts(st, &max, &any, err, sizeof err), UP_OK);
     CU_ASSERT_EQUAL(max, SEC(200));
     CU_ASSERT_EQUAL(any, 1);
     /* Every store with a poll at or before now, weighted by its poll count. */
-    CU_ASSERT_EQUAL(st->ops->stores(st, SEC(60), SEC(200), sink_store, &s, err, sizeof err), UP_OK);
+    CU_ASSERT_EQUAL(up_store_stores(st, SEC(60), SEC(200), &ss, err, sizeof err), UP_OK);
     CU_ASSERT_STRING_EQUAL(s.text, "0123:1;123:1;B:1;a:2;\xc3\xa9:1;");
     /* As of 55 s only "123" (polled at 50 s) exists yet. */
     s.n = 0;
     s.text[0] = '\0';
-    CU_ASSERT_EQUAL(st->ops->stores(st, 0, SEC(55), sink_store, &s, err, sizeof err), UP_OK);
+    CU_ASSERT_EQUAL(up_store_stores(st, 0, SEC(55), &ss, err, sizeof err), UP_OK);
     CU_ASSERT_STRING_EQUAL(s.text, "123:1;");
     s.n = 0;
     s.text[0] = '\0';
-    CU_ASSERT_EQUAL(st->ops->hours(st, sink_hours, &s, err, sizeof err), UP_OK);
+    CU_ASSERT_EQUAL(up_store_hours(st, &ss, err, sizeof err), UP_OK);
     CU_ASSERT_STRING_EQUAL(s.text, "a:0:9-17;a:1:10-12;hoursonly:0:9-17;");
     s.n = 0;
     s.text[0] = '\0';
-    CU_ASSERT_EQUAL(st->ops->timezones(st, sink_tz, &s, err, sizeof err), UP_OK);
+    CU_ASSERT_EQUAL(up_store_timezones(st, &ss, err, sizeof err), UP_OK);
     CU_ASSERT_STRING_EQUAL(s.text, "a:Asia/Kolkata;");
     /* Polls: window [90 s, 200 s] plus the latest before 90 s per store. */
     s.n = 0;
     s.text[0] = '\0';
-    CU_ASSERT_EQUAL(st->ops->polls(st, ids, 5, SEC(90), SEC(200), sink_poll, &s, err, sizeof err),
-                    UP_OK);
+    CU_ASSERT_EQUAL(up_store_polls(st, ids, 5, SEC(90), SEC(200), &ss, err, sizeof err), UP_OK);
     CU_ASSERT_STRING_EQUAL(s.text, "0123@60=0;123@50=1;B@70=1;a@100=1;a@200=0;\xc3\xa9@80=1;");
     up_store_close(st);
 }
@@ -103,24 +106,23 @@ static void test_carry_in_is_only_the_latest(void)
     char path[512], err[512];
     struct up_store *st;
     struct sink s = {"", 0};
+    struct up_store_sink ss = sink_all(&s);
     const char *ids[] = {"s"};
     int i;
 
     fresh_url(path, sizeof path);
     st = open_rw(path);
-    CU_ASSERT_EQUAL_FATAL(st->ops->begin(st, err, sizeof err), UP_OK);
+    CU_ASSERT_EQUAL_FATAL(up_store_begin(st, err, sizeof err), UP_OK);
     for (i = 1; i <= 10; i++)
-        CU_ASSERT_EQUAL(st->ops->put_status(st, "s", SEC(i * 10), i % 2, err, sizeof err), UP_OK);
-    CU_ASSERT_EQUAL_FATAL(st->ops->commit(st, err, sizeof err), UP_OK);
+        CU_ASSERT_EQUAL(up_store_put_status(st, "s", SEC(i * 10), i % 2, err, sizeof err), UP_OK);
+    CU_ASSERT_EQUAL_FATAL(up_store_commit(st, err, sizeof err), UP_OK);
     /* lo = 75 s, now = 90 s: the carry-in is 70 s; 100 s is after now. */
-    CU_ASSERT_EQUAL(st->ops->polls(st, ids, 1, SEC(75), SEC(90), sink_poll, &s, err, sizeof err),
-                    UP_OK);
+    CU_ASSERT_EQUAL(up_store_polls(st, ids, 1, SEC(75), SEC(90), &ss, err, sizeof err), UP_OK);
     CU_ASSERT_STRING_EQUAL(s.text, "s@70=1;s@80=0;s@90=1;");
     /* A poll exactly at lo is in the window, not a carry-in. */
     s.n = 0;
     s.text[0] = '\0';
-    CU_ASSERT_EQUAL(st->ops->polls(st, ids, 1, SEC(80), SEC(80), sink_poll, &s, err, sizeof err),
-                    UP_OK);
+    CU_ASSERT_EQUAL(up_store_polls(st, ids, 1, SEC(80), SEC(80), &ss, err, sizeof err), UP_OK);
     CU_ASSERT_STRING_EQUAL(s.text, "s@70=1;s@80=0;");
     up_store_close(st);
 }
@@ -130,21 +132,22 @@ static void test_reload_replaces_hours_and_upserts(void)
     char path[512], err[512];
     struct up_store *st;
     struct sink s = {"", 0};
+    struct up_store_sink ss = sink_all(&s);
     struct up_hours_row h3 = {6, SEC(1 * 3600), SEC(2 * 3600)};
 
     fresh_url(path, sizeof path);
     st = open_rw(path);
     store_load_basic(st);
-    CU_ASSERT_EQUAL_FATAL(st->ops->begin(st, err, sizeof err), UP_OK);
-    CU_ASSERT_EQUAL(st->ops->put_hours(st, "a", &h3, err, sizeof err), UP_OK);
-    CU_ASSERT_EQUAL(st->ops->put_timezone(st, "a", "UTC", err, sizeof err), UP_OK);
-    CU_ASSERT_EQUAL_FATAL(st->ops->commit(st, err, sizeof err), UP_OK);
-    CU_ASSERT_EQUAL(st->ops->hours(st, sink_hours, &s, err, sizeof err), UP_OK);
+    CU_ASSERT_EQUAL_FATAL(up_store_begin(st, err, sizeof err), UP_OK);
+    CU_ASSERT_EQUAL(up_store_put_hours(st, "a", &h3, err, sizeof err), UP_OK);
+    CU_ASSERT_EQUAL(up_store_put_timezone(st, "a", "UTC", err, sizeof err), UP_OK);
+    CU_ASSERT_EQUAL_FATAL(up_store_commit(st, err, sizeof err), UP_OK);
+    CU_ASSERT_EQUAL(up_store_hours(st, &ss, err, sizeof err), UP_OK);
     /* a's two rows are replaced as a whole; hoursonly, not in this load, keeps its row. */
     CU_ASSERT_STRING_EQUAL(s.text, "a:6:1-2;hoursonly:0:9-17;");
     s.n = 0;
     s.text[0] = '\0';
-    CU_ASSERT_EQUAL(st->ops->timezones(st, sink_tz, &s, err, sizeof err), UP_OK);
+    CU_ASSERT_EQUAL(up_store_timezones(st, &ss, err, sizeof err), UP_OK);
     CU_ASSERT_STRING_EQUAL(s.text, "a:UTC;");
     up_store_close(st);
 }
@@ -154,14 +157,15 @@ static void test_rollback_keeps_previous_data(void)
     char path[512], err[512];
     struct up_store *st;
     struct sink s = {"", 0};
+    struct up_store_sink ss = sink_all(&s);
 
     fresh_url(path, sizeof path);
     st = open_rw(path);
     store_load_basic(st);
-    CU_ASSERT_EQUAL_FATAL(st->ops->begin(st, err, sizeof err), UP_OK);
-    CU_ASSERT_EQUAL(st->ops->put_status(st, "new", SEC(500), 1, err, sizeof err), UP_OK);
-    CU_ASSERT_EQUAL(st->ops->rollback(st, err, sizeof err), UP_OK);
-    CU_ASSERT_EQUAL(st->ops->stores(st, 0, SEC(1000), sink_store, &s, err, sizeof err), UP_OK);
+    CU_ASSERT_EQUAL_FATAL(up_store_begin(st, err, sizeof err), UP_OK);
+    CU_ASSERT_EQUAL(up_store_put_status(st, "new", SEC(500), 1, err, sizeof err), UP_OK);
+    CU_ASSERT_EQUAL(up_store_rollback(st, err, sizeof err), UP_OK);
+    CU_ASSERT_EQUAL(up_store_stores(st, 0, SEC(1000), &ss, err, sizeof err), UP_OK);
     CU_ASSERT_PTR_NULL(strstr(s.text, "new"));
     up_store_close(st);
 }
@@ -196,14 +200,292 @@ static void test_redact(void)
 {
     char out[256];
 
-    up_store_redact("postgresql://app:s3cret@db.example:5432/uptime", out, sizeof out);
+    up_source_redact("postgresql://app:s3cret@db.example:5432/uptime", out, sizeof out);
     CU_ASSERT_STRING_EQUAL(out, "postgresql://app:***@db.example:5432/uptime");
-    up_store_redact("host=/tmp port=5433 password=s3cret dbname=uptime", out, sizeof out);
+    up_source_redact("host=/tmp port=5433 password=s3cret dbname=uptime", out, sizeof out);
     CU_ASSERT_STRING_EQUAL(out, "host=/tmp port=5433 password=*** dbname=uptime");
-    up_store_redact("postgresql://app@db/uptime", out, sizeof out);
+    up_source_redact("postgresql://app@db/uptime", out, sizeof out);
     CU_ASSERT_STRING_EQUAL(out, "postgresql://app@db/uptime");
-    up_store_redact("data/uptime.db", out, sizeof out);
+    up_source_redact("data/uptime.db", out, sizeof out);
     CU_ASSERT_STRING_EQUAL(out, "data/uptime.db");
+}
+
+/* ---- The interface's own rules (suite "store"). ---- */
+
+/* A read-only stand-in for the coming HDF5 snapshot backend: it takes HDF5 sources, holds
+ * one store with one poll at 100 s, and has no write ops. */
+struct snap_store {
+    struct up_store base;
+};
+
+static const struct up_store_ops snap_ops;
+
+static int snap_accepts(const char *url)
+{
+    return up_source_kind(url) == UP_SOURCE_HDF5;
+}
+
+static enum up_code snap_open(const char *url, enum up_store_mode mode, struct up_store **out,
+                              char *err, size_t errlen)
+{
+    struct snap_store *s;
+
+    (void)url;
+    CU_ASSERT_EQUAL(mode, UP_STORE_READ); /* the interface never asks it to write */
+    s = calloc(1, sizeof *s);
+    if (!s) {
+        snprintf(err, errlen, "out of memory");
+        return UP_ENOMEM;
+    }
+    s->base.ops = &snap_ops;
+    *out = &s->base;
+    return UP_OK;
+}
+
+static void snap_close(struct up_store *st)
+{
+    free(st);
+}
+
+static enum up_code snap_max_ts(struct up_store *st, int64_t *max, int *any, char *err,
+                                size_t errlen)
+{
+    *max = SEC(100);
+    *any = 1;
+    return UP_OK;
+}
+
+static enum up_code snap_stores(struct up_store *st, int64_t lo, int64_t now,
+                                const struct up_store_sink *sink, char *err, size_t errlen)
+{
+    return now >= SEC(100) && sink->store(sink->ctx, "snap", 1) != 0 ? UP_EFAIL : UP_OK;
+}
+
+static enum up_code snap_hours(struct up_store *st, const struct up_store_sink *sink, char *err,
+                               size_t errlen)
+{
+    return UP_OK;
+}
+
+static enum up_code snap_timezones(struct up_store *st, const struct up_store_sink *sink, char *err,
+                                   size_t errlen)
+{
+    return UP_OK;
+}
+
+static enum up_code snap_polls(struct up_store *st, const char *const *ids, size_t n, int64_t lo,
+                               int64_t now, const struct up_store_sink *sink, char *err,
+                               size_t errlen)
+{
+    size_t i;
+
+    for (i = 0; i < n; i++)
+        if (strcmp(ids[i], "snap") == 0 && now >= SEC(100) &&
+            sink->poll(sink->ctx, "snap", SEC(100), 1) != 0)
+            return UP_EFAIL;
+    return UP_OK;
+}
+
+static const struct up_store_ops snap_ops = {
+    .name = "snapshot",
+    .caps = UP_STORE_CAP_READ,
+    .accepts = snap_accepts,
+    .open = snap_open,
+    .close = snap_close,
+    .max_ts = snap_max_ts,
+    .stores = snap_stores,
+    .hours = snap_hours,
+    .timezones = snap_timezones,
+    .polls = snap_polls,
+};
+
+/* Loads valid one-row files into db through the real loader. */
+static enum up_code load_into(const char *db, char *err, size_t errlen)
+{
+    const char *dir = tu_tmpdir();
+    char status[512], hours[512], tz[512];
+    struct up_load_opts o;
+    struct up_load_stats stats;
+
+    snprintf(status, sizeof status, "%s",
+             tu_write_file(dir, "store_status.csv",
+                           "store_id,status,timestamp_utc\ns1,active,2023-01-25 10:00:00 UTC\n"));
+    snprintf(hours, sizeof hours, "%s",
+             tu_write_file(dir, "menu_hours.csv",
+                           "store_id,dayOfWeek,start_time_local,end_time_local\n"
+                           "s1,0,09:00,17:00\n"));
+    snprintf(tz, sizeof tz, "%s",
+             tu_write_file(dir, "timezones.csv", "store_id,timezone_str\ns1,UTC\n"));
+    memset(&o, 0, sizeof o);
+    o.path[UP_FILE_STATUS] = status;
+    o.path[UP_FILE_HOURS] = hours;
+    o.path[UP_FILE_TZ] = tz;
+    return up_load_run(db, &o, &stats, err, errlen);
+}
+
+static void test_read_only_backend(void)
+{
+    struct up_store *st = NULL;
+    struct sink s = {"", 0};
+    struct up_store_sink ss = sink_all(&s);
+    const struct up_hours_row h = {0, 0, SEC(3600)};
+    const char *ids[] = {"snap"};
+    char err[512];
+    int64_t max = 0;
+    int any = 0;
+
+    CU_ASSERT_EQUAL_FATAL(up_store_register_backend(&snap_ops), UP_OK);
+    CU_ASSERT_EQUAL(up_store_register_backend(&snap_ops), UP_OK); /* twice: a no-op */
+    CU_ASSERT_PTR_EQUAL(up_store_backend_for("hdf5:/data/snap"), &snap_ops);
+    CU_ASSERT_PTR_EQUAL(up_store_backend_for("snap.h5"), &snap_ops);
+    /* Opening it to write fails at once, saying the source is read-only. */
+    err[0] = '\0';
+    CU_ASSERT_EQUAL(up_store_open("hdf5:/data/snap", UP_STORE_WRITE, &st, err, sizeof err),
+                    UP_EUSAGE);
+    CU_ASSERT_PTR_NULL(st);
+    CU_ASSERT_PTR_NOT_NULL(strstr(err, "hdf5:/data/snap is read-only: "));
+    /* uptime_load says so too (the message comes from the store, through the loader). */
+    err[0] = '\0';
+    CU_ASSERT_EQUAL(load_into("snap.h5", err, sizeof err), UP_EUSAGE);
+    CU_ASSERT_PTR_NOT_NULL(strstr(err, "snap.h5 is read-only: "));
+    /* Opened to read: it reads, and every loading function refuses with the same reason. */
+    CU_ASSERT_EQUAL_FATAL(up_store_open("snap.h5", UP_STORE_READ, &st, err, sizeof err), UP_OK);
+    CU_ASSERT_EQUAL(up_store_caps(st), UP_STORE_CAP_READ);
+    CU_ASSERT_STRING_EQUAL(up_store_backend_name(st), "snapshot");
+    err[0] = '\0';
+    CU_ASSERT_EQUAL(up_store_begin(st, err, sizeof err), UP_EUSAGE);
+    CU_ASSERT_PTR_NOT_NULL(strstr(err, "snap.h5 is read-only: "));
+    CU_ASSERT_EQUAL(up_store_put_status(st, "snap", SEC(200), 1, err, sizeof err), UP_EUSAGE);
+    CU_ASSERT_EQUAL(up_store_put_hours(st, "snap", &h, err, sizeof err), UP_EUSAGE);
+    CU_ASSERT_EQUAL(up_store_put_timezone(st, "snap", "UTC", err, sizeof err), UP_EUSAGE);
+    CU_ASSERT_EQUAL(up_store_commit(st, err, sizeof err), UP_EUSAGE);
+    CU_ASSERT_EQUAL(up_store_rollback(st, err, sizeof err), UP_EUSAGE);
+    CU_ASSERT_EQUAL(up_store_max_ts(st, &max, &any, err, sizeof err), UP_OK);
+    CU_ASSERT_EQUAL(max, SEC(100));
+    CU_ASSERT_EQUAL(any, 1);
+    CU_ASSERT_EQUAL(up_store_stores(st, 0, SEC(200), &ss, err, sizeof err), UP_OK);
+    CU_ASSERT_EQUAL(up_store_polls(st, ids, 1, 0, SEC(200), &ss, err, sizeof err), UP_OK);
+    CU_ASSERT_STRING_EQUAL(s.text, "snap:1;snap@100=1;");
+    up_store_close(st);
+    up_store_unregister_backend(&snap_ops);
+    CU_ASSERT_PTR_NOT_EQUAL(up_store_backend_for("snap.h5"), &snap_ops);
+}
+
+/* A kind of source no backend of this build takes: a clear error, not a SQLite file. The
+ * checks run for the kinds this build leaves out (HDF5 without its backend, PostgreSQL
+ * with UPTIME_WITH_POSTGRESQL=OFF). */
+static void test_kind_not_built_in(void)
+{
+    struct up_store *st = NULL;
+    char err[512];
+
+    if (!up_store_backend_for("hdf5:/data/snap")) {
+        CU_ASSERT_EQUAL(up_store_open("hdf5:/data/snap", UP_STORE_READ, &st, err, sizeof err),
+                        UP_EUSAGE);
+        CU_ASSERT_PTR_NULL(st);
+        CU_ASSERT_PTR_NOT_NULL(strstr(err, "not built with HDF5 support"));
+        CU_ASSERT_EQUAL(up_store_open("snap.h5", UP_STORE_WRITE, &st, err, sizeof err), UP_EUSAGE);
+        CU_ASSERT_PTR_NOT_NULL(strstr(err, "snap.h5 is an HDF5 snapshot"));
+        CU_ASSERT_EQUAL(load_into("snap.h5", err, sizeof err), UP_EUSAGE);
+        CU_ASSERT_PTR_NOT_NULL(strstr(err, "not built with HDF5 support"));
+    }
+    if (!up_store_backend_for("postgresql://app:s3cret@db/uptime")) {
+        /* Its sources are named as such, the password hidden. */
+        CU_ASSERT_EQUAL(
+            up_store_open("postgresql://app:s3cret@db/uptime", UP_STORE_READ, &st, err, sizeof err),
+            UP_EUSAGE);
+        CU_ASSERT_PTR_NOT_NULL(strstr(err, "built without PostgreSQL support"));
+        CU_ASSERT_PTR_NULL(strstr(err, "s3cret"));
+        CU_ASSERT_EQUAL(
+            up_store_open("host=db dbname=uptime", UP_STORE_WRITE, &st, err, sizeof err),
+            UP_EUSAGE);
+        CU_ASSERT_PTR_NOT_NULL(strstr(err, "built without PostgreSQL support"));
+    }
+    /* A test-only kind in a program without the tests' backend. */
+    up_store_unregister_backend(&up_store_mem_ops);
+    CU_ASSERT_EQUAL(up_store_open("mem:x", UP_STORE_READ, &st, err, sizeof err), UP_EUSAGE);
+    CU_ASSERT_PTR_NOT_NULL(strstr(err, "linked into the unit tests only"));
+    CU_ASSERT_EQUAL_FATAL(up_store_register_backend(&up_store_mem_ops), UP_OK);
+}
+
+/* Each backend takes its own kind of source and no other. */
+static void test_each_backend_its_own_kind(void)
+{
+    const struct up_store_ops *sq = &up_store_sqlite_ops, *mem = &up_store_mem_ops;
+    static const char *const others[] = {
+        "postgresql://u@h/db", "postgres://h/db", "host=/tmp dbname=x", "hdf5:x", "x.h5", "mem:x"};
+    size_t i;
+
+    CU_ASSERT(sq->accepts("data/uptime.db"));
+    CU_ASSERT(sq->accepts("sqlite:data/uptime.db"));
+    CU_ASSERT(mem->accepts("mem:x"));
+    CU_ASSERT(!mem->accepts("data/uptime.db"));
+    for (i = 0; i < sizeof others / sizeof others[0]; i++)
+        CU_ASSERT(!sq->accepts(others[i]));
+    for (i = 0; i + 1 < sizeof others / sizeof others[0]; i++)
+        CU_ASSERT(!mem->accepts(others[i]));
+    CU_ASSERT_PTR_EQUAL(up_store_backend_for("data/uptime.db"), sq);
+    CU_ASSERT_PTR_EQUAL(up_store_backend_for("mem:x"), mem);
+    /* HDF5 snapshots: no backend, or a read-only one. */
+    CU_ASSERT(!up_store_backend_for("hdf5:x") ||
+              !(up_store_backend_for("hdf5:x")->caps & UP_STORE_CAP_WRITE));
+#ifdef UPTIME_WITH_POSTGRESQL
+    CU_ASSERT_PTR_EQUAL(up_store_backend_for("host=/tmp dbname=x"), &up_store_pg_ops);
+#else
+    CU_ASSERT_PTR_NULL(up_store_backend_for("host=/tmp dbname=x"));
+#endif
+}
+
+static void test_caps_and_names(void)
+{
+    char path[512], err[512];
+    struct up_store *st;
+
+    snprintf(path, sizeof path, "sqlite:%s/caps.db", tu_tmpdir());
+    st = open_rw(path);
+    CU_ASSERT_EQUAL(up_store_caps(st), UP_STORE_CAP_READ | UP_STORE_CAP_WRITE);
+    CU_ASSERT_STRING_EQUAL(up_store_backend_name(st), "sqlite");
+    up_store_close(st);
+    CU_ASSERT_EQUAL_FATAL(up_store_open("mem:caps", UP_STORE_WRITE, &st, err, sizeof err), UP_OK);
+    CU_ASSERT_EQUAL(up_store_caps(st), UP_STORE_CAP_READ | UP_STORE_CAP_WRITE);
+    CU_ASSERT_STRING_EQUAL(up_store_backend_name(st), "memory");
+    up_store_close(st);
+    up_store_mem_reset();
+}
+
+/* A table that contradicts its caps is refused: the interface relies on them. */
+static void test_register_checks_caps(void)
+{
+    struct up_store_ops bad = snap_ops;
+
+    bad.caps = UP_STORE_CAP_READ | UP_STORE_CAP_WRITE; /* claims writing, has no write op */
+    CU_ASSERT_EQUAL(up_store_register_backend(&bad), UP_EUSAGE);
+    bad = up_store_mem_ops;
+    bad.caps = UP_STORE_CAP_READ; /* claims read-only, has write ops */
+    CU_ASSERT_EQUAL(up_store_register_backend(&bad), UP_EUSAGE);
+    bad = snap_ops;
+    bad.polls = NULL; /* claims reading, lacks a read op */
+    CU_ASSERT_EQUAL(up_store_register_backend(&bad), UP_EUSAGE);
+    CU_ASSERT_EQUAL(up_store_register_backend(NULL), UP_EUSAGE);
+    CU_ASSERT_PTR_NOT_EQUAL(up_store_backend_for("snap.h5"), &snap_ops);
+}
+
+/* A read needs the sink member it calls. */
+static void test_sink_member_required(void)
+{
+    char err[512];
+    struct up_store *st;
+    const struct up_store_sink none = {NULL, NULL, NULL, NULL, NULL};
+    const char *ids[] = {"a"};
+
+    CU_ASSERT_EQUAL_FATAL(up_store_open("mem:sink", UP_STORE_WRITE, &st, err, sizeof err), UP_OK);
+    CU_ASSERT_EQUAL(up_store_stores(st, 0, 1, &none, err, sizeof err), UP_EUSAGE);
+    CU_ASSERT_EQUAL(up_store_hours(st, &none, err, sizeof err), UP_EUSAGE);
+    CU_ASSERT_EQUAL(up_store_timezones(st, &none, err, sizeof err), UP_EUSAGE);
+    CU_ASSERT_EQUAL(up_store_polls(st, ids, 1, 0, 1, &none, err, sizeof err), UP_EUSAGE);
+    CU_ASSERT_EQUAL(up_store_polls(st, ids, 1, 0, 1, NULL, err, sizeof err), UP_EUSAGE);
+    up_store_close(st);
+    up_store_mem_reset();
 }
 
 int test_store_add(void)
@@ -216,7 +498,13 @@ int test_store_add(void)
                      test_reload_replaces_hours_and_upserts) ||
         !CU_add_test(s, "rollback keeps previous data", test_rollback_keeps_previous_data) ||
         !CU_add_test(s, "open errors", test_open_errors) ||
-        !CU_add_test(s, "passwords hidden", test_redact))
+        !CU_add_test(s, "passwords hidden", test_redact) ||
+        !CU_add_test(s, "read-only backend", test_read_only_backend) ||
+        !CU_add_test(s, "kind of source not built in", test_kind_not_built_in) ||
+        !CU_add_test(s, "each backend takes its own kind", test_each_backend_its_own_kind) ||
+        !CU_add_test(s, "capabilities and names", test_caps_and_names) ||
+        !CU_add_test(s, "backend tables checked", test_register_checks_caps) ||
+        !CU_add_test(s, "read needs its sink member", test_sink_member_required))
         return CU_get_error();
     return CUE_SUCCESS;
 }

@@ -15,6 +15,7 @@
 #include "test_list.h"
 #include "test_store_util.h"
 #include "up_store.h"
+#include "up_store_int.h"
 #include "up_time.h"
 
 #define SEC(x) ((int64_t)(x)*UP_USEC_PER_SEC)
@@ -182,7 +183,7 @@ static struct up_store *open_mode(const char *url, enum up_store_mode mode)
     if (rc != UP_OK)
         fprintf(stderr, "store_pg: open: %s\n", err);
     CU_ASSERT_EQUAL_FATAL(rc, UP_OK);
-    CU_ASSERT_STRING_EQUAL(st->ops->name, "postgresql");
+    CU_ASSERT_STRING_EQUAL(up_store_backend_name(st), "postgresql");
     return st;
 }
 
@@ -191,6 +192,7 @@ static void test_roundtrip_and_order(void)
     struct pgtest t;
     struct up_store *st;
     struct sink s = {"", 0};
+    struct up_store_sink ss = sink_all(&s);
     const char *ids[] = {"0123", "123", "B", "a", "\xc3\xa9"};
     char err[512];
     int64_t max = 0;
@@ -203,26 +205,25 @@ static void test_roundtrip_and_order(void)
     up_store_close(st);
 
     st = open_mode(t.url, UP_STORE_READ);
-    CU_ASSERT_EQUAL(st->ops->max_ts(st, &max, &any, err, sizeof err), UP_OK);
+    CU_ASSERT_EQUAL(up_store_max_ts(st, &max, &any, err, sizeof err), UP_OK);
     CU_ASSERT_EQUAL(max, SEC(200));
     CU_ASSERT_EQUAL(any, 1);
-    CU_ASSERT_EQUAL(st->ops->stores(st, SEC(60), SEC(200), sink_store, &s, err, sizeof err), UP_OK);
+    CU_ASSERT_EQUAL(up_store_stores(st, SEC(60), SEC(200), &ss, err, sizeof err), UP_OK);
     CU_ASSERT_STRING_EQUAL(s.text, "0123:1;123:1;B:1;a:2;\xc3\xa9:1;");
     sink_reset(&s);
-    CU_ASSERT_EQUAL(st->ops->stores(st, 0, SEC(55), sink_store, &s, err, sizeof err), UP_OK);
+    CU_ASSERT_EQUAL(up_store_stores(st, 0, SEC(55), &ss, err, sizeof err), UP_OK);
     CU_ASSERT_STRING_EQUAL(s.text, "123:1;");
     sink_reset(&s);
-    CU_ASSERT_EQUAL(st->ops->hours(st, sink_hours, &s, err, sizeof err), UP_OK);
+    CU_ASSERT_EQUAL(up_store_hours(st, &ss, err, sizeof err), UP_OK);
     CU_ASSERT_STRING_EQUAL(s.text, "a:0:9-17;a:1:10-12;hoursonly:0:9-17;");
     sink_reset(&s);
-    CU_ASSERT_EQUAL(st->ops->timezones(st, sink_tz, &s, err, sizeof err), UP_OK);
+    CU_ASSERT_EQUAL(up_store_timezones(st, &ss, err, sizeof err), UP_OK);
     CU_ASSERT_STRING_EQUAL(s.text, "a:Asia/Kolkata;");
     sink_reset(&s);
-    CU_ASSERT_EQUAL(st->ops->polls(st, ids, 5, SEC(90), SEC(200), sink_poll, &s, err, sizeof err),
-                    UP_OK);
+    CU_ASSERT_EQUAL(up_store_polls(st, ids, 5, SEC(90), SEC(200), &ss, err, sizeof err), UP_OK);
     CU_ASSERT_STRING_EQUAL(s.text, "0123@60=0;123@50=1;B@70=1;a@100=1;a@200=0;\xc3\xa9@80=1;");
     /* A reader cannot write: the session is read-only. */
-    CU_ASSERT_NOT_EQUAL(st->ops->begin(st, err, sizeof err), UP_OK);
+    CU_ASSERT_NOT_EQUAL(up_store_begin(st, err, sizeof err), UP_OK);
     up_store_close(st);
     /* The tables are keyed and ordered byte-wise whatever the database's collation. */
     CU_ASSERT_STRING_EQUAL(admin_value(&t, "SELECT string_agg(store_id, ',' ORDER BY store_id)"
@@ -242,6 +243,7 @@ static void test_special_ids(void)
     struct pgtest t;
     struct up_store *st;
     struct sink s = {"", 0}, want = {"", 0};
+    struct up_store_sink ss = sink_all(&s);
     struct up_hours_row h = {2, SEC(3600), SEC(7200)};
     char err[512];
     size_t i;
@@ -249,15 +251,15 @@ static void test_special_ids(void)
     if (!pg_setup(&t))
         return;
     st = open_mode(t.url, UP_STORE_WRITE);
-    CU_ASSERT_EQUAL_FATAL(st->ops->begin(st, err, sizeof err), UP_OK);
+    CU_ASSERT_EQUAL_FATAL(up_store_begin(st, err, sizeof err), UP_OK);
     for (i = 0; i < n; i++)
-        CU_ASSERT_EQUAL(st->ops->put_timezone(st, ids[i], "Europe/Paris", err, sizeof err), UP_OK);
+        CU_ASSERT_EQUAL(up_store_put_timezone(st, ids[i], "Europe/Paris", err, sizeof err), UP_OK);
     for (i = 0; i < n; i++)
-        CU_ASSERT_EQUAL(st->ops->put_hours(st, ids[i], &h, err, sizeof err), UP_OK);
+        CU_ASSERT_EQUAL(up_store_put_hours(st, ids[i], &h, err, sizeof err), UP_OK);
     for (i = 0; i < n; i++)
-        CU_ASSERT_EQUAL(st->ops->put_status(st, ids[i], SEC(10 + i), (int)(i % 2), err, sizeof err),
+        CU_ASSERT_EQUAL(up_store_put_status(st, ids[i], SEC(10 + i), (int)(i % 2), err, sizeof err),
                         UP_OK);
-    CU_ASSERT_EQUAL_FATAL(st->ops->commit(st, err, sizeof err), UP_OK);
+    CU_ASSERT_EQUAL_FATAL(up_store_commit(st, err, sizeof err), UP_OK);
     up_store_close(st);
 
     /* ids[] is in byte-wise order already. */
@@ -266,27 +268,27 @@ static void test_special_ids(void)
     st = open_mode(t.url, UP_STORE_READ);
     for (i = 0; i < n; i++)
         sink_add(&want, "%s@%zu=%d;", ids[i], 10 + i, (int)(i % 2));
-    CU_ASSERT_EQUAL(st->ops->polls(st, (const char *const *)ids, n, SEC(0), SEC(100), sink_poll, &s,
-                                   err, sizeof err),
-                    UP_OK);
+    CU_ASSERT_EQUAL(
+        up_store_polls(st, (const char *const *)ids, n, SEC(0), SEC(100), &ss, err, sizeof err),
+        UP_OK);
     CU_ASSERT_STRING_EQUAL(s.text, want.text);
     sink_reset(&s);
     sink_reset(&want);
     for (i = 0; i < n; i++)
         sink_add(&want, "%s:1;", ids[i]);
-    CU_ASSERT_EQUAL(st->ops->stores(st, 0, SEC(100), sink_store, &s, err, sizeof err), UP_OK);
+    CU_ASSERT_EQUAL(up_store_stores(st, 0, SEC(100), &ss, err, sizeof err), UP_OK);
     CU_ASSERT_STRING_EQUAL(s.text, want.text);
     sink_reset(&s);
     sink_reset(&want);
     for (i = 0; i < n; i++)
         sink_add(&want, "%s:Europe/Paris;", ids[i]);
-    CU_ASSERT_EQUAL(st->ops->timezones(st, sink_tz, &s, err, sizeof err), UP_OK);
+    CU_ASSERT_EQUAL(up_store_timezones(st, &ss, err, sizeof err), UP_OK);
     CU_ASSERT_STRING_EQUAL(s.text, want.text);
     sink_reset(&s);
     sink_reset(&want);
     for (i = 0; i < n; i++)
         sink_add(&want, "%s:2:1-2;", ids[i]);
-    CU_ASSERT_EQUAL(st->ops->hours(st, sink_hours, &s, err, sizeof err), UP_OK);
+    CU_ASSERT_EQUAL(up_store_hours(st, &ss, err, sizeof err), UP_OK);
     CU_ASSERT_STRING_EQUAL(s.text, want.text);
     up_store_close(st);
     pg_teardown(&t);
@@ -297,6 +299,7 @@ static void test_carry_in_is_only_the_latest(void)
     struct pgtest t;
     struct up_store *st;
     struct sink s = {"", 0};
+    struct up_store_sink ss = sink_all(&s);
     const char *ids[] = {"s"};
     char err[512];
     int i;
@@ -304,24 +307,21 @@ static void test_carry_in_is_only_the_latest(void)
     if (!pg_setup(&t))
         return;
     st = open_mode(t.url, UP_STORE_WRITE);
-    CU_ASSERT_EQUAL_FATAL(st->ops->begin(st, err, sizeof err), UP_OK);
+    CU_ASSERT_EQUAL_FATAL(up_store_begin(st, err, sizeof err), UP_OK);
     for (i = 1; i <= 10; i++)
-        CU_ASSERT_EQUAL(st->ops->put_status(st, "s", SEC(i * 10), i % 2, err, sizeof err), UP_OK);
-    CU_ASSERT_EQUAL_FATAL(st->ops->commit(st, err, sizeof err), UP_OK);
-    CU_ASSERT_EQUAL(st->ops->polls(st, ids, 1, SEC(75), SEC(90), sink_poll, &s, err, sizeof err),
-                    UP_OK);
+        CU_ASSERT_EQUAL(up_store_put_status(st, "s", SEC(i * 10), i % 2, err, sizeof err), UP_OK);
+    CU_ASSERT_EQUAL_FATAL(up_store_commit(st, err, sizeof err), UP_OK);
+    CU_ASSERT_EQUAL(up_store_polls(st, ids, 1, SEC(75), SEC(90), &ss, err, sizeof err), UP_OK);
     CU_ASSERT_STRING_EQUAL(s.text, "s@70=1;s@80=0;s@90=1;");
     /* A poll exactly at lo is in the window, not a carry-in. */
     sink_reset(&s);
-    CU_ASSERT_EQUAL(st->ops->polls(st, ids, 1, SEC(80), SEC(80), sink_poll, &s, err, sizeof err),
-                    UP_OK);
+    CU_ASSERT_EQUAL(up_store_polls(st, ids, 1, SEC(80), SEC(80), &ss, err, sizeof err), UP_OK);
     CU_ASSERT_STRING_EQUAL(s.text, "s@70=1;s@80=0;");
     /* Nothing before lo: no carry-in; a store without polls: nothing at all. */
     sink_reset(&s);
     {
         const char *two[] = {"none", "s"};
-        CU_ASSERT_EQUAL(st->ops->polls(st, two, 2, SEC(5), SEC(20), sink_poll, &s, err, sizeof err),
-                        UP_OK);
+        CU_ASSERT_EQUAL(up_store_polls(st, two, 2, SEC(5), SEC(20), &ss, err, sizeof err), UP_OK);
     }
     CU_ASSERT_STRING_EQUAL(s.text, "s@10=1;s@20=0;");
     up_store_close(st);
@@ -333,6 +333,7 @@ static void test_merge_across_loads(void)
     struct pgtest t;
     struct up_store *st;
     struct sink s = {"", 0};
+    struct up_store_sink ss = sink_all(&s);
     const char *ids[] = {"a", "b"};
     char err[512];
     int active[] = {1, 0, 1};
@@ -343,17 +344,16 @@ static void test_merge_across_loads(void)
     st = open_mode(t.url, UP_STORE_WRITE);
     /* a@200: active, then inactive, then active again in three loads: inactive stays. */
     for (i = 0; i < 3; i++) {
-        CU_ASSERT_EQUAL_FATAL(st->ops->begin(st, err, sizeof err), UP_OK);
-        CU_ASSERT_EQUAL(st->ops->put_status(st, "a", SEC(200), active[i], err, sizeof err), UP_OK);
-        CU_ASSERT_EQUAL(st->ops->put_status(st, "b", SEC(100 + i), 1, err, sizeof err), UP_OK);
-        CU_ASSERT_EQUAL_FATAL(st->ops->commit(st, err, sizeof err), UP_OK);
+        CU_ASSERT_EQUAL_FATAL(up_store_begin(st, err, sizeof err), UP_OK);
+        CU_ASSERT_EQUAL(up_store_put_status(st, "a", SEC(200), active[i], err, sizeof err), UP_OK);
+        CU_ASSERT_EQUAL(up_store_put_status(st, "b", SEC(100 + i), 1, err, sizeof err), UP_OK);
+        CU_ASSERT_EQUAL_FATAL(up_store_commit(st, err, sizeof err), UP_OK);
     }
-    CU_ASSERT_EQUAL(st->ops->polls(st, ids, 2, SEC(0), SEC(300), sink_poll, &s, err, sizeof err),
-                    UP_OK);
+    CU_ASSERT_EQUAL(up_store_polls(st, ids, 2, SEC(0), SEC(300), &ss, err, sizeof err), UP_OK);
     CU_ASSERT_STRING_EQUAL(s.text, "a@200=0;b@100=1;b@101=1;b@102=1;");
     /* The summary follows every load. */
     sink_reset(&s);
-    CU_ASSERT_EQUAL(st->ops->stores(st, 0, SEC(300), sink_store, &s, err, sizeof err), UP_OK);
+    CU_ASSERT_EQUAL(up_store_stores(st, 0, SEC(300), &ss, err, sizeof err), UP_OK);
     CU_ASSERT_STRING_EQUAL(s.text, "a:1;b:3;");
     CU_ASSERT_STRING_EQUAL(admin_value(&t, "SELECT first_ts || '-' || last_ts FROM store_summary"
                                            " WHERE store_id = 'b'"),
@@ -367,6 +367,7 @@ static void test_reload_replaces_hours_and_upserts(void)
     struct pgtest t;
     struct up_store *st;
     struct sink s = {"", 0};
+    struct up_store_sink ss = sink_all(&s);
     struct up_hours_row h3 = {6, SEC(1 * 3600), SEC(2 * 3600)};
     char err[512];
 
@@ -374,15 +375,15 @@ static void test_reload_replaces_hours_and_upserts(void)
         return;
     st = open_mode(t.url, UP_STORE_WRITE);
     store_load_basic(st);
-    CU_ASSERT_EQUAL_FATAL(st->ops->begin(st, err, sizeof err), UP_OK);
-    CU_ASSERT_EQUAL(st->ops->put_timezone(st, "a", "UTC", err, sizeof err), UP_OK);
-    CU_ASSERT_EQUAL(st->ops->put_hours(st, "a", &h3, err, sizeof err), UP_OK);
-    CU_ASSERT_EQUAL(st->ops->put_hours(st, "a", &h3, err, sizeof err), UP_OK); /* stored once */
-    CU_ASSERT_EQUAL_FATAL(st->ops->commit(st, err, sizeof err), UP_OK);
-    CU_ASSERT_EQUAL(st->ops->hours(st, sink_hours, &s, err, sizeof err), UP_OK);
+    CU_ASSERT_EQUAL_FATAL(up_store_begin(st, err, sizeof err), UP_OK);
+    CU_ASSERT_EQUAL(up_store_put_timezone(st, "a", "UTC", err, sizeof err), UP_OK);
+    CU_ASSERT_EQUAL(up_store_put_hours(st, "a", &h3, err, sizeof err), UP_OK);
+    CU_ASSERT_EQUAL(up_store_put_hours(st, "a", &h3, err, sizeof err), UP_OK); /* stored once */
+    CU_ASSERT_EQUAL_FATAL(up_store_commit(st, err, sizeof err), UP_OK);
+    CU_ASSERT_EQUAL(up_store_hours(st, &ss, err, sizeof err), UP_OK);
     CU_ASSERT_STRING_EQUAL(s.text, "a:6:1-2;hoursonly:0:9-17;");
     sink_reset(&s);
-    CU_ASSERT_EQUAL(st->ops->timezones(st, sink_tz, &s, err, sizeof err), UP_OK);
+    CU_ASSERT_EQUAL(up_store_timezones(st, &ss, err, sizeof err), UP_OK);
     CU_ASSERT_STRING_EQUAL(s.text, "a:UTC;");
     up_store_close(st);
     pg_teardown(&t);
@@ -393,6 +394,7 @@ static void test_rollback_keeps_previous_data(void)
     struct pgtest t;
     struct up_store *st;
     struct sink s = {"", 0};
+    struct up_store_sink ss = sink_all(&s);
     struct up_hours_row h = {3, SEC(3600), SEC(7200)};
     char err[512];
 
@@ -401,18 +403,18 @@ static void test_rollback_keeps_previous_data(void)
     st = open_mode(t.url, UP_STORE_WRITE);
     store_load_basic(st);
     /* Rolled back with a COPY still open, in each of the three kinds. */
-    CU_ASSERT_EQUAL_FATAL(st->ops->begin(st, err, sizeof err), UP_OK);
-    CU_ASSERT_EQUAL(st->ops->put_timezone(st, "a", "UTC", err, sizeof err), UP_OK);
-    CU_ASSERT_EQUAL(st->ops->put_hours(st, "a", &h, err, sizeof err), UP_OK);
-    CU_ASSERT_EQUAL(st->ops->put_status(st, "new", SEC(500), 1, err, sizeof err), UP_OK);
-    CU_ASSERT_EQUAL(st->ops->rollback(st, err, sizeof err), UP_OK);
-    CU_ASSERT_EQUAL(st->ops->stores(st, 0, SEC(1000), sink_store, &s, err, sizeof err), UP_OK);
+    CU_ASSERT_EQUAL_FATAL(up_store_begin(st, err, sizeof err), UP_OK);
+    CU_ASSERT_EQUAL(up_store_put_timezone(st, "a", "UTC", err, sizeof err), UP_OK);
+    CU_ASSERT_EQUAL(up_store_put_hours(st, "a", &h, err, sizeof err), UP_OK);
+    CU_ASSERT_EQUAL(up_store_put_status(st, "new", SEC(500), 1, err, sizeof err), UP_OK);
+    CU_ASSERT_EQUAL(up_store_rollback(st, err, sizeof err), UP_OK);
+    CU_ASSERT_EQUAL(up_store_stores(st, 0, SEC(1000), &ss, err, sizeof err), UP_OK);
     CU_ASSERT_STRING_EQUAL(s.text, "0123:1;123:1;B:1;a:2;\xc3\xa9:1;");
     sink_reset(&s);
-    CU_ASSERT_EQUAL(st->ops->timezones(st, sink_tz, &s, err, sizeof err), UP_OK);
+    CU_ASSERT_EQUAL(up_store_timezones(st, &ss, err, sizeof err), UP_OK);
     CU_ASSERT_STRING_EQUAL(s.text, "a:Asia/Kolkata;");
     sink_reset(&s);
-    CU_ASSERT_EQUAL(st->ops->hours(st, sink_hours, &s, err, sizeof err), UP_OK);
+    CU_ASSERT_EQUAL(up_store_hours(st, &ss, err, sizeof err), UP_OK);
     CU_ASSERT_STRING_EQUAL(s.text, "a:0:9-17;a:1:10-12;hoursonly:0:9-17;");
     /* The connection is usable for the next load. */
     store_load_basic(st);
@@ -434,9 +436,9 @@ static void test_connection_lost_mid_load(void)
         return;
     st = open_mode(t.url, UP_STORE_WRITE);
     store_load_basic(st);
-    CU_ASSERT_EQUAL_FATAL(st->ops->begin(st, err, sizeof err), UP_OK);
+    CU_ASSERT_EQUAL_FATAL(up_store_begin(st, err, sizeof err), UP_OK);
     for (i = 0; i < 1000 && rc == UP_OK; i++)
-        rc = st->ops->put_status(st, "lost", SEC(1000 + i), 1, err, sizeof err);
+        rc = up_store_put_status(st, "lost", SEC(1000 + i), 1, err, sizeof err);
     CU_ASSERT_EQUAL(rc, UP_OK);
     snprintf(sql, sizeof sql,
              "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity"
@@ -444,13 +446,13 @@ static void test_connection_lost_mid_load(void)
              t.schema);
     CU_ASSERT_STRING_EQUAL(admin_value(&t, sql), "1");
     for (i = 0; i < 200000 && rc == UP_OK; i++)
-        rc = st->ops->put_status(st, "lost", SEC(5000 + i), 1, err, sizeof err);
+        rc = up_store_put_status(st, "lost", SEC(5000 + i), 1, err, sizeof err);
     if (rc == UP_OK)
-        rc = st->ops->commit(st, err, sizeof err);
+        rc = up_store_commit(st, err, sizeof err);
     CU_ASSERT_EQUAL(rc, UP_EDB);
     CU_ASSERT_PTR_NOT_NULL(strstr(err, "postgresql postgresql://"));
     CU_ASSERT_PTR_NULL(strchr(err, '\n'));
-    CU_ASSERT_EQUAL(st->ops->rollback(st, err, sizeof err), UP_OK);
+    CU_ASSERT_EQUAL(up_store_rollback(st, err, sizeof err), UP_OK);
     up_store_close(st);
     CU_ASSERT_STRING_EQUAL(admin_value(&t, "SELECT count(*) FROM store_status"), "6");
     CU_ASSERT_STRING_EQUAL(
@@ -483,6 +485,7 @@ static void test_streams_many_rows(void)
 {
     const char *ids[] = {"s1", "s2", "s3"};
     struct counter c = {"", 0, 0, 0};
+    const struct up_store_sink cs = {NULL, NULL, NULL, on_count, &c};
     struct pgtest t;
     struct up_store *st;
     char err[512];
@@ -492,18 +495,17 @@ static void test_streams_many_rows(void)
     if (!pg_setup(&t))
         return;
     st = open_mode(t.url, UP_STORE_WRITE);
-    CU_ASSERT_EQUAL_FATAL(st->ops->begin(st, err, sizeof err), UP_OK);
+    CU_ASSERT_EQUAL_FATAL(up_store_begin(st, err, sizeof err), UP_OK);
     /* Written in reverse time order: the backend orders them. */
     for (k = 2; k >= 0; k--)
         for (i = 15000; i > 0 && rc == UP_OK; i--)
-            rc = st->ops->put_status(st, ids[k], SEC(i), 1, err, sizeof err);
+            rc = up_store_put_status(st, ids[k], SEC(i), 1, err, sizeof err);
     CU_ASSERT_EQUAL(rc, UP_OK);
-    CU_ASSERT_EQUAL_FATAL(st->ops->commit(st, err, sizeof err), UP_OK);
+    CU_ASSERT_EQUAL_FATAL(up_store_commit(st, err, sizeof err), UP_OK);
     up_store_close(st);
     st = open_mode(t.url, UP_STORE_READ);
     /* Window [100 s, 14000 s] plus a carry-in each: 13902 per store. */
-    CU_ASSERT_EQUAL(st->ops->polls(st, ids, 3, SEC(100), SEC(14000), on_count, &c, err, sizeof err),
-                    UP_OK);
+    CU_ASSERT_EQUAL(up_store_polls(st, ids, 3, SEC(100), SEC(14000), &cs, err, sizeof err), UP_OK);
     CU_ASSERT_EQUAL(c.rows, 3 * 13902);
     CU_ASSERT_EQUAL(c.disorder, 0);
     up_store_close(st);
@@ -527,6 +529,7 @@ static void test_open_and_read_errors(void)
     struct timespec t0, t1;
     enum up_code rc;
     int seen = 0;
+    const struct up_store_sink stop = {NULL, NULL, NULL, stop_at_second, &seen};
 
     if (!pg_setup(&t))
         return;
@@ -567,20 +570,15 @@ static void test_open_and_read_errors(void)
     /* A consumer that stops the scan: UP_EFAIL, and the connection is still usable. */
     st = open_mode(t.url, UP_STORE_WRITE);
     store_load_basic(st);
-    CU_ASSERT_EQUAL(
-        st->ops->polls(st, ids, 2, SEC(0), SEC(300), stop_at_second, &seen, err, sizeof err),
-        UP_EFAIL);
+    CU_ASSERT_EQUAL(up_store_polls(st, ids, 2, SEC(0), SEC(300), &stop, err, sizeof err), UP_EFAIL);
     seen = 0;
-    CU_ASSERT_EQUAL(
-        st->ops->polls(st, ids, 2, SEC(0), SEC(300), stop_at_second, &seen, err, sizeof err),
-        UP_EFAIL);
+    CU_ASSERT_EQUAL(up_store_polls(st, ids, 2, SEC(0), SEC(300), &stop, err, sizeof err), UP_EFAIL);
     up_store_close(st);
     pg_teardown(&t);
 }
 
 static void test_accepts(void)
 {
-    extern const struct up_store_ops up_store_pg_ops;
     const struct up_store_ops *pg = &up_store_pg_ops;
 
     CU_ASSERT(pg->accepts("postgresql://u@h/db"));
@@ -588,8 +586,12 @@ static void test_accepts(void)
     CU_ASSERT(pg->accepts("host=/tmp dbname=x"));
     CU_ASSERT(!pg->accepts("data/uptime.db"));
     CU_ASSERT(!pg->accepts("sqlite:data/uptime.db"));
-    /* PostgreSQL is asked first, so a conninfo string never becomes a file name. */
-    CU_ASSERT_PTR_EQUAL(up_store_backends[0], pg);
+    CU_ASSERT(!pg->accepts("hdf5:snap"));
+    CU_ASSERT(!pg->accepts("mem:x"));
+    /* A conninfo string never becomes a file name: PostgreSQL takes it, SQLite never. */
+    CU_ASSERT_PTR_EQUAL(up_store_backend_for("host=/tmp dbname=x"), pg);
+    CU_ASSERT_PTR_EQUAL(up_store_backend_for("postgresql://u@h/db"), pg);
+    CU_ASSERT(!up_store_sqlite_ops.accepts("host=/tmp dbname=x"));
 }
 
 int test_store_pg_add(void)

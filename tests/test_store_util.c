@@ -52,26 +52,32 @@ int sink_poll(void *ctx, const char *id, int64_t ts, int active)
     return 0;
 }
 
+struct up_store_sink sink_all(struct sink *s)
+{
+    struct up_store_sink k = {sink_store, sink_hours, sink_tz, sink_poll, s};
+    return k;
+}
+
 void store_load_basic(struct up_store *st)
 {
     char err[512];
     struct up_hours_row h1 = {0, SEC(9 * 3600), SEC(17 * 3600)};
     struct up_hours_row h2 = {1, SEC(10 * 3600), SEC(12 * 3600)};
 
-    CU_ASSERT_EQUAL_FATAL(st->ops->begin(st, err, sizeof err), UP_OK);
-    CU_ASSERT_EQUAL(st->ops->put_timezone(st, "a", "Asia/Kolkata", err, sizeof err), UP_OK);
-    CU_ASSERT_EQUAL(st->ops->put_hours(st, "a", &h1, err, sizeof err), UP_OK);
-    CU_ASSERT_EQUAL(st->ops->put_hours(st, "a", &h2, err, sizeof err), UP_OK);
-    CU_ASSERT_EQUAL(st->ops->put_hours(st, "hoursonly", &h1, err, sizeof err), UP_OK);
+    CU_ASSERT_EQUAL_FATAL(up_store_begin(st, err, sizeof err), UP_OK);
+    CU_ASSERT_EQUAL(up_store_put_timezone(st, "a", "Asia/Kolkata", err, sizeof err), UP_OK);
+    CU_ASSERT_EQUAL(up_store_put_hours(st, "a", &h1, err, sizeof err), UP_OK);
+    CU_ASSERT_EQUAL(up_store_put_hours(st, "a", &h2, err, sizeof err), UP_OK);
+    CU_ASSERT_EQUAL(up_store_put_hours(st, "hoursonly", &h1, err, sizeof err), UP_OK);
     /* Byte-wise order: "0123" < "123" < "B" < "a" < "é" (0xC3). */
-    CU_ASSERT_EQUAL(st->ops->put_status(st, "a", SEC(100), 1, err, sizeof err), UP_OK);
-    CU_ASSERT_EQUAL(st->ops->put_status(st, "123", SEC(50), 1, err, sizeof err), UP_OK);
-    CU_ASSERT_EQUAL(st->ops->put_status(st, "0123", SEC(60), 0, err, sizeof err), UP_OK);
-    CU_ASSERT_EQUAL(st->ops->put_status(st, "B", SEC(70), 1, err, sizeof err), UP_OK);
-    CU_ASSERT_EQUAL(st->ops->put_status(st, "\xc3\xa9", SEC(80), 1, err, sizeof err), UP_OK);
+    CU_ASSERT_EQUAL(up_store_put_status(st, "a", SEC(100), 1, err, sizeof err), UP_OK);
+    CU_ASSERT_EQUAL(up_store_put_status(st, "123", SEC(50), 1, err, sizeof err), UP_OK);
+    CU_ASSERT_EQUAL(up_store_put_status(st, "0123", SEC(60), 0, err, sizeof err), UP_OK);
+    CU_ASSERT_EQUAL(up_store_put_status(st, "B", SEC(70), 1, err, sizeof err), UP_OK);
+    CU_ASSERT_EQUAL(up_store_put_status(st, "\xc3\xa9", SEC(80), 1, err, sizeof err), UP_OK);
     /* A duplicate poll merges: inactive wins whatever the order. */
-    CU_ASSERT_EQUAL(st->ops->put_status(st, "a", SEC(200), 1, err, sizeof err), UP_OK);
-    CU_ASSERT_EQUAL(st->ops->put_status(st, "a", SEC(200), 0, err, sizeof err), UP_OK);
-    CU_ASSERT_EQUAL(st->ops->put_status(st, "a", SEC(200), 1, err, sizeof err), UP_OK);
-    CU_ASSERT_EQUAL_FATAL(st->ops->commit(st, err, sizeof err), UP_OK);
+    CU_ASSERT_EQUAL(up_store_put_status(st, "a", SEC(200), 1, err, sizeof err), UP_OK);
+    CU_ASSERT_EQUAL(up_store_put_status(st, "a", SEC(200), 0, err, sizeof err), UP_OK);
+    CU_ASSERT_EQUAL(up_store_put_status(st, "a", SEC(200), 1, err, sizeof err), UP_OK);
+    CU_ASSERT_EQUAL_FATAL(up_store_commit(st, err, sizeof err), UP_OK);
 }

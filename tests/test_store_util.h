@@ -24,6 +24,9 @@ int sink_hours(void *ctx, const char *id, const struct up_hours_row *h); /* "id:
 int sink_tz(void *ctx, const char *id, const char *zone);                /* "id:zone;" */
 int sink_poll(void *ctx, const char *id, int64_t ts, int active);        /* "id@seconds=active;" */
 
+/* The read sink whose every member is the callback above, writing to s. */
+struct up_store_sink sink_all(struct sink *s);
+
 /*
  * Loads, in the loader's order (zones, hours, polls), stores "0123", "123", "B", "a",
  * "é" with one poll each (a: two, one of them given three times with mixed statuses),

@@ -3,6 +3,7 @@
 #include <string.h>
 #include <CUnit/Basic.h>
 #include "test_list.h"
+#include "up_store_mem.h"
 
 struct suite_entry {
     const char *name;
@@ -18,6 +19,11 @@ int main(int argc, char **argv)
     int j;
     unsigned failures;
 
+    /* The in-memory backend is the tests' own: the programs do not contain it. */
+    if (up_store_register_backend(&up_store_mem_ops) != UP_OK) {
+        fprintf(stderr, "cannot register the in-memory storage backend\n");
+        return 2;
+    }
     if (CU_initialize_registry() != CUE_SUCCESS)
         return 2;
     for (i = 0; i < sizeof suites / sizeof suites[0]; i++) {

@@ -8,6 +8,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include "up_buf.h"
+#include "up_source.h"
+
+/* Items per list of a data set or a load: far beyond any test, and a cap all the same. */
+#define MEM_MAX_ITEMS ((size_t)1 << 26)
 
 struct mem_poll {
     char *id;
@@ -25,75 +30,50 @@ struct mem_tz {
     char *zone;
 };
 
-/* A growable array of fixed-size items. */
-struct vec {
-    void *v;
-    size_t n, cap, size;
+/* Three lists of rows: a data set's, or a load's until it commits. */
+struct mem_rows {
+    struct up_buf polls; /* struct mem_poll; in a data set sorted by (id, ts), unique */
+    struct up_buf hours; /* struct mem_hours; in a data set sorted by id */
+    struct up_buf tz;    /* struct mem_tz; in a data set sorted by id, unique */
 };
 
 struct mem_data {
     char *name;
-    struct vec polls; /* struct mem_poll, sorted by (id, ts), unique */
-    struct vec hours; /* struct mem_hours, sorted by id */
-    struct vec tz;    /* struct mem_tz, sorted by id, unique */
+    struct mem_rows rows;
     struct mem_data *next;
 };
 
 struct mem_store {
     struct up_store base;
     struct mem_data *d;
-    struct vec polls, hours, tz; /* this load's rows, until commit */
-    int in_load;
+    struct mem_rows load; /* this load's rows, until commit */
 };
 
 static struct mem_data *datasets;
 
-static void *vec_push(struct vec *a)
+static void rows_init(struct mem_rows *r)
 {
-    if (a->n == a->cap) {
-        size_t cap = a->cap ? a->cap * 2 : 64;
-        void *v = realloc(a->v, cap * a->size);
-        if (!v)
-            return NULL;
-        a->v = v;
-        a->cap = cap;
+    up_buf_init(&r->polls, sizeof(struct mem_poll), MEM_MAX_ITEMS);
+    up_buf_init(&r->hours, sizeof(struct mem_hours), MEM_MAX_ITEMS);
+    up_buf_init(&r->tz, sizeof(struct mem_tz), MEM_MAX_ITEMS);
+}
+
+/* Frees the rows and their strings; r stays usable (empty). */
+static void rows_free(struct mem_rows *r)
+{
+    size_t i;
+
+    for (i = 0; i < r->polls.n; i++)
+        free(UP_BUF_AT(&r->polls, struct mem_poll, i)->id);
+    for (i = 0; i < r->hours.n; i++)
+        free(UP_BUF_AT(&r->hours, struct mem_hours, i)->id);
+    for (i = 0; i < r->tz.n; i++) {
+        free(UP_BUF_AT(&r->tz, struct mem_tz, i)->id);
+        free(UP_BUF_AT(&r->tz, struct mem_tz, i)->zone);
     }
-    return (char *)a->v + a->size * a->n++;
-}
-
-static void free_polls(struct vec *a)
-{
-    struct mem_poll *p = a->v;
-    size_t i;
-    for (i = 0; i < a->n; i++)
-        free(p[i].id);
-    free(a->v);
-    memset(a, 0, sizeof *a);
-    a->size = sizeof(struct mem_poll);
-}
-
-static void free_hours(struct vec *a)
-{
-    struct mem_hours *h = a->v;
-    size_t i;
-    for (i = 0; i < a->n; i++)
-        free(h[i].id);
-    free(a->v);
-    memset(a, 0, sizeof *a);
-    a->size = sizeof(struct mem_hours);
-}
-
-static void free_tz(struct vec *a)
-{
-    struct mem_tz *t = a->v;
-    size_t i;
-    for (i = 0; i < a->n; i++) {
-        free(t[i].id);
-        free(t[i].zone);
-    }
-    free(a->v);
-    memset(a, 0, sizeof *a);
-    a->size = sizeof(struct mem_tz);
+    up_buf_free(&r->polls);
+    up_buf_free(&r->hours);
+    up_buf_free(&r->tz);
 }
 
 void up_store_mem_reset(void)
@@ -101,9 +81,7 @@ void up_store_mem_reset(void)
     while (datasets) {
         struct mem_data *d = datasets;
         datasets = d->next;
-        free_polls(&d->polls);
-        free_hours(&d->hours);
-        free_tz(&d->tz);
+        rows_free(&d->rows);
         free(d->name);
         free(d);
     }
@@ -111,7 +89,7 @@ void up_store_mem_reset(void)
 
 static int mem_accepts(const char *url)
 {
-    return strncmp(url, "mem:", 4) == 0;
+    return up_source_kind(url) == UP_SOURCE_MEM;
 }
 
 static struct mem_store *cast(struct up_store *st)
@@ -122,7 +100,6 @@ static struct mem_store *cast(struct up_store *st)
 static enum up_code mem_open(const char *url, enum up_store_mode mode, struct up_store **out,
                              char *err, size_t errlen)
 {
-    extern const struct up_store_ops up_store_mem_ops;
     const char *name = url + 4;
     struct mem_data *d;
     struct mem_store *s;
@@ -142,9 +119,7 @@ static enum up_code mem_open(const char *url, enum up_store_mode mode, struct up
             snprintf(err, errlen, "out of memory");
             return UP_ENOMEM;
         }
-        d->polls.size = sizeof(struct mem_poll);
-        d->hours.size = sizeof(struct mem_hours);
-        d->tz.size = sizeof(struct mem_tz);
+        rows_init(&d->rows);
         d->next = datasets;
         datasets = d;
     }
@@ -155,9 +130,7 @@ static enum up_code mem_open(const char *url, enum up_store_mode mode, struct up
     }
     s->base.ops = &up_store_mem_ops;
     s->d = d;
-    s->polls.size = sizeof(struct mem_poll);
-    s->hours.size = sizeof(struct mem_hours);
-    s->tz.size = sizeof(struct mem_tz);
+    rows_init(&s->load);
     *out = &s->base;
     return UP_OK;
 }
@@ -165,18 +138,15 @@ static enum up_code mem_open(const char *url, enum up_store_mode mode, struct up
 static void mem_close(struct up_store *st)
 {
     struct mem_store *s = cast(st);
-    free_polls(&s->polls);
-    free_hours(&s->hours);
-    free_tz(&s->tz);
+    rows_free(&s->load);
     free(s);
 }
 
 static enum up_code mem_begin(struct up_store *st, char *err, size_t errlen)
 {
-    struct mem_store *s = cast(st);
     (void)err;
     (void)errlen;
-    s->in_load = 1;
+    rows_free(&cast(st)->load);
     return UP_OK;
 }
 
@@ -189,13 +159,16 @@ static enum up_code oom(char *err, size_t errlen)
 static enum up_code mem_put_status(struct up_store *st, const char *id, int64_t ts, int active,
                                    char *err, size_t errlen)
 {
-    struct mem_poll *p = vec_push(&cast(st)->polls);
+    struct up_buf *b = &cast(st)->load.polls;
+    struct mem_poll *p = up_buf_push(b);
+
     if (!p)
         return oom(err, errlen);
     p->ts = ts;
     p->active = active;
-    if (!(p->id = strdup(id))) {
-        cast(st)->polls.n--;
+    p->id = strdup(id);
+    if (!p->id) {
+        b->n--;
         return oom(err, errlen);
     }
     return UP_OK;
@@ -204,12 +177,15 @@ static enum up_code mem_put_status(struct up_store *st, const char *id, int64_t 
 static enum up_code mem_put_hours(struct up_store *st, const char *id,
                                   const struct up_hours_row *row, char *err, size_t errlen)
 {
-    struct mem_hours *h = vec_push(&cast(st)->hours);
+    struct up_buf *b = &cast(st)->load.hours;
+    struct mem_hours *h = up_buf_push(b);
+
     if (!h)
         return oom(err, errlen);
     h->row = *row;
-    if (!(h->id = strdup(id))) {
-        cast(st)->hours.n--;
+    h->id = strdup(id);
+    if (!h->id) {
+        b->n--;
         return oom(err, errlen);
     }
     return UP_OK;
@@ -218,7 +194,9 @@ static enum up_code mem_put_hours(struct up_store *st, const char *id,
 static enum up_code mem_put_timezone(struct up_store *st, const char *id, const char *zone,
                                      char *err, size_t errlen)
 {
-    struct mem_tz *t = vec_push(&cast(st)->tz);
+    struct up_buf *b = &cast(st)->load.tz;
+    struct mem_tz *t = up_buf_push(b);
+
     if (!t)
         return oom(err, errlen);
     t->id = strdup(id);
@@ -226,7 +204,7 @@ static enum up_code mem_put_timezone(struct up_store *st, const char *id, const 
     if (!t->id || !t->zone) {
         free(t->id);
         free(t->zone);
-        cast(st)->tz.n--;
+        b->n--;
         return oom(err, errlen);
     }
     return UP_OK;
@@ -260,18 +238,10 @@ static int cmp_hours_id(const void *a, const void *b)
 }
 
 /* Appends src's items to dst, which takes over their strings; src is left empty. */
-static int vec_move(struct vec *dst, struct vec *src)
+static int move_rows(struct up_buf *dst, struct up_buf *src)
 {
-    if (dst->n + src->n > dst->cap) {
-        size_t cap = dst->n + src->n;
-        void *v = realloc(dst->v, cap * dst->size);
-        if (!v)
-            return -1;
-        dst->v = v;
-        dst->cap = cap;
-    }
-    memcpy((char *)dst->v + dst->n * dst->size, src->v, src->n * src->size);
-    dst->n += src->n;
+    if (up_buf_append(dst, src->p, src->n) != 0)
+        return -1;
     src->n = 0;
     return 0;
 }
@@ -285,12 +255,18 @@ static enum up_code mem_commit(struct up_store *st, char *err, size_t errlen)
     struct mem_tz *t;
     size_t i, w, nstaged;
 
+    /* Room first, so nothing below can fail half-way through the merge. */
+    if (up_buf_reserve(&d->rows.polls, s->load.polls.n) != 0 ||
+        up_buf_reserve(&d->rows.hours, s->load.hours.n) != 0 ||
+        up_buf_reserve(&d->rows.tz, s->load.tz.n) != 0)
+        return oom(err, errlen);
     /* Hours: drop the rows of every store named in this load, then add the new ones. */
-    staged = s->hours.v;
-    nstaged = s->hours.n;
-    qsort(staged, nstaged, sizeof *staged, cmp_hours);
-    h = d->hours.v;
-    for (i = w = 0; i < d->hours.n; i++) {
+    staged = s->load.hours.p;
+    nstaged = s->load.hours.n;
+    if (nstaged)
+        qsort(staged, nstaged, sizeof *staged, cmp_hours);
+    h = d->rows.hours.p;
+    for (i = w = 0; i < d->rows.hours.n; i++) {
         struct mem_hours key = h[i];
         if (nstaged && bsearch(&key, staged, nstaged, sizeof *staged, cmp_hours_id)) {
             free(h[i].id);
@@ -298,14 +274,16 @@ static enum up_code mem_commit(struct up_store *st, char *err, size_t errlen)
         }
         h[w++] = h[i];
     }
-    d->hours.n = w;
-    /* Polls, hours and zones join the data; then each is sorted and merged. */
-    if (vec_move(&d->polls, &s->polls) || vec_move(&d->hours, &s->hours) ||
-        vec_move(&d->tz, &s->tz))
+    d->rows.hours.n = w;
+    /* Polls, hours and zones join the data (room reserved above); then each is sorted and
+     * merged. */
+    if (move_rows(&d->rows.polls, &s->load.polls) || move_rows(&d->rows.hours, &s->load.hours) ||
+        move_rows(&d->rows.tz, &s->load.tz))
         return oom(err, errlen);
-    p = d->polls.v;
-    qsort(p, d->polls.n, sizeof *p, cmp_poll);
-    for (i = w = 0; i < d->polls.n; i++) {
+    p = d->rows.polls.p;
+    if (d->rows.polls.n)
+        qsort(p, d->rows.polls.n, sizeof *p, cmp_poll);
+    for (i = w = 0; i < d->rows.polls.n; i++) {
         if (w > 0 && cmp_poll(&p[w - 1], &p[i]) == 0) {
             p[w - 1].active = p[w - 1].active && p[i].active; /* inactive wins */
             free(p[i].id);
@@ -313,19 +291,20 @@ static enum up_code mem_commit(struct up_store *st, char *err, size_t errlen)
             p[w++] = p[i];
         }
     }
-    d->polls.n = w;
-    h = d->hours.v;
-    qsort(h, d->hours.n, sizeof *h, cmp_hours);
-    for (i = w = 0; i < d->hours.n; i++) {
+    d->rows.polls.n = w;
+    h = d->rows.hours.p;
+    if (d->rows.hours.n)
+        qsort(h, d->rows.hours.n, sizeof *h, cmp_hours);
+    for (i = w = 0; i < d->rows.hours.n; i++) {
         if (w > 0 && cmp_hours(&h[w - 1], &h[i]) == 0)
             free(h[i].id);
         else
             h[w++] = h[i];
     }
-    d->hours.n = w;
+    d->rows.hours.n = w;
     /* Zones: a stable sort keeps the order of arrival; the last row of a store wins. */
-    t = d->tz.v;
-    for (i = 1; i < d->tz.n; i++) { /* insertion sort: stable */
+    t = d->rows.tz.p;
+    for (i = 1; i < d->rows.tz.n; i++) { /* insertion sort: stable */
         struct mem_tz key = t[i];
         size_t j = i;
         while (j > 0 && strcmp(t[j - 1].id, key.id) > 0) {
@@ -334,7 +313,7 @@ static enum up_code mem_commit(struct up_store *st, char *err, size_t errlen)
         }
         t[j] = key;
     }
-    for (i = w = 0; i < d->tz.n; i++) {
+    for (i = w = 0; i < d->rows.tz.n; i++) {
         if (w > 0 && strcmp(t[w - 1].id, t[i].id) == 0) {
             free(t[w - 1].id);
             free(t[w - 1].zone);
@@ -343,20 +322,15 @@ static enum up_code mem_commit(struct up_store *st, char *err, size_t errlen)
             t[w++] = t[i];
         }
     }
-    d->tz.n = w;
-    s->in_load = 0;
+    d->rows.tz.n = w;
     return UP_OK;
 }
 
 static enum up_code mem_rollback(struct up_store *st, char *err, size_t errlen)
 {
-    struct mem_store *s = cast(st);
     (void)err;
     (void)errlen;
-    free_polls(&s->polls);
-    free_hours(&s->hours);
-    free_tz(&s->tz);
-    s->in_load = 0;
+    rows_free(&cast(st)->load);
     return UP_OK;
 }
 
@@ -364,14 +338,14 @@ static enum up_code mem_max_ts(struct up_store *st, int64_t *max, int *any, char
                                size_t errlen)
 {
     struct mem_data *d = cast(st)->d;
-    struct mem_poll *p = d->polls.v;
+    struct mem_poll *p = d->rows.polls.p;
     size_t i;
     (void)err;
     (void)errlen;
 
-    *any = d->polls.n > 0;
+    *any = d->rows.polls.n > 0;
     *max = 0;
-    for (i = 0; i < d->polls.n; i++)
+    for (i = 0; i < d->rows.polls.n; i++)
         if (i == 0 || p[i].ts > *max)
             *max = p[i].ts;
     return UP_OK;
@@ -383,60 +357,61 @@ static enum up_code stopped(char *err, size_t errlen)
     return UP_EFAIL;
 }
 
-static enum up_code mem_stores(struct up_store *st, int64_t lo, int64_t now, up_store_list_cb cb,
-                               void *ctx, char *err, size_t errlen)
+static enum up_code mem_stores(struct up_store *st, int64_t lo, int64_t now,
+                               const struct up_store_sink *sink, char *err, size_t errlen)
 {
     struct mem_data *d = cast(st)->d;
-    struct mem_poll *p = d->polls.v;
+    struct mem_poll *p = d->rows.polls.p;
     size_t i = 0, j;
     (void)lo;
 
-    while (i < d->polls.n) {
-        for (j = i; j < d->polls.n && strcmp(p[j].id, p[i].id) == 0; j++)
+    while (i < d->rows.polls.n) {
+        for (j = i; j < d->rows.polls.n && strcmp(p[j].id, p[i].id) == 0; j++)
             ;
         /* Polls of a store are sorted: its first one decides whether it exists yet. */
-        if (p[i].ts <= now && cb(ctx, p[i].id, (int64_t)(j - i)) != 0)
+        if (p[i].ts <= now && sink->store(sink->ctx, p[i].id, (int64_t)(j - i)) != 0)
             return stopped(err, errlen);
         i = j;
     }
     return UP_OK;
 }
 
-static enum up_code mem_hours_scan(struct up_store *st, up_hours_cb cb, void *ctx, char *err,
+static enum up_code mem_hours_scan(struct up_store *st, const struct up_store_sink *sink, char *err,
                                    size_t errlen)
 {
     struct mem_data *d = cast(st)->d;
-    struct mem_hours *h = d->hours.v;
+    struct mem_hours *h = d->rows.hours.p;
     size_t i;
 
-    for (i = 0; i < d->hours.n; i++)
-        if (cb(ctx, h[i].id, &h[i].row) != 0)
+    for (i = 0; i < d->rows.hours.n; i++)
+        if (sink->hours(sink->ctx, h[i].id, &h[i].row) != 0)
             return stopped(err, errlen);
     return UP_OK;
 }
 
-static enum up_code mem_timezones(struct up_store *st, up_tz_cb cb, void *ctx, char *err,
+static enum up_code mem_timezones(struct up_store *st, const struct up_store_sink *sink, char *err,
                                   size_t errlen)
 {
     struct mem_data *d = cast(st)->d;
-    struct mem_tz *t = d->tz.v;
+    struct mem_tz *t = d->rows.tz.p;
     size_t i;
 
-    for (i = 0; i < d->tz.n; i++)
-        if (cb(ctx, t[i].id, t[i].zone) != 0)
+    for (i = 0; i < d->rows.tz.n; i++)
+        if (sink->zone(sink->ctx, t[i].id, t[i].zone) != 0)
             return stopped(err, errlen);
     return UP_OK;
 }
 
 static enum up_code mem_polls(struct up_store *st, const char *const *ids, size_t n, int64_t lo,
-                              int64_t now, up_poll_cb cb, void *ctx, char *err, size_t errlen)
+                              int64_t now, const struct up_store_sink *sink, char *err,
+                              size_t errlen)
 {
     struct mem_data *d = cast(st)->d;
-    struct mem_poll *p = d->polls.v;
+    struct mem_poll *p = d->rows.polls.p;
     size_t k;
 
     for (k = 0; k < n; k++) {
-        size_t a = 0, b = d->polls.n, i, first;
+        size_t a = 0, b = d->rows.polls.n, i, first;
         /* Lower bound of the store's polls. */
         while (a < b) {
             size_t mid = a + (b - a) / 2;
@@ -446,13 +421,13 @@ static enum up_code mem_polls(struct up_store *st, const char *const *ids, size_
                 b = mid;
         }
         first = a;
-        for (i = first; i < d->polls.n && strcmp(p[i].id, ids[k]) == 0 && p[i].ts < lo; i++)
+        for (i = first; i < d->rows.polls.n && strcmp(p[i].id, ids[k]) == 0 && p[i].ts < lo; i++)
             ;
         /* The carry-in is the last poll before lo, then the window [lo, now]. */
-        if (i > first && cb(ctx, ids[k], p[i - 1].ts, p[i - 1].active) != 0)
+        if (i > first && sink->poll(sink->ctx, ids[k], p[i - 1].ts, p[i - 1].active) != 0)
             return stopped(err, errlen);
-        for (; i < d->polls.n && strcmp(p[i].id, ids[k]) == 0 && p[i].ts <= now; i++)
-            if (cb(ctx, ids[k], p[i].ts, p[i].active) != 0)
+        for (; i < d->rows.polls.n && strcmp(p[i].id, ids[k]) == 0 && p[i].ts <= now; i++)
+            if (sink->poll(sink->ctx, ids[k], p[i].ts, p[i].active) != 0)
                 return stopped(err, errlen);
     }
     return UP_OK;
@@ -460,6 +435,7 @@ static enum up_code mem_polls(struct up_store *st, const char *const *ids, size_
 
 const struct up_store_ops up_store_mem_ops = {
     .name = "memory",
+    .caps = UP_STORE_CAP_READ | UP_STORE_CAP_WRITE,
     .accepts = mem_accepts,
     .open = mem_open,
     .close = mem_close,

@@ -8,7 +8,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include "up_store.h"
+#include "up_buf.h"
+#include "up_source.h"
+#include "up_store_int.h"
 
 /* Rows per FETCH: big enough that round trips do not matter, small enough to keep a
  * rank's memory flat whatever its range holds. */
@@ -62,8 +64,8 @@ static struct pg_store *cast(struct up_store *st)
 
 static int pg_accepts(const char *url)
 {
-    return strncmp(url, "postgresql://", 13) == 0 || strncmp(url, "postgres://", 11) == 0 ||
-           strchr(url, '=') != NULL;
+    enum up_source_kind k = up_source_kind(url);
+    return k == UP_SOURCE_PG_URI || k == UP_SOURCE_PG_KV;
 }
 
 /* libpq's messages span lines ("...failed: FATAL: ...\n\tIs the server running...");
@@ -210,7 +212,6 @@ static enum up_code ensure_schema(struct pg_store *p, char *err, size_t errlen)
 static enum up_code pg_open(const char *url, enum up_store_mode mode, struct up_store **out,
                             char *err, size_t errlen)
 {
-    extern const struct up_store_ops up_store_pg_ops;
     struct pg_store *p = calloc(1, sizeof *p);
     const char *enc;
     enum up_code rc;
@@ -222,7 +223,7 @@ static enum up_code pg_open(const char *url, enum up_store_mode mode, struct up_
         return UP_ENOMEM;
     }
     p->base.ops = &up_store_pg_ops;
-    up_store_redact(url, p->where, sizeof p->where);
+    up_source_redact(url, p->where, sizeof p->where);
     p->conn = connect_url(url);
     if (!p->conn) {
         snprintf(err, errlen, "postgresql %s: out of memory", p->where);
@@ -589,17 +590,18 @@ static int parse_i64(const char *s, int64_t *out)
     return 0;
 }
 
-/* Called per row of a cursor; a negative return is a malformed value, positive the
- * consumer's stop. */
-typedef int (*row_fn)(PGresult *res, int i, void *fn, void *ctx);
+/* Called per row of a cursor with the caller's sink and the scan's own state (NULL but for
+ * the polls); a negative return is a malformed value, positive the consumer's stop. */
+typedef int (*row_fn)(PGresult *res, int i, const struct up_store_sink *sink, void *state);
 
 /*
  * Runs "DECLARE up_cur ... FOR <query>" and fetches it in batches inside one read-only
  * transaction, so only FETCH_ROWS rows are in memory at a time, on both sides.
  */
 static enum up_code cursor_scan(struct pg_store *p, const char *declare_sql, int nparams,
-                                const char *const *params, int ncols, row_fn row, void *fn,
-                                void *ctx, const char *what, char *err, size_t errlen)
+                                const char *const *params, int ncols, row_fn row,
+                                const struct up_store_sink *sink, void *state, const char *what,
+                                char *err, size_t errlen)
 {
     PGresult *res = NULL;
     enum up_code rc;
@@ -624,7 +626,7 @@ static enum up_code cursor_scan(struct pg_store *p, const char *declare_sql, int
         if (n == 0)
             break;
         for (i = 0; i < n; i++) {
-            r = row(res, i, fn, ctx);
+            r = row(res, i, sink, state);
             if (r < 0) {
                 snprintf(err, errlen, "postgresql %s: %s: malformed or out-of-order row", p->where,
                          what);
@@ -668,17 +670,18 @@ static enum up_code pg_max_ts(struct up_store *st, int64_t *max, int *any, char 
     return rc;
 }
 
-static int row_store(PGresult *res, int i, void *fn, void *ctx)
+static int row_store(PGresult *res, int i, const struct up_store_sink *sink, void *state)
 {
     int64_t npolls;
 
+    (void)state;
     if (parse_i64(PQgetvalue(res, i, 1), &npolls) != 0)
         return -1;
-    return ((up_store_list_cb)fn)(ctx, PQgetvalue(res, i, 0), npolls) != 0;
+    return sink->store(sink->ctx, PQgetvalue(res, i, 0), npolls) != 0;
 }
 
-static enum up_code pg_stores(struct up_store *st, int64_t lo, int64_t now, up_store_list_cb cb,
-                              void *ctx, char *err, size_t errlen)
+static enum up_code pg_stores(struct up_store *st, int64_t lo, int64_t now,
+                              const struct up_store_sink *sink, char *err, size_t errlen)
 {
     struct pg_store *p = cast(st);
     char nowbuf[32];
@@ -690,96 +693,92 @@ static enum up_code pg_stores(struct up_store *st, int64_t lo, int64_t now, up_s
     return cursor_scan(p,
                        CURSOR_FOR "SELECT store_id, npolls FROM store_summary"
                                   " WHERE first_ts <= $1::bigint ORDER BY store_id COLLATE \"C\"",
-                       1, params, 2, row_store, (void *)cb, ctx, "list stores", err, errlen);
+                       1, params, 2, row_store, sink, NULL, "list stores", err, errlen);
 }
 
-static int row_hours(PGresult *res, int i, void *fn, void *ctx)
+static int row_hours(PGresult *res, int i, const struct up_store_sink *sink, void *state)
 {
     struct up_hours_row h;
     int64_t day;
 
+    (void)state;
     if (parse_i64(PQgetvalue(res, i, 1), &day) != 0 || day < 0 || day > 6 ||
         parse_i64(PQgetvalue(res, i, 2), &h.start_us) != 0 ||
         parse_i64(PQgetvalue(res, i, 3), &h.end_us) != 0)
         return -1;
     h.day = (int)day;
-    return ((up_hours_cb)fn)(ctx, PQgetvalue(res, i, 0), &h) != 0;
+    return sink->hours(sink->ctx, PQgetvalue(res, i, 0), &h) != 0;
 }
 
-static enum up_code pg_hours(struct up_store *st, up_hours_cb cb, void *ctx, char *err,
+static enum up_code pg_hours(struct up_store *st, const struct up_store_sink *sink, char *err,
                              size_t errlen)
 {
     return cursor_scan(cast(st),
                        CURSOR_FOR "SELECT store_id, day_of_week, start_time_us, end_time_us"
                                   " FROM business_hours ORDER BY store_id COLLATE \"C\","
                                   " day_of_week, start_time_us, end_time_us",
-                       0, NULL, 4, row_hours, (void *)cb, ctx, "read hours", err, errlen);
+                       0, NULL, 4, row_hours, sink, NULL, "read hours", err, errlen);
 }
 
-static int row_tz(PGresult *res, int i, void *fn, void *ctx)
+static int row_tz(PGresult *res, int i, const struct up_store_sink *sink, void *state)
 {
-    return ((up_tz_cb)fn)(ctx, PQgetvalue(res, i, 0), PQgetvalue(res, i, 1)) != 0;
+    (void)state;
+    return sink->zone(sink->ctx, PQgetvalue(res, i, 0), PQgetvalue(res, i, 1)) != 0;
 }
 
-static enum up_code pg_timezones(struct up_store *st, up_tz_cb cb, void *ctx, char *err,
+static enum up_code pg_timezones(struct up_store *st, const struct up_store_sink *sink, char *err,
                                  size_t errlen)
 {
     return cursor_scan(cast(st),
                        CURSOR_FOR "SELECT store_id, timezone_str FROM store_timezone"
                                   " ORDER BY store_id COLLATE \"C\"",
-                       0, NULL, 2, row_tz, (void *)cb, ctx, "read time zones", err, errlen);
+                       0, NULL, 2, row_tz, sink, NULL, "read time zones", err, errlen);
 }
 
-/* The rank's ids as a text[] literal: {"a","b\"c"}; quotes and backslashes escaped. */
+/* The rank's ids as a text[] literal: {"a","b\"c"}; quotes and backslashes escaped.
+ * Returns it (the caller frees it), or NULL when it would pass MAX_IDS_BYTES or memory
+ * runs out. */
 static char *id_array(const char *const *ids, size_t n)
 {
-    size_t i, len = 3;
+    struct up_buf b;
     const char *s;
-    char *out, *w;
+    size_t i;
+    int bad = 0;
 
-    for (i = 0; i < n; i++) {
-        len += 3;
-        for (s = ids[i]; *s; s++)
-            len += (*s == '"' || *s == '\\') ? 2 : 1;
-        if (len > MAX_IDS_BYTES)
-            return NULL;
-    }
-    out = malloc(len);
-    if (!out)
-        return NULL;
-    w = out;
-    *w++ = '{';
-    for (i = 0; i < n; i++) {
+    up_buf_init(&b, 1, MAX_IDS_BYTES);
+    bad |= up_buf_append(&b, "{", 1);
+    for (i = 0; i < n && !bad; i++) {
         if (i > 0)
-            *w++ = ',';
-        *w++ = '"';
-        for (s = ids[i]; *s; s++) {
+            bad |= up_buf_append(&b, ",", 1);
+        bad |= up_buf_append(&b, "\"", 1);
+        for (s = ids[i]; *s && !bad; s++) {
             if (*s == '"' || *s == '\\')
-                *w++ = '\\';
-            *w++ = *s;
+                bad |= up_buf_append(&b, "\\", 1);
+            bad |= up_buf_append(&b, s, 1);
         }
-        *w++ = '"';
+        bad |= up_buf_append(&b, "\"", 1);
     }
-    *w++ = '}';
-    *w = '\0';
-    return out;
+    bad |= up_buf_append(&b, "}", 2); /* with the terminating NUL */
+    if (bad) {
+        up_buf_free(&b);
+        return NULL;
+    }
+    return up_buf_take(&b);
 }
 
-struct polls_ctx {
+/* The state of a polls scan: the ids the rows point into, and the order check. */
+struct polls_state {
     const char *const *ids;
     size_t n;
-    up_poll_cb cb;
-    void *ctx;
     int64_t last_ord, last_ts; /* the previous row, to check the order */
 };
 
-static int row_poll(PGresult *res, int i, void *fn, void *ctx)
+static int row_poll(PGresult *res, int i, const struct up_store_sink *sink, void *state)
 {
-    struct polls_ctx *pc = ctx;
+    struct polls_state *pc = state;
     int64_t ord, ts;
     const char *a = PQgetvalue(res, i, 2);
 
-    (void)fn;
     if (parse_i64(PQgetvalue(res, i, 0), &ord) != 0 || ord < 1 || (uint64_t)ord > pc->n ||
         parse_i64(PQgetvalue(res, i, 1), &ts) != 0 || (a[0] != 't' && a[0] != 'f'))
         return -1;
@@ -788,14 +787,15 @@ static int row_poll(PGresult *res, int i, void *fn, void *ctx)
         return -1;
     pc->last_ord = ord;
     pc->last_ts = ts;
-    return pc->cb(pc->ctx, pc->ids[ord - 1], ts, a[0] == 't') != 0;
+    return sink->poll(sink->ctx, pc->ids[ord - 1], ts, a[0] == 't') != 0;
 }
 
 static enum up_code pg_polls(struct up_store *st, const char *const *ids, size_t n, int64_t lo,
-                             int64_t now, up_poll_cb cb, void *ctx, char *err, size_t errlen)
+                             int64_t now, const struct up_store_sink *sink, char *err,
+                             size_t errlen)
 {
     struct pg_store *p = cast(st);
-    struct polls_ctx pc = {ids, n, cb, ctx, 0, 0};
+    struct polls_state pc = {ids, n, 0, 0};
     char lobuf[32], nowbuf[32];
     const char *params[3];
     char *arr;
@@ -836,13 +836,14 @@ static enum up_code pg_polls(struct up_store *st, const char *const *ids, size_t
                      "    WHERE store_id = s.id AND ts_utc >= $2::bigint AND ts_utc <= $3::bigint"
                      "    ORDER BY ts_utc)"
                      " ) AS w",
-                     3, params, 3, row_poll, NULL, &pc, "read polls", err, errlen);
+                     3, params, 3, row_poll, sink, &pc, "read polls", err, errlen);
     free(arr);
     return rc;
 }
 
 const struct up_store_ops up_store_pg_ops = {
     .name = "postgresql",
+    .caps = UP_STORE_CAP_READ | UP_STORE_CAP_WRITE,
     .accepts = pg_accepts,
     .open = pg_open,
     .close = pg_close,

@@ -6,7 +6,8 @@
 #include <errno.h>
 #include <sys/stat.h>
 #include <unistd.h>
-#include "up_store.h"
+#include "up_source.h"
+#include "up_store_int.h"
 
 /* The schema (docs/schema.md). WITHOUT ROWID keeps each table clustered by its key, so a
  * store's polls are one contiguous index range. */
@@ -46,9 +47,7 @@ static const char *path_of(const char *url)
 
 static int sqlite_accepts(const char *url)
 {
-    /* Anything that is not another backend's URL scheme is a file path. */
-    return strncmp(url, "postgres://", 11) != 0 && strncmp(url, "postgresql://", 13) != 0 &&
-           strncmp(url, "hdf5:", 5) != 0 && strchr(url, '=') == NULL /* a conninfo string */;
+    return up_source_kind(url) == UP_SOURCE_SQLITE;
 }
 
 static enum up_code fail(struct sqlite_store *s, const char *what, char *err, size_t errlen)
@@ -103,7 +102,6 @@ static void sqlite_close(struct up_store *st)
 static enum up_code sqlite_open(const char *url, enum up_store_mode mode, struct up_store **out,
                                 char *err, size_t errlen)
 {
-    extern const struct up_store_ops up_store_sqlite_ops;
     struct sqlite_store *s = calloc(1, sizeof *s);
     int flags =
         mode == UP_STORE_WRITE ? SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE : SQLITE_OPEN_READONLY;
@@ -293,15 +291,17 @@ static enum up_code sqlite_max_ts(struct up_store *st, int64_t *max, int *any, c
     return rc;
 }
 
-/* Runs a query whose rows go to a per-row function; stops on a non-zero return. */
-static enum up_code scan(struct sqlite_store *s, sqlite3_stmt *q,
-                         int (*row)(sqlite3_stmt *q, void *fn, void *ctx), void *fn, void *ctx,
-                         char *err, size_t errlen)
+/* Hands one row of a query to the sink; returns the sink's answer (non-zero: stop). */
+typedef int (*row_fn)(sqlite3_stmt *q, const struct up_store_sink *sink);
+
+/* Runs a query whose rows go to row; stops on a non-zero return. */
+static enum up_code scan(struct sqlite_store *s, sqlite3_stmt *q, row_fn row,
+                         const struct up_store_sink *sink, char *err, size_t errlen)
 {
     int r;
 
     while ((r = sqlite3_step(q)) == SQLITE_ROW) {
-        if (row(q, fn, ctx) != 0) {
+        if (row(q, sink) != 0) {
             snprintf(err, errlen, "sqlite %s: scan stopped by its consumer", s->path);
             return UP_EFAIL;
         }
@@ -311,14 +311,14 @@ static enum up_code scan(struct sqlite_store *s, sqlite3_stmt *q,
     return UP_OK;
 }
 
-static int row_store(sqlite3_stmt *q, void *fn, void *ctx)
+static int row_store(sqlite3_stmt *q, const struct up_store_sink *sink)
 {
-    return ((up_store_list_cb)fn)(ctx, (const char *)sqlite3_column_text(q, 0),
-                                  sqlite3_column_int64(q, 1));
+    return sink->store(sink->ctx, (const char *)sqlite3_column_text(q, 0),
+                       sqlite3_column_int64(q, 1));
 }
 
-static enum up_code sqlite_stores(struct up_store *st, int64_t lo, int64_t now, up_store_list_cb cb,
-                                  void *ctx, char *err, size_t errlen)
+static enum up_code sqlite_stores(struct up_store *st, int64_t lo, int64_t now,
+                                  const struct up_store_sink *sink, char *err, size_t errlen)
 {
     struct sqlite_store *s = cast(st);
     sqlite3_stmt *q = NULL;
@@ -333,21 +333,21 @@ static enum up_code sqlite_stores(struct up_store *st, int64_t lo, int64_t now, 
     if (rc != UP_OK)
         return rc;
     sqlite3_bind_int64(q, 1, now);
-    rc = scan(s, q, row_store, (void *)cb, ctx, err, errlen);
+    rc = scan(s, q, row_store, sink, err, errlen);
     sqlite3_finalize(q);
     return rc;
 }
 
-static int row_hours(sqlite3_stmt *q, void *fn, void *ctx)
+static int row_hours(sqlite3_stmt *q, const struct up_store_sink *sink)
 {
     struct up_hours_row h;
     h.day = sqlite3_column_int(q, 1);
     h.start_us = sqlite3_column_int64(q, 2);
     h.end_us = sqlite3_column_int64(q, 3);
-    return ((up_hours_cb)fn)(ctx, (const char *)sqlite3_column_text(q, 0), &h);
+    return sink->hours(sink->ctx, (const char *)sqlite3_column_text(q, 0), &h);
 }
 
-static enum up_code sqlite_hours(struct up_store *st, up_hours_cb cb, void *ctx, char *err,
+static enum up_code sqlite_hours(struct up_store *st, const struct up_store_sink *sink, char *err,
                                  size_t errlen)
 {
     struct sqlite_store *s = cast(st);
@@ -360,19 +360,19 @@ static enum up_code sqlite_hours(struct up_store *st, up_hours_cb cb, void *ctx,
                  &q, err, errlen);
     if (rc != UP_OK)
         return rc;
-    rc = scan(s, q, row_hours, (void *)cb, ctx, err, errlen);
+    rc = scan(s, q, row_hours, sink, err, errlen);
     sqlite3_finalize(q);
     return rc;
 }
 
-static int row_tz(sqlite3_stmt *q, void *fn, void *ctx)
+static int row_tz(sqlite3_stmt *q, const struct up_store_sink *sink)
 {
-    return ((up_tz_cb)fn)(ctx, (const char *)sqlite3_column_text(q, 0),
-                          (const char *)sqlite3_column_text(q, 1));
+    return sink->zone(sink->ctx, (const char *)sqlite3_column_text(q, 0),
+                      (const char *)sqlite3_column_text(q, 1));
 }
 
-static enum up_code sqlite_timezones(struct up_store *st, up_tz_cb cb, void *ctx, char *err,
-                                     size_t errlen)
+static enum up_code sqlite_timezones(struct up_store *st, const struct up_store_sink *sink,
+                                     char *err, size_t errlen)
 {
     struct sqlite_store *s = cast(st);
     sqlite3_stmt *q = NULL;
@@ -382,13 +382,14 @@ static enum up_code sqlite_timezones(struct up_store *st, up_tz_cb cb, void *ctx
                  errlen);
     if (rc != UP_OK)
         return rc;
-    rc = scan(s, q, row_tz, (void *)cb, ctx, err, errlen);
+    rc = scan(s, q, row_tz, sink, err, errlen);
     sqlite3_finalize(q);
     return rc;
 }
 
 static enum up_code sqlite_polls(struct up_store *st, const char *const *ids, size_t n, int64_t lo,
-                                 int64_t now, up_poll_cb cb, void *ctx, char *err, size_t errlen)
+                                 int64_t now, const struct up_store_sink *sink, char *err,
+                                 size_t errlen)
 {
     struct sqlite_store *s = cast(st);
     sqlite3_stmt *q = NULL;
@@ -410,7 +411,8 @@ static enum up_code sqlite_polls(struct up_store *st, const char *const *ids, si
     for (i = 0; i < n && rc == UP_OK; i++) {
         sqlite3_bind_text(q, 1, ids[i], -1, SQLITE_STATIC);
         while ((r = sqlite3_step(q)) == SQLITE_ROW) {
-            if (cb(ctx, ids[i], sqlite3_column_int64(q, 0), sqlite3_column_int(q, 1)) != 0) {
+            if (sink->poll(sink->ctx, ids[i], sqlite3_column_int64(q, 0),
+                           sqlite3_column_int(q, 1)) != 0) {
                 snprintf(err, errlen, "sqlite %s: poll scan stopped by its consumer", s->path);
                 rc = UP_EFAIL;
                 break;
@@ -426,6 +428,7 @@ static enum up_code sqlite_polls(struct up_store *st, const char *const *ids, si
 
 const struct up_store_ops up_store_sqlite_ops = {
     .name = "sqlite",
+    .caps = UP_STORE_CAP_READ | UP_STORE_CAP_WRITE,
     .accepts = sqlite_accepts,
     .open = sqlite_open,
     .close = sqlite_close,

@@ -5,6 +5,10 @@
 #include <CUnit/CUnit.h>
 
 /* Each adds one CUnit suite named after its module; returns 0 or a CUnit error. */
+int test_buf_add(void);
+int test_err_add(void);
+int test_csvout_add(void);
+int test_clock_add(void);
 int test_time_add(void);
 int test_tz_add(void);
 int test_hours_add(void);
@@ -25,6 +29,6 @@ int test_plan_add(void);
 int test_worker_add(void);
 
 #define UP_TEST_LIST(X)                                                                        \
-    X(time) X(tz) X(hours) X(uptime) X(csvin) X(rows) X(store) X(store_mem) UP_TEST_PG(X) X(load) X(report) X(plan) X(worker)
+    X(buf) X(err) X(csvout) X(clock) X(time) X(tz) X(hours) X(uptime) X(csvin) X(rows) X(store) X(store_mem) UP_TEST_PG(X) X(load) X(report) X(plan) X(worker)
 
 #endif

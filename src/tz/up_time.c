@@ -1,6 +1,5 @@
 #include "up_time.h"
 
-#include <stdio.h>
 #include <string.h>
 
 /* Reads exactly n ASCII digits at s; returns the value or -1. */
@@ -26,48 +25,6 @@ static int days_in_month(int64_t y, int m)
 {
     static const int dim[12] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
     return m == 2 && is_leap(y) ? 29 : dim[m - 1];
-}
-
-/* Howard Hinnant's days_from_civil: exact for the whole proleptic Gregorian calendar. */
-int64_t up_days_from_civil(int64_t y, int m, int d)
-{
-    int64_t era;
-    int64_t yoe, doy, doe;
-
-    y -= m <= 2;
-    era = (y >= 0 ? y : y - 399) / 400;
-    yoe = y - era * 400;
-    doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
-    doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    return era * 146097 + doe - 719468;
-}
-
-void up_civil_from_days(int64_t z, int64_t *y, int *m, int *d)
-{
-    int64_t era, doe, yoe, doy, mp;
-
-    z += 719468;
-    era = (z >= 0 ? z : z - 146096) / 146097;
-    doe = z - era * 146097;
-    yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
-    doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    mp = (5 * doy + 2) / 153;
-    *d = (int)(doy - (153 * mp + 2) / 5 + 1);
-    *m = (int)(mp < 10 ? mp + 3 : mp - 9);
-    *y = yoe + era * 400 + (*m <= 2);
-}
-
-int up_weekday(int64_t days)
-{
-    /* 1970-01-01 was a Thursday (3 when Monday is 0). */
-    int64_t w = (days + 3) % 7;
-    return (int)(w < 0 ? w + 7 : w);
-}
-
-int64_t up_days_of(int64_t us)
-{
-    int64_t d = us / UP_USEC_PER_DAY;
-    return us % UP_USEC_PER_DAY < 0 ? d - 1 : d;
 }
 
 /*
@@ -200,21 +157,4 @@ int up_parse_time_of_day(const char *s, size_t len, int64_t *out, const char **w
         return -1;
     }
     return 0;
-}
-
-int up_format_timestamp(int64_t us, char *buf, size_t n)
-{
-    int64_t days = up_days_of(us);
-    int64_t rem = us - days * UP_USEC_PER_DAY;
-    int64_t y;
-    int m, d, r;
-    int64_t secs = rem / UP_USEC_PER_SEC;
-
-    up_civil_from_days(days, &y, &m, &d);
-    r = snprintf(buf, n, "%04lld-%02d-%02d %02lld:%02lld:%02lld.%06lld UTC", (long long)y, m, d,
-                 (long long)(secs / 3600), (long long)(secs / 60 % 60), (long long)(secs % 60),
-                 (long long)(rem % UP_USEC_PER_SEC));
-    if (r < 0 || (size_t)r >= n)
-        return -1;
-    return r;
 }

@@ -3,7 +3,7 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
-#include <time.h>
+#include "up_clock.h"
 
 static int log_rank;
 static enum up_log_level log_min = UP_LOG_INFO;
@@ -17,25 +17,19 @@ void up_log_init(int rank, enum up_log_level min_level)
 void up_log_print(enum up_log_level level, const char *file, int line, const char *fmt, ...)
 {
     static const char *const names[] = {"DEBUG", "INFO", "WARN", "ERROR"};
-    char stamp[32];
+    char stamp[UP_TIME_TEXT_MAX];
     char msg[2048];
-    struct timespec now;
-    struct tm tm;
     const char *base;
     va_list ap;
 
     if (level < log_min)
         return;
-    clock_gettime(CLOCK_REALTIME, &now);
-    gmtime_r(&now.tv_sec, &tm);
-    if (strftime(stamp, sizeof stamp, "%Y-%m-%dT%H:%M:%S", &tm) == 0)
-        stamp[0] = '\0';
+    up_format_iso_ms(up_now_us(), stamp, sizeof stamp);
     base = strrchr(file, '/');
     base = base ? base + 1 : file;
     va_start(ap, fmt);
     vsnprintf(msg, sizeof msg, fmt, ap);
     va_end(ap);
     /* One fprintf per line so lines of different ranks do not interleave mid-line. */
-    fprintf(stderr, "%s.%03ldZ [%d] %s:%d %s: %s\n", stamp, now.tv_nsec / 1000000, log_rank, base,
-            line, names[level], msg);
+    fprintf(stderr, "%s [%d] %s:%d %s: %s\n", stamp, log_rank, base, line, names[level], msg);
 }

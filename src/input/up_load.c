@@ -7,6 +7,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 #include "up_csvin.h"
+#include "up_csvout.h"
+#include "up_err.h"
 #include "up_rows.h"
 #include "up_strmap.h"
 #include "up_time.h"
@@ -55,22 +57,6 @@ struct loader {
     size_t errlen;
 };
 
-/* Writes one CSV field, quoted when it holds a comma, quote or line break. */
-static void put_field(FILE *f, const char *s)
-{
-    if (strpbrk(s, ",\"\r\n") == NULL) {
-        fputs(s, f);
-        return;
-    }
-    fputc('"', f);
-    for (; *s; s++) {
-        if (*s == '"')
-            fputc('"', f);
-        fputc(*s, f);
-    }
-    fputc('"', f);
-}
-
 static void reject(struct loader *L, int file, const char *path, long line, int slot,
                    const char *detail, const char *value)
 {
@@ -80,13 +66,13 @@ static void reject(struct loader *L, int file, const char *path, long line, int 
     fs->by_reason[slot]++;
     if (!L->rejects)
         return;
-    put_field(L->rejects, path);
+    up_csvout_put(L->rejects, path);
     fprintf(L->rejects, ",%ld,", line);
-    put_field(L->rejects, up_load_reason_name(slot));
+    up_csvout_put(L->rejects, up_load_reason_name(slot));
     fputc(',', L->rejects);
-    put_field(L->rejects, detail ? detail : "");
+    up_csvout_put(L->rejects, detail ? detail : "");
     fputc(',', L->rejects);
-    put_field(L->rejects, value ? value : "");
+    up_csvout_put(L->rejects, value ? value : "");
     fputc('\n', L->rejects);
 }
 
@@ -145,10 +131,8 @@ static enum up_code note_store(struct up_strmap *m, const char *id, struct loade
 {
     if (up_strmap_get(m, id))
         return UP_OK;
-    if (up_strmap_put(m, id, "") != 0) {
-        snprintf(L->err, L->errlen, "out of memory");
-        return UP_ENOMEM;
-    }
+    if (up_strmap_put(m, id, "") != 0)
+        return up_errf(UP_ENOMEM, L->err, L->errlen, "out of memory");
     return UP_OK;
 }
 
@@ -226,10 +210,8 @@ static enum up_code load_file(struct loader *L, int file, struct up_csvin *in)
                 }
                 continue;
             }
-            if (up_strmap_put(L->tz_first, r.field[0], zone) != 0) {
-                snprintf(L->err, L->errlen, "out of memory");
-                return UP_ENOMEM;
-            }
+            if (up_strmap_put(L->tz_first, r.field[0], zone) != 0)
+                return up_errf(UP_ENOMEM, L->err, L->errlen, "out of memory");
             rc = up_store_put_timezone(L->st, r.field[0], zone, L->err, L->errlen);
         }
         if (rc != UP_OK)
@@ -303,8 +285,7 @@ enum up_code up_load_run(const char *db_url, const struct up_load_opts *opts,
     L.hours_ok = up_strmap_new();
     L.hours_bad = up_strmap_new();
     if (!L.tz_first || !L.hours_ok || !L.hours_bad) {
-        snprintf(err, errlen, "out of memory");
-        rc = UP_ENOMEM;
+        rc = up_errf(UP_ENOMEM, err, errlen, "out of memory");
         goto out;
     }
     rc = up_store_open(db_url, UP_STORE_WRITE, &st, err, errlen);
@@ -318,16 +299,15 @@ enum up_code up_load_run(const char *db_url, const struct up_load_opts *opts,
     if (opts->rejects_path) {
         if ((size_t)snprintf(tmp_rejects, sizeof tmp_rejects, "%s.tmp.%ld", opts->rejects_path,
                              (long)getpid()) >= sizeof tmp_rejects) {
-            snprintf(err, errlen, "rejects path too long");
-            rc = UP_EUSAGE;
+            rc = up_errf(UP_EUSAGE, err, errlen, "rejects path too long");
             goto out;
         }
         make_parent(opts->rejects_path);
         L.rejects = fopen(tmp_rejects, "w");
         if (!L.rejects) {
-            snprintf(err, errlen, "cannot write rejects file %s: %s", tmp_rejects, strerror(errno));
+            rc = up_errf(UP_EIO, err, errlen, "cannot write rejects file %s: %s", tmp_rejects,
+                         strerror(errno));
             tmp_rejects[0] = '\0';
-            rc = UP_EIO;
             goto out;
         }
         fputs("file,line,reason,detail,value\n", L.rejects);
@@ -344,12 +324,13 @@ enum up_code up_load_run(const char *db_url, const struct up_load_opts *opts,
     stats->tz_stores = (int64_t)up_strmap_count(L.tz_first);
     stats->hours_all_rejected = all_rejected(&L);
     if (L.rejects) {
-        int bad = fflush(L.rejects) != 0 || fsync(fileno(L.rejects)) != 0;
+        /* ferror catches a write that failed in an earlier automatic flush. */
+        int bad = fflush(L.rejects) != 0 || ferror(L.rejects) || fsync(fileno(L.rejects)) != 0;
         bad |= fclose(L.rejects) != 0;
         L.rejects = NULL;
         if (bad) {
-            snprintf(err, errlen, "cannot write rejects file %s: %s", tmp_rejects, strerror(errno));
-            rc = UP_EIO;
+            rc = up_errf(UP_EIO, err, errlen, "cannot write rejects file %s: %s", tmp_rejects,
+                         strerror(errno));
             goto out;
         }
     }
@@ -359,9 +340,8 @@ enum up_code up_load_run(const char *db_url, const struct up_load_opts *opts,
     began = 0;
     if (tmp_rejects[0] && rename(tmp_rejects, opts->rejects_path) != 0) {
         /* The data is committed; only the rejects report is missing. Say so. */
-        snprintf(err, errlen, "loaded, but cannot publish rejects file %s: %s", opts->rejects_path,
-                 strerror(errno));
-        rc = UP_EIO;
+        rc = up_errf(UP_EIO, err, errlen, "loaded, but cannot publish rejects file %s: %s",
+                     opts->rejects_path, strerror(errno));
         goto out;
     }
     tmp_rejects[0] = '\0';

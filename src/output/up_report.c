@@ -7,6 +7,8 @@
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
+#include "up_csvout.h"
+#include "up_err.h"
 
 struct up_report_writer {
     FILE *f;
@@ -43,12 +45,11 @@ enum up_code up_report_open(const char *dir, const char *id, struct up_report_wr
     if (!w || !(w->tmp = path_join(dir, ".", id, ".csv.tmp")) ||
         !(w->final = path_join(dir, "", id, ".csv")) || !(w->dir = strdup(dir))) {
         up_report_abort(w);
-        snprintf(err, errlen, "out of memory");
-        return UP_ENOMEM;
+        return up_errf(UP_ENOMEM, err, errlen, "out of memory");
     }
     w->f = fopen(w->tmp, "w");
     if (!w->f) {
-        snprintf(err, errlen, "cannot create report %s: %s", w->tmp, strerror(errno));
+        up_errf(UP_EIO, err, errlen, "cannot create report %s: %s", w->tmp, strerror(errno));
         free(w->tmp);
         w->tmp = NULL;
         up_report_abort(w);
@@ -62,34 +63,11 @@ enum up_code up_report_open(const char *dir, const char *id, struct up_report_wr
 
 int up_report_format_row(char *buf, size_t n, const char *store_id, const struct up_result *r)
 {
-    size_t pos = 0;
+    /* SPEC §5 quotes an id only when it holds , or "; up_csvout's CR and LF never occur in a
+     * valid id (no control characters), so its one rule is SPEC's. */
+    size_t pos = up_csvout_field(buf, n, store_id);
     int k;
 
-    /* RFC 4180 quoting, only when the id holds a comma or a quote (SPEC §5). */
-    if (strpbrk(store_id, ",\"")) {
-        const char *s;
-        if (pos < n)
-            buf[pos] = '"';
-        pos++;
-        for (s = store_id; *s; s++) {
-            if (*s == '"') {
-                if (pos < n)
-                    buf[pos] = '"';
-                pos++;
-            }
-            if (pos < n)
-                buf[pos] = *s;
-            pos++;
-        }
-        if (pos < n)
-            buf[pos] = '"';
-        pos++;
-    } else {
-        size_t len = strlen(store_id);
-        if (pos + len < n)
-            memcpy(buf + pos, store_id, len);
-        pos += len;
-    }
     if (pos >= n)
         return -1;
     k = snprintf(buf + pos, n - pos, ",%.2f,%.2f,%.2f,%.2f,%.2f,%.2f",
@@ -128,13 +106,13 @@ enum up_code up_report_commit(struct up_report_writer *w, char *err, size_t errl
     bad |= fclose(w->f) != 0;
     w->f = NULL;
     if (bad) {
-        snprintf(err, errlen, "cannot write report %s: %s", w->tmp,
-                 strerror(saved ? saved : errno));
+        up_errf(UP_EIO, err, errlen, "cannot write report %s: %s", w->tmp,
+                strerror(saved ? saved : errno));
         up_report_abort(w);
         return UP_EIO;
     }
     if (rename(w->tmp, w->final) != 0) {
-        snprintf(err, errlen, "cannot publish report %s: %s", w->final, strerror(errno));
+        up_errf(UP_EIO, err, errlen, "cannot publish report %s: %s", w->final, strerror(errno));
         up_report_abort(w);
         return UP_EIO;
     }

@@ -15,6 +15,8 @@ struct up_intervals {
     size_t cap;
 };
 
+/* Each local day adds one interval per row of its weekday: 2^20 (16 MiB) is far beyond
+ * any real store's hours, and bounds what a hostile hours file can cost. */
 #define UP_HOURS_MAX_INTERVALS (1u << 20)
 
 /*
@@ -24,7 +26,8 @@ struct up_intervals {
  * (start == end: 24 hours); empty or backwards results add nothing; the union is
  * written to out sorted and merged (no overlaps, no touching intervals).
  * nrows == 0 means open all the time: out = { [INT64_MIN, INT64_MAX) }.
- * Returns UP_OK or UP_ENOMEM.
+ * Returns UP_OK, or UP_ENOMEM when memory runs out or the list would pass
+ * UP_HOURS_MAX_INTERVALS (out keeps the intervals made so far).
  */
 enum up_code up_hours_intervals(const struct up_hours_row *rows, size_t nrows,
                                 const struct up_tz *tz, int64_t week_lo, int64_t now,

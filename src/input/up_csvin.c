@@ -6,23 +6,22 @@
  * bytes of a record that is still open (a quoted field spanning lines) are kept
  * until it completes; if it turns out to be broken, it is rejected on its start
  * line and the lines after that are parsed again, so that no valid row is lost.
- * Every buffer is capped by UP_CSV_MAX_RECORD, so memory stays flat whatever the
- * size of the file.
+ * Every buffer is an up_buf capped by UP_CSV_MAX_RECORD (the replay buffer by twice
+ * that), so memory stays flat whatever the size of the file.
  */
 #include "up_csvin.h"
 
 #include <csv.h>
 #include <errno.h>
-#include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include "up_buf.h"
+#include "up_err.h"
 
 /* Size of the fixed read buffer. */
 #define CSVIN_READ_BUF 65536
-/* First allocation of a growable buffer. */
-#define CSVIN_MIN_BUF 4096
 /* libcsv grows its field buffer linearly by this step; a large step keeps long fields cheap. */
 #define CSVIN_CSV_BLOCK 16384
 /* Bytes of input shown in rec->raw before it is cut with "...". */
@@ -68,30 +67,27 @@ struct up_csvin {
     unsigned char *rbuf;
     size_t rpos, rlen;
     int eof;
-    char *line;
-    size_t line_cap;
+    struct up_buf line; /* bytes; cap UP_CSV_MAX_RECORD */
     char prefix[CSVIN_PREFIX_MAX];
     size_t prefix_len;
     int deferred; /* the overlong line in prefix must be handed out again */
 
     /* Lines to parse again before reading on (after a broken multi-line record). */
-    char *rp;
-    size_t rp_cap, rp_pos, rp_len;
+    struct up_buf rp; /* bytes; cap 2 * UP_CSV_MAX_RECORD + 2 (see reject_broken) */
+    size_t rp_pos;
     long next_no;
 
     /* The record being assembled: its raw lines and start line. */
     int pending;
     long rec_start;
-    char *rec;
-    size_t rec_cap, rec_len;
+    struct up_buf rec; /* bytes; cap UP_CSV_MAX_RECORD */
 
     /* Fields of the record being assembled. */
     size_t nfields;
     int row_done;
     int utf8_bad;
     int nomem;
-    char *fbuf;
-    size_t fbuf_cap, fbuf_len, fbuf_max;
+    struct up_buf fbuf; /* the requested fields, each NUL-terminated */
     size_t *foff;
     size_t *flen;
     int *fset;
@@ -100,40 +96,6 @@ struct up_csvin {
     char raw[CSVIN_RAW_BUF];
     char detail[CSVIN_DETAIL_MAX];
 };
-
-/* Writes a message into the caller's buffer; a truncated message is still useful. */
-static void set_err(char *err, size_t errlen, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-static void set_err(char *err, size_t errlen, const char *fmt, ...)
-{
-    va_list ap;
-
-    if (!err || errlen == 0)
-        return;
-    va_start(ap, fmt);
-    if (vsnprintf(err, errlen, fmt, ap) < 0)
-        err[0] = '\0';
-    va_end(ap);
-}
-
-/* Appends to a message already in err, within errlen. */
-static void add_err(char *err, size_t errlen, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-static void add_err(char *err, size_t errlen, const char *fmt, ...)
-{
-    va_list ap;
-    size_t used;
-
-    if (!err || errlen == 0)
-        return;
-    used = strnlen(err, errlen);
-    if (used + 1 >= errlen)
-        return;
-    va_start(ap, fmt);
-    if (vsnprintf(err + used, errlen - used, fmt, ap) < 0)
-        err[used] = '\0';
-    va_end(ap);
-}
 
 /* The whitespace SPEC §5 trims: space, TAB, CR, LF, VT, FF. */
 static int is_trim_space(unsigned char c)
@@ -157,25 +119,10 @@ static int csv_term(unsigned char c)
     return c == '\n';
 }
 
-/* Grows *buf to hold need bytes, doubling, never beyond max; -1 if impossible. */
-static int grow(char **buf, size_t *cap, size_t need, size_t max)
+/* The bytes of a byte buffer. */
+static char *bytes(const struct up_buf *b)
 {
-    size_t ncap;
-    char *p;
-
-    if (need <= *cap)
-        return 0;
-    if (need > max)
-        return -1;
-    ncap = *cap ? *cap : CSVIN_MIN_BUF;
-    while (ncap < need)
-        ncap = ncap > max / 2 ? max : ncap * 2;
-    p = realloc(*buf, ncap);
-    if (!p)
-        return -1;
-    *buf = p;
-    *cap = ncap;
-    return 0;
+    return b->p;
 }
 
 /* (Re)starts libcsv in a clean state: after a strict error its state is unusable. */
@@ -221,26 +168,26 @@ static int utf8_check(const unsigned char *s, size_t n, char *msg, size_t msglen
             cp = c & 0x07;
             min = 0x10000;
         } else {
-            set_err(msg, msglen, "byte 0x%02x at offset %zu", c, i);
+            snprintf(msg, msglen, "byte 0x%02x at offset %zu", c, i);
             return -1;
         }
         for (k = 1; k <= need; k++) {
             if (i + k >= n || (s[i + k] & 0xC0) != 0x80) {
-                set_err(msg, msglen, "truncated sequence at offset %zu", i);
+                snprintf(msg, msglen, "truncated sequence at offset %zu", i);
                 return -1;
             }
             cp = (cp << 6) | (s[i + k] & 0x3Fu);
         }
         if (cp < min) {
-            set_err(msg, msglen, "overlong encoding at offset %zu", i);
+            snprintf(msg, msglen, "overlong encoding at offset %zu", i);
             return -1;
         }
         if (cp >= 0xD800 && cp <= 0xDFFF) {
-            set_err(msg, msglen, "surrogate U+%04lX at offset %zu", cp, i);
+            snprintf(msg, msglen, "surrogate U+%04lX at offset %zu", cp, i);
             return -1;
         }
         if (cp > 0x10FFFF) {
-            set_err(msg, msglen, "code point above U+10FFFF at offset %zu", i);
+            snprintf(msg, msglen, "code point above U+10FFFF at offset %zu", i);
             return -1;
         }
         i += need + 1;
@@ -329,10 +276,8 @@ static enum up_code fill(struct up_csvin *in, char *err, size_t errlen)
     size_t n = fread(in->rbuf, 1, CSVIN_READ_BUF, in->fp);
 
     if (n < CSVIN_READ_BUF) {
-        if (ferror(in->fp)) {
-            set_err(err, errlen, "%s: read error: %s", in->path, strerror(errno));
-            return UP_EIO;
-        }
+        if (ferror(in->fp))
+            return up_errf(UP_EIO, err, errlen, "%s: read error: %s", in->path, strerror(errno));
         in->eof = 1;
     }
     in->rpos = 0;
@@ -344,11 +289,11 @@ static enum up_code fill(struct up_csvin *in, char *err, size_t errlen)
 static enum up_code read_file_line(struct up_csvin *in, struct csvin_line *ln, char *err,
                                    size_t errlen)
 {
-    size_t len = 0;
     int got = 0;
     enum up_code rc;
 
     in->prefix_len = 0;
+    in->line.n = 0;
     for (;;) {
         const unsigned char *s;
         const unsigned char *lf;
@@ -368,21 +313,16 @@ static enum up_code read_file_line(struct up_csvin *in, struct csvin_line *ln, c
         lf = memchr(s, '\n', avail);
         chunk = lf ? (size_t)(lf - s) + 1 : avail;
         got = 1;
-        if (!ln->overlong && chunk > UP_CSV_MAX_RECORD - len) {
+        if (!ln->overlong && chunk > UP_CSV_MAX_RECORD - in->line.n) {
             /* Past the cap only a prefix is kept and the rest is skipped. */
             ln->overlong = 1;
-            prefix_add(in, in->line, len);
+            prefix_add(in, bytes(&in->line), in->line.n);
         }
-        if (ln->overlong) {
+        if (ln->overlong)
             prefix_add(in, (const char *)s, chunk);
-        } else {
-            if (grow(&in->line, &in->line_cap, len + chunk, UP_CSV_MAX_RECORD) != 0) {
-                set_err(err, errlen, "%s: out of memory", in->path);
-                return UP_ENOMEM;
-            }
-            memcpy(in->line + len, s, chunk);
-            len += chunk;
-        }
+        else if (up_buf_append(&in->line, s, chunk) != 0)
+            /* Within the cap (checked above), so only memory can fail. */
+            return up_errf(UP_ENOMEM, err, errlen, "%s: out of memory", in->path);
         in->rpos += chunk;
         if (lf) {
             ln->has_lf = 1;
@@ -397,8 +337,8 @@ static enum up_code read_file_line(struct up_csvin *in, struct csvin_line *ln, c
         ln->p = in->prefix;
         ln->n = in->prefix_len;
     } else {
-        ln->p = in->line;
-        ln->n = len;
+        ln->p = bytes(&in->line);
+        ln->n = in->line.n;
     }
     ln->no = in->next_no++;
     return UP_OK;
@@ -408,9 +348,9 @@ static enum up_code read_file_line(struct up_csvin *in, struct csvin_line *ln, c
 static enum up_code next_line(struct up_csvin *in, struct csvin_line *ln, char *err, size_t errlen)
 {
     memset(ln, 0, sizeof *ln);
-    if (in->rp_pos < in->rp_len) {
-        const char *s = in->rp + in->rp_pos;
-        size_t left = in->rp_len - in->rp_pos;
+    if (in->rp_pos < in->rp.n) {
+        const char *s = bytes(&in->rp) + in->rp_pos;
+        size_t left = in->rp.n - in->rp_pos;
         const char *lf = memchr(s, '\n', left);
 
         ln->p = s;
@@ -439,16 +379,21 @@ static enum up_code next_line(struct up_csvin *in, struct csvin_line *ln, char *
  */
 static int replay_prepend(struct up_csvin *in, const char *p, size_t n)
 {
-    size_t rest = in->rp_len - in->rp_pos;
+    size_t rest = in->rp.n - in->rp_pos;
 
     if (n == 0)
         return 0;
-    if (grow(&in->rp, &in->rp_cap, n + rest, 2 * (size_t)UP_CSV_MAX_RECORD + 2) != 0)
-        return -1;
-    memmove(in->rp + n, in->rp + in->rp_pos, rest);
-    memcpy(in->rp, p, n);
+    /* The lines already handed out are dropped first, so only n + rest bytes count. */
+    if (in->rp_pos > 0 && rest > 0)
+        memmove(bytes(&in->rp), bytes(&in->rp) + in->rp_pos, rest);
+    in->rp.n = rest;
     in->rp_pos = 0;
-    in->rp_len = n + rest;
+    if (up_buf_reserve(&in->rp, n) != 0)
+        return -1;
+    if (rest > 0)
+        memmove(bytes(&in->rp) + n, bytes(&in->rp), rest);
+    memcpy(bytes(&in->rp), p, n);
+    in->rp.n = n + rest;
     return 0;
 }
 
@@ -474,18 +419,17 @@ static void set_reject(struct up_csvin *in, struct up_csv_record *rec, long line
 static enum up_code reject_broken(struct up_csvin *in, struct up_csv_record *rec,
                                   enum up_csv_reject reason, char *err, size_t errlen)
 {
-    const char *lf = memchr(in->rec, '\n', in->rec_len);
-    size_t first = lf ? (size_t)(lf - in->rec) + 1 : in->rec_len;
+    const char *rb = bytes(&in->rec);
+    const char *lf = memchr(rb, '\n', in->rec.n);
+    size_t first = lf ? (size_t)(lf - rb) + 1 : in->rec.n;
 
-    make_raw(in->raw, in->rec, first, 0);
+    make_raw(in->raw, rb, first, 0);
     set_reject(in, rec, in->rec_start, reason);
-    if (replay_prepend(in, in->rec + first, in->rec_len - first) != 0) {
-        set_err(err, errlen, "%s: out of memory", in->path);
-        return UP_ENOMEM;
-    }
+    if (replay_prepend(in, rb + first, in->rec.n - first) != 0)
+        return up_errf(UP_ENOMEM, err, errlen, "%s: out of memory", in->path);
     in->next_no = in->rec_start + 1;
     in->pending = 0;
-    in->rec_len = 0;
+    in->rec.n = 0;
     csv_restart(in);
     return UP_OK;
 }
@@ -507,16 +451,16 @@ static void store_field(struct up_csvin *in, size_t idx, const char *s, size_t n
             in->fset[j] = 1;
             continue;
         }
-        if (grow(&in->fbuf, &in->fbuf_cap, in->fbuf_len + n + 1, in->fbuf_max) != 0) {
+        if (up_buf_reserve(&in->fbuf, n + 1) != 0) {
             in->nomem = 1;
             return;
         }
-        memcpy(in->fbuf + in->fbuf_len, s, n);
-        in->fbuf[in->fbuf_len + n] = '\0';
-        in->foff[j] = in->fbuf_len;
+        memcpy(bytes(&in->fbuf) + in->fbuf.n, s, n);
+        bytes(&in->fbuf)[in->fbuf.n + n] = '\0';
+        in->foff[j] = in->fbuf.n;
         in->flen[j] = n;
         in->fset[j] = 1;
-        in->fbuf_len += n + 1;
+        in->fbuf.n += n + 1;
     }
 }
 
@@ -554,7 +498,7 @@ static void on_field(void *field, size_t n, void *data)
 
         if (utf8_check((const unsigned char *)s, n, why, sizeof why) != 0) {
             in->utf8_bad = 1;
-            set_err(in->detail, sizeof in->detail, "field %zu: %s", idx + 1, why);
+            snprintf(in->detail, sizeof in->detail, "field %zu: %s", idx + 1, why);
         }
     }
     store_field(in, idx, s, n);
@@ -576,12 +520,12 @@ static void begin_record(struct up_csvin *in, long no)
 
     in->pending = 1;
     in->rec_start = no;
-    in->rec_len = 0;
+    in->rec.n = 0;
     in->nfields = 0;
     in->row_done = 0;
     in->utf8_bad = 0;
     in->nomem = 0;
-    in->fbuf_len = 0;
+    in->fbuf.n = 0;
     for (j = 0; j < in->ncols; j++)
         in->fset[j] = 0;
 }
@@ -609,9 +553,9 @@ static int feed_line(struct up_csvin *in, const struct csvin_line *ln)
         return -1;
     what = ln->p[used] == '"' ? "stray quote" : "text after closing quote";
     if (ln->no == in->rec_start)
-        set_err(in->detail, sizeof in->detail, "%s at byte %zu", what, used + 1);
+        snprintf(in->detail, sizeof in->detail, "%s at byte %zu", what, used + 1);
     else
-        set_err(in->detail, sizeof in->detail, "%s at line %ld byte %zu", what, ln->no, used + 1);
+        snprintf(in->detail, sizeof in->detail, "%s at line %ld byte %zu", what, ln->no, used + 1);
     return 1;
 }
 
@@ -627,21 +571,22 @@ static void finish_record(struct up_csvin *in, struct up_csv_record *rec)
         return;
     }
     if (in->utf8_bad || in->nfields != in->nhdr) {
-        const char *lf = memchr(in->rec, '\n', in->rec_len);
-        size_t first = lf ? (size_t)(lf - in->rec) + 1 : in->rec_len;
+        const char *rb = bytes(&in->rec);
+        const char *lf = memchr(rb, '\n', in->rec.n);
+        size_t first = lf ? (size_t)(lf - rb) + 1 : in->rec.n;
 
-        make_raw(in->raw, in->rec, first, 0);
+        make_raw(in->raw, rb, first, 0);
         if (in->utf8_bad) {
             set_reject(in, rec, in->rec_start, UP_CSV_REJ_UTF8);
         } else {
-            set_err(in->detail, sizeof in->detail, "%zu field%s, expected %zu", in->nfields,
-                    in->nfields == 1 ? "" : "s", in->nhdr);
+            snprintf(in->detail, sizeof in->detail, "%zu field%s, expected %zu", in->nfields,
+                     in->nfields == 1 ? "" : "s", in->nhdr);
             set_reject(in, rec, in->rec_start, UP_CSV_REJ_FIELDS);
         }
         return;
     }
     for (j = 0; j < in->ncols; j++) {
-        in->fptr[j] = in->fbuf + in->foff[j];
+        in->fptr[j] = bytes(&in->fbuf) + in->foff[j];
     }
     rec->kind = UP_CSV_ROW;
     rec->field = in->fptr;
@@ -675,7 +620,7 @@ static enum up_code read_record(struct up_csvin *in, struct up_csv_record *rec, 
                 rec->kind = UP_CSV_END;
                 return UP_OK;
             }
-            set_err(in->detail, sizeof in->detail, "unterminated quote");
+            snprintf(in->detail, sizeof in->detail, "unterminated quote");
             return reject_broken(in, rec, UP_CSV_REJ_SYNTAX, err, errlen);
         }
         if (!in->pending) {
@@ -683,8 +628,8 @@ static enum up_code read_record(struct up_csvin *in, struct up_csv_record *rec, 
 
             if (ln.overlong) {
                 make_raw(in->raw, ln.p, ln.n, 1);
-                set_err(in->detail, sizeof in->detail, "line longer than %d bytes",
-                        UP_CSV_MAX_RECORD);
+                snprintf(in->detail, sizeof in->detail, "line longer than %d bytes",
+                         UP_CSV_MAX_RECORD);
                 set_reject(in, rec, ln.no, UP_CSV_REJ_TOO_LONG);
                 return UP_OK;
             }
@@ -692,7 +637,7 @@ static enum up_code read_record(struct up_csvin *in, struct up_csv_record *rec, 
                 continue;
             if (all_space(ln.p, clen)) {
                 make_raw(in->raw, ln.p, ln.n, 0);
-                set_err(in->detail, sizeof in->detail, "line holds only whitespace");
+                snprintf(in->detail, sizeof in->detail, "line holds only whitespace");
                 set_reject(in, rec, ln.no, UP_CSV_REJ_BLANK);
                 return UP_OK;
             }
@@ -700,33 +645,27 @@ static enum up_code read_record(struct up_csvin *in, struct up_csv_record *rec, 
         } else if (ln.overlong) {
             /* The overlong line is handed out again once the record's lines are replayed. */
             in->deferred = 1;
-            set_err(in->detail, sizeof in->detail, "quoted field still open after %d bytes",
-                    UP_CSV_MAX_RECORD);
+            snprintf(in->detail, sizeof in->detail, "quoted field still open after %d bytes",
+                     UP_CSV_MAX_RECORD);
             return reject_broken(in, rec, UP_CSV_REJ_TOO_LONG, err, errlen);
-        } else if (ln.n > UP_CSV_MAX_RECORD - in->rec_len) {
+        } else if (ln.n > UP_CSV_MAX_RECORD - in->rec.n) {
             /* This line must be parsed again after the record's own lines. */
             if (ln.replayed) {
                 in->rp_pos -= ln.n;
             } else if (replay_prepend(in, ln.p, ln.n) != 0) {
-                set_err(err, errlen, "%s: out of memory", in->path);
-                return UP_ENOMEM;
+                return up_errf(UP_ENOMEM, err, errlen, "%s: out of memory", in->path);
             }
-            set_err(in->detail, sizeof in->detail, "quoted field still open after %d bytes",
-                    UP_CSV_MAX_RECORD);
+            snprintf(in->detail, sizeof in->detail, "quoted field still open after %d bytes",
+                     UP_CSV_MAX_RECORD);
             return reject_broken(in, rec, UP_CSV_REJ_TOO_LONG, err, errlen);
         }
         /* The cap was checked above, so this cannot fail for size. */
-        if (grow(&in->rec, &in->rec_cap, in->rec_len + ln.n, UP_CSV_MAX_RECORD) != 0) {
-            set_err(err, errlen, "%s: out of memory", in->path);
-            return UP_ENOMEM;
-        }
-        memcpy(in->rec + in->rec_len, ln.p, ln.n);
-        in->rec_len += ln.n;
+        if (up_buf_append(&in->rec, ln.p, ln.n) != 0)
+            return up_errf(UP_ENOMEM, err, errlen, "%s: out of memory", in->path);
         st = feed_line(in, &ln);
-        if (st < 0) {
-            set_err(err, errlen, "%s: out of memory while parsing line %ld", in->path, ln.no);
-            return UP_ENOMEM;
-        }
+        if (st < 0)
+            return up_errf(UP_ENOMEM, err, errlen, "%s: out of memory while parsing line %ld",
+                           in->path, ln.no);
         if (st > 0)
             return reject_broken(in, rec, UP_CSV_REJ_SYNTAX, err, errlen);
         if (in->row_done) {
@@ -786,19 +725,18 @@ static enum up_code choose_columns(struct up_csvin *in, long line, char *err, si
             if (found || in->hit_cnt[t] == 0)
                 continue;
             found = 1;
-            if (in->hit_cnt[t] > 1) {
-                set_err(err, errlen, "%s: column \"%s\" appears %zu times in the header (line %ld)",
-                        in->path, in->names[t], in->hit_cnt[t], line);
-                return UP_EUSAGE;
-            }
+            if (in->hit_cnt[t] > 1)
+                return up_errf(UP_EUSAGE, err, errlen,
+                               "%s: column \"%s\" appears %zu times in the header (line %ld)",
+                               in->path, in->names[t], in->hit_cnt[t], line);
             in->col_idx[j] = in->hit_idx[t];
         }
         if (!found) {
-            set_err(err, errlen, "%s: missing column \"%s\"", in->path, in->names[first]);
+            up_errf(UP_EUSAGE, err, errlen, "%s: missing column \"%s\"", in->path,
+                    in->names[first]);
             for (k = first + 1; k < t; k++)
-                add_err(err, errlen, " (or \"%s\")", in->names[k]);
-            add_err(err, errlen, " in the header (line %ld)", line);
-            return UP_EUSAGE;
+                up_errf_cat(UP_EUSAGE, err, errlen, " (or \"%s\")", in->names[k]);
+            return up_errf_cat(UP_EUSAGE, err, errlen, " in the header (line %ld)", line);
         }
     }
     return UP_OK;
@@ -818,15 +756,11 @@ static enum up_code read_header(struct up_csvin *in, char *err, size_t errlen)
         return UP_EUSAGE;
     if (rc != UP_OK)
         return rc;
-    if (rec.kind == UP_CSV_END) {
-        set_err(err, errlen, "%s: empty file (no header line)", in->path);
-        return UP_EUSAGE;
-    }
-    if (rec.kind == UP_CSV_REJECT) {
-        set_err(err, errlen, "%s: line %ld: bad header: %s (%s)", in->path, rec.line,
-                up_csv_reject_name(rec.reason), rec.detail);
-        return UP_EUSAGE;
-    }
+    if (rec.kind == UP_CSV_END)
+        return up_errf(UP_EUSAGE, err, errlen, "%s: empty file (no header line)", in->path);
+    if (rec.kind == UP_CSV_REJECT)
+        return up_errf(UP_EUSAGE, err, errlen, "%s: line %ld: bad header: %s (%s)", in->path,
+                       rec.line, up_csv_reject_name(rec.reason), rec.detail);
     in->nhdr = in->nfields;
     return choose_columns(in, rec.line, err, errlen);
 }
@@ -838,33 +772,34 @@ struct up_csvin *up_csvin_open(const char *path, const struct up_csv_column *col
     enum up_code rc = UP_ENOMEM;
     size_t j;
 
-    set_err(err, errlen, "%s", "");
+    up_errf(UP_OK, err, errlen, "%s", "");
     if (!path || !cols || ncols == 0) {
-        set_err(err, errlen, "up_csvin_open: no file or no columns given");
-        rc = UP_EUSAGE;
+        rc = up_errf(UP_EUSAGE, err, errlen, "up_csvin_open: no file or no columns given");
         goto fail;
     }
     for (j = 0; j < ncols; j++) {
         if (!cols[j].names || !cols[j].names[0]) {
-            set_err(err, errlen, "%s: column %zu has no name", path, j + 1);
-            rc = UP_EUSAGE;
+            rc = up_errf(UP_EUSAGE, err, errlen, "%s: column %zu has no name", path, j + 1);
             goto fail;
         }
     }
     in = calloc(1, sizeof *in);
     if (!in)
         goto fail_nomem;
+    up_buf_init(&in->line, 1, UP_CSV_MAX_RECORD);
+    up_buf_init(&in->rec, 1, UP_CSV_MAX_RECORD);
+    /* The replay buffer holds a record's lines after its first plus one more line. */
+    up_buf_init(&in->rp, 1, 2 * (size_t)UP_CSV_MAX_RECORD + 2);
+    /* Distinct requested fields are part of one record, so they fit in the cap. */
+    up_buf_init(&in->fbuf, 1, (size_t)UP_CSV_MAX_RECORD + ncols + 2);
     in->path = strdup(path);
     in->rbuf = malloc(CSVIN_READ_BUF);
     if (!in->path || !in->rbuf || setup_columns(in, cols, ncols) != 0)
         goto fail_nomem;
-    /* Distinct requested fields are part of one record, so they fit in the cap. */
-    in->fbuf_max = (size_t)UP_CSV_MAX_RECORD + ncols + 2;
     in->next_no = 1;
     in->fp = fopen(path, "rb");
     if (!in->fp) {
-        set_err(err, errlen, "%s: cannot open: %s", path, strerror(errno));
-        rc = UP_EUSAGE;
+        rc = up_errf(UP_EUSAGE, err, errlen, "%s: cannot open: %s", path, strerror(errno));
         goto fail;
     }
     csv_restart(in);
@@ -884,8 +819,7 @@ struct up_csvin *up_csvin_open(const char *path, const struct up_csv_column *col
     return in;
 
 fail_nomem:
-    set_err(err, errlen, "%s: out of memory", path);
-    rc = UP_ENOMEM;
+    rc = up_errf(UP_ENOMEM, err, errlen, "%s: out of memory", path);
 fail:
     up_csvin_free(in);
     if (code)
@@ -950,10 +884,10 @@ void up_csvin_free(struct up_csvin *in)
     free(in->fset);
     free(in->flen);
     free(in->foff);
-    free(in->fbuf);
-    free(in->rec);
-    free(in->rp);
-    free(in->line);
+    up_buf_free(&in->fbuf);
+    up_buf_free(&in->rec);
+    up_buf_free(&in->rp);
+    up_buf_free(&in->line);
     free(in->rbuf);
     free(in->hit_idx);
     free(in->hit_cnt);

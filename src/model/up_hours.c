@@ -1,24 +1,30 @@
 #include "up_hours.h"
 
 #include <stdlib.h>
+#include "up_buf.h"
 #include "up_time.h"
 
+/*
+ * Appends [lo, hi) by up_buf's growth rule and cap (UP_HOURS_MAX_INTERVALS). The list
+ * keeps its public fields, which the worker and the tests read, so the buffer is a view.
+ */
 static int push(struct up_intervals *out, int64_t lo, int64_t hi)
 {
-    if (out->n == out->cap) {
-        size_t cap = out->cap ? out->cap * 2 : 32;
-        struct up_interval *v;
-        if (cap > UP_HOURS_MAX_INTERVALS)
-            return -1;
-        v = realloc(out->v, cap * sizeof *v);
-        if (!v)
-            return -1;
-        out->v = v;
-        out->cap = cap;
-    }
-    out->v[out->n].lo = lo;
-    out->v[out->n].hi = hi;
-    out->n++;
+    struct up_buf b;
+    struct up_interval *iv;
+
+    up_buf_init(&b, sizeof *out->v, UP_HOURS_MAX_INTERVALS);
+    b.p = out->v;
+    b.n = out->n;
+    b.cap = out->cap;
+    iv = up_buf_push(&b);
+    out->v = b.p;
+    out->cap = b.cap;
+    if (!iv)
+        return -1;
+    iv->lo = lo;
+    iv->hi = hi;
+    out->n = b.n;
     return 0;
 }
 

@@ -16,6 +16,8 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "up_buf.h"
+#include "up_err.h"
 #include "up_time.h"
 
 #define SECS_PER_HOUR INT64_C(3600)
@@ -89,20 +91,13 @@ struct up_tzdb {
     char *dir;
     int have_zi; /* 0: tzdata.zi missing, names are checked against the files */
     int64_t lo_s, hi_s;
-    struct tz_entry *ent; /* sorted by name */
-    size_t nent, capent;
+    struct up_buf names; /* struct tz_entry, sorted by name; at most MAX_NAMES */
 };
 
-/* Writes "<prefix><subject>[: <detail>]" to err; a truncated message is still useful. */
-static void set_err(char *err, size_t errlen, const char *prefix, const char *subject,
-                    const char *detail)
+/* The name entries (db->names.n of them). */
+static struct tz_entry *ents(const struct up_tzdb *db)
 {
-    if (!err || errlen == 0)
-        return;
-    if (detail)
-        snprintf(err, errlen, "%s%s: %s", prefix, subject, detail);
-    else
-        snprintf(err, errlen, "%s%s", prefix, subject);
+    return db->names.p;
 }
 
 static int64_t floor_div(int64_t a, int64_t b)
@@ -776,25 +771,25 @@ static struct up_tz *tz_load(const struct up_tzdb *db, const char *name, char *e
 
     n = snprintf(path, sizeof path, "%s/%s", db->dir, name);
     if (n < 0 || (size_t)n >= sizeof path) {
-        set_err(err, errlen, "timezone ", name, "path too long");
+        up_errf(UP_ETZDB, err, errlen, "timezone %s: path too long", name);
         return NULL;
     }
     buf = read_file(path, MAX_TZIF_BYTES, &len, &why, &missing);
     if (!buf) {
-        set_err(err, errlen, "cannot read timezone file ", path, why);
+        up_errf(UP_ETZDB, err, errlen, "cannot read timezone file %s: %s", path, why);
         goto fail;
     }
     tz = calloc(1, sizeof *tz);
     if (!tz) {
-        set_err(err, errlen, "timezone ", name, "out of memory");
+        up_errf(UP_ENOMEM, err, errlen, "timezone %s: out of memory", name);
         goto fail;
     }
     if (parse_tzif(buf, len, tz, &why) != 0) {
-        set_err(err, errlen, "corrupt timezone file ", path, why);
+        up_errf(UP_ETZDB, err, errlen, "corrupt timezone file %s: %s", path, why);
         goto fail;
     }
     if (build_window(tz, db->lo_s, db->hi_s) != 0) {
-        set_err(err, errlen, "timezone ", name, "out of memory");
+        up_errf(UP_ENOMEM, err, errlen, "timezone %s: out of memory", name);
         goto fail;
     }
     free(buf);
@@ -843,10 +838,10 @@ static struct tz_entry *find_entry(const struct up_tzdb *db, const char *name)
 {
     struct tz_entry key;
 
-    if (db->nent == 0)
+    if (db->names.n == 0)
         return NULL;
     key.name = (char *)name;
-    return bsearch(&key, db->ent, db->nent, sizeof *db->ent, ent_cmp);
+    return bsearch(&key, ents(db), db->names.n, sizeof key, ent_cmp);
 }
 
 static char *dup_n(const char *s, size_t n)
@@ -860,33 +855,22 @@ static char *dup_n(const char *s, size_t n)
     return d;
 }
 
-/* Adds a name (and link target) to the unsorted entry array; returns 0 or -1. */
+/* Adds a name (and link target) to the unsorted entry array; returns 0 or -1 (cap, memory). */
 static int add_entry(struct up_tzdb *db, const char *name, size_t nlen, const char *target,
                      size_t tlen)
 {
-    struct tz_entry *e;
+    struct tz_entry *e = up_buf_push(&db->names);
 
-    if (db->nent == db->capent) {
-        size_t cap = db->capent ? db->capent * 2 : 64;
-        struct tz_entry *ne;
-        if (db->nent >= MAX_NAMES)
-            return -1;
-        ne = realloc(db->ent, cap * sizeof *ne);
-        if (!ne)
-            return -1;
-        db->ent = ne;
-        db->capent = cap;
-    }
-    e = &db->ent[db->nent];
-    memset(e, 0, sizeof *e);
+    if (!e)
+        return -1;
     e->name = dup_n(name, nlen);
     e->target = target ? dup_n(target, tlen) : NULL;
     if (!e->name || (target && !e->target)) {
         free(e->name);
         free(e->target);
+        db->names.n--;
         return -1;
     }
-    db->nent++;
     return 0;
 }
 
@@ -912,6 +896,7 @@ static int next_field(const char *line, size_t len, size_t *pos, const char **f,
 static int load_zi(struct up_tzdb *db, const char *text, size_t len, char *err, size_t errlen)
 {
     size_t pos = 0, i, out;
+    struct tz_entry *e;
 
     while (pos < len) {
         const char *line = text + pos, *nl = memchr(line, '\n', len - pos);
@@ -941,28 +926,34 @@ static int load_zi(struct up_tzdb *db, const char *text, size_t len, char *err, 
         if (l1 > MAX_NAME_LEN || l2 > MAX_NAME_LEN)
             continue;
         if (add_entry(db, f1, l1, f2, l2) != 0) {
-            set_err(err, errlen, "tzdata.zi in ", db->dir, "too many names or out of memory");
+            if (db->names.n >= MAX_NAMES)
+                up_errf(UP_ETZDB, err, errlen, "tzdata.zi in %s: more than %d names", db->dir,
+                        MAX_NAMES);
+            else
+                up_errf(UP_ENOMEM, err, errlen, "tzdata.zi in %s: out of memory", db->dir);
             return -1;
         }
         /* Names that could escape the directory are dropped rather than trusted. */
-        if (!name_ok(db->ent[db->nent - 1].name) ||
-            (f2 && !name_ok(db->ent[db->nent - 1].target))) {
-            db->nent--;
-            free(db->ent[db->nent].name);
-            free(db->ent[db->nent].target);
+        e = &ents(db)[db->names.n - 1];
+        if (!name_ok(e->name) || (f2 && !name_ok(e->target))) {
+            free(e->name);
+            free(e->target);
+            db->names.n--;
         }
     }
-    qsort(db->ent, db->nent, sizeof *db->ent, ent_cmp);
+    e = ents(db);
+    if (db->names.n > 0)
+        qsort(e, db->names.n, sizeof *e, ent_cmp);
     /* A name listed twice (never in real tzdata.zi) keeps a single entry. */
-    for (i = 0, out = 0; i < db->nent; i++) {
-        if (out > 0 && strcmp(db->ent[out - 1].name, db->ent[i].name) == 0) {
-            free(db->ent[i].name);
-            free(db->ent[i].target);
+    for (i = 0, out = 0; i < db->names.n; i++) {
+        if (out > 0 && strcmp(e[out - 1].name, e[i].name) == 0) {
+            free(e[i].name);
+            free(e[i].target);
             continue;
         }
-        db->ent[out++] = db->ent[i];
+        e[out++] = e[i];
     }
-    db->nent = out;
+    db->names.n = out;
     return 0;
 }
 
@@ -982,19 +973,21 @@ struct up_tzdb *up_tzdb_open(const char *dir, int64_t lo_us, int64_t hi_us, char
         dir = env && *env ? env : "/usr/share/zoneinfo";
     }
     if (stat(dir, &st) != 0 || !S_ISDIR(st.st_mode)) {
-        set_err(err, errlen, "timezone directory ", dir, "not a readable directory");
+        up_errf(UP_ETZDB, err, errlen, "timezone directory %s: not a readable directory", dir);
         return NULL;
     }
     db = calloc(1, sizeof *db);
+    if (db)
+        up_buf_init(&db->names, sizeof(struct tz_entry), MAX_NAMES);
     if (!db || !(db->dir = dup_n(dir, strlen(dir)))) {
-        set_err(err, errlen, "timezone directory ", dir, "out of memory");
+        up_errf(UP_ENOMEM, err, errlen, "timezone directory %s: out of memory", dir);
         goto fail;
     }
     db->lo_s = floor_div(lo_us, UP_USEC_PER_SEC) - WINDOW_PAD;
     db->hi_s = floor_div(hi_us, UP_USEC_PER_SEC) + 1 + WINDOW_PAD;
     n = snprintf(path, sizeof path, "%s/tzdata.zi", dir);
     if (n < 0 || (size_t)n >= sizeof path) {
-        set_err(err, errlen, "timezone directory ", dir, "path too long");
+        up_errf(UP_ETZDB, err, errlen, "timezone directory %s: path too long", dir);
         goto fail;
     }
     zi = read_file(path, MAX_ZI_BYTES, &zilen, &why, &missing);
@@ -1004,7 +997,7 @@ struct up_tzdb *up_tzdb_open(const char *dir, int64_t lo_us, int64_t hi_us, char
             goto fail;
     } else if (!missing) {
         /* A tzdata.zi that exists but cannot be read is an error, not a missing list. */
-        set_err(err, errlen, "cannot read ", path, why);
+        up_errf(UP_ETZDB, err, errlen, "cannot read %s: %s", path, why);
         goto fail;
     }
     free(zi);
@@ -1021,13 +1014,14 @@ void up_tzdb_free(struct up_tzdb *db)
 
     if (!db)
         return;
-    for (i = 0; i < db->nent; i++) {
-        if (db->ent[i].owns_zone)
-            tz_free(db->ent[i].zone);
-        free(db->ent[i].name);
-        free(db->ent[i].target);
+    for (i = 0; i < db->names.n; i++) {
+        struct tz_entry *e = &ents(db)[i];
+        if (e->owns_zone)
+            tz_free(e->zone);
+        free(e->name);
+        free(e->target);
     }
-    free(db->ent);
+    up_buf_free(&db->names);
     free(db->dir);
     free(db);
 }
@@ -1075,12 +1069,12 @@ static struct tz_entry *insert_fallback(struct up_tzdb *db, const char *name)
 
     if (add_entry(db, name, strlen(name), NULL, 0) != 0)
         return NULL;
-    e = db->ent[db->nent - 1];
-    while (pos < db->nent - 1 && strcmp(db->ent[pos].name, name) < 0)
+    e = ents(db)[db->names.n - 1];
+    while (pos < db->names.n - 1 && strcmp(ents(db)[pos].name, name) < 0)
         pos++;
-    memmove(&db->ent[pos + 1], &db->ent[pos], (db->nent - 1 - pos) * sizeof e);
-    db->ent[pos] = e;
-    return &db->ent[pos];
+    memmove(&ents(db)[pos + 1], &ents(db)[pos], (db->names.n - 1 - pos) * sizeof e);
+    ents(db)[pos] = e;
+    return &ents(db)[pos];
 }
 
 const struct up_tz *up_tzdb_zone(struct up_tzdb *db, const char *name, char *err, size_t errlen)
@@ -1089,7 +1083,7 @@ const struct up_tz *up_tzdb_zone(struct up_tzdb *db, const char *name, char *err
     struct up_tz *tz;
 
     if (!db || !name) {
-        set_err(err, errlen, "unknown timezone", "", NULL);
+        up_errf(UP_ETZDB, err, errlen, "unknown timezone");
         return NULL;
     }
     e = find_entry(db, name);
@@ -1097,7 +1091,7 @@ const struct up_tz *up_tzdb_zone(struct up_tzdb *db, const char *name, char *err
         return e->zone;
     if (!e) {
         if (db->have_zi || !fallback_known(db, name)) {
-            set_err(err, errlen, "unknown timezone: ", name, NULL);
+            up_errf(UP_ETZDB, err, errlen, "unknown timezone: %s", name);
             return NULL;
         }
         tz = tz_load(db, name, err, errlen);
@@ -1106,7 +1100,7 @@ const struct up_tz *up_tzdb_zone(struct up_tzdb *db, const char *name, char *err
         e = insert_fallback(db, name);
         if (!e) {
             tz_free(tz);
-            set_err(err, errlen, "timezone ", name, "out of memory");
+            up_errf(UP_ENOMEM, err, errlen, "timezone %s: out of memory", name);
             return NULL;
         }
         e->zone = tz;

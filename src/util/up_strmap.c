@@ -84,14 +84,21 @@ int up_strmap_put(struct up_strmap *m, const char *key, const char *value)
     struct slot *s;
     char *mem;
 
-    if ((m->n + 1) * 4 > m->cap * 3 && grow(m) != 0)
-        return -1;
+    s = find(m, key);
+    if (!s->key) {
+        if (m->n >= UP_STRMAP_MAX_KEYS)
+            return -1;
+        if ((m->n + 1) * 4 > m->cap * 3) {
+            if (grow(m) != 0)
+                return -1;
+            s = find(m, key);
+        }
+    }
     mem = malloc(klen + vlen + 2);
     if (!mem)
         return -1;
     memcpy(mem, key, klen + 1);
     memcpy(mem + klen + 1, value, vlen + 1);
-    s = find(m, key);
     if (s->key)
         free(s->key);
     else

@@ -6,6 +6,12 @@
 
 struct up_strmap;
 
+/*
+ * Most keys a map holds (curl dynbuf's "toobig" for the table): 2^27 stores is far beyond
+ * any platform, and stops the slot table (16 bytes a slot, at most 3/4 full) at 4 GiB.
+ */
+#define UP_STRMAP_MAX_KEYS ((size_t)1 << 27)
+
 /* Returns an empty map, or NULL when out of memory. Free with up_strmap_free. */
 struct up_strmap *up_strmap_new(void);
 
@@ -15,7 +21,10 @@ void up_strmap_free(struct up_strmap *m);
 /* Returns the value stored under key, or NULL. */
 const char *up_strmap_get(const struct up_strmap *m, const char *key);
 
-/* Stores copies of key and value (replacing an earlier value). Returns 0, or -1 (ENOMEM). */
+/*
+ * Stores copies of key and value (replacing an earlier value). Returns 0, or -1 when
+ * memory runs out or a new key would pass UP_STRMAP_MAX_KEYS (the map is unchanged).
+ */
 int up_strmap_put(struct up_strmap *m, const char *key, const char *value);
 
 /* Calls fn(ctx, key, value) for every key, in no particular order. */

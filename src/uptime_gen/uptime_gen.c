@@ -159,22 +159,6 @@ static char *put_str(char *p, const char *s)
     return put_mem(p, s, strlen(s));
 }
 
-static char *put_2d(char *p, int v)
-{
-    p[0] = (char)('0' + v / 10);
-    p[1] = (char)('0' + v % 10);
-    return p + 2;
-}
-
-static char *put_4d(char *p, int v)
-{
-    p[0] = (char)('0' + v / 1000);
-    p[1] = (char)('0' + v / 100 % 10);
-    p[2] = (char)('0' + v / 10 % 10);
-    p[3] = (char)('0' + v % 10);
-    return p + 4;
-}
-
 static char *put_u64(char *p, uint64_t v)
 {
     char tmp[24];
@@ -188,85 +172,44 @@ static char *put_u64(char *p, uint64_t v)
     return p;
 }
 
-/* ".ffffff" with trailing zeros trimmed, as in the real files; nothing when usec == 0. */
-static char *put_frac(char *p, int usec)
+/*
+ * Instants and times of day come from the library's one formatter (up_clock.h); a row has
+ * ROW_MAX bytes free, so UP_TIME_TEXT_MAX always fit. The real files trim trailing zeros
+ * of the fraction (UP_FRAC_TRIM).
+ */
+static char *put_time(char *p, int64_t us, enum up_time_style style, enum up_time_frac frac)
 {
-    if (usec == 0)
-        return p;
-    char d[6];
-    for (int i = 5; i >= 0; i--) {
-        d[i] = (char)('0' + usec % 10);
-        usec /= 10;
-    }
-    int n = 6;
-    while (d[n - 1] == '0')
-        n--;
-    *p++ = '.';
-    return put_mem(p, d, (size_t)n);
+    int k = up_format_time(us, style, frac, p, UP_TIME_TEXT_MAX);
+    return k > 0 ? p + k : p;
 }
 
-enum ts_style { TS_SPACE_UTC, TS_ISO_Z, TS_ISO_PLUS };
-
-/* Date part "YYYY-MM-DD" of instant us. */
+/* Date part "YYYY-MM-DD" of instant us (malformed rows build on it). */
 static char *put_date(char *p, int64_t us)
 {
-    int64_t y;
-    int m, d;
-    up_civil_from_days(up_days_of(us), &y, &m, &d);
-    p = put_4d(p, (int)y);
-    *p++ = '-';
-    p = put_2d(p, m);
-    *p++ = '-';
-    return put_2d(p, d);
+    char t[UP_TIME_TEXT_MAX];
+    up_format_time(us, UP_TIME_SPACE, UP_FRAC_NONE, t, sizeof t);
+    return put_mem(p, t, 10);
 }
 
-/* "HH:MM:SS" of instant us; returns the microsecond remainder in *usec. */
-static char *put_clock(char *p, int64_t us, int *usec)
+/* "HH:MM:SS" of instant us (malformed rows build on it). */
+static char *put_clock(char *p, int64_t us)
 {
-    int64_t rem = us - up_days_of(us) * UP_USEC_PER_DAY;
-    int secs = (int)(rem / UP_USEC_PER_SEC);
-    *usec = (int)(rem % UP_USEC_PER_SEC);
-    p = put_2d(p, secs / 3600);
-    *p++ = ':';
-    p = put_2d(p, secs / 60 % 60);
-    *p++ = ':';
-    return put_2d(p, secs % 60);
-}
-
-static char *put_ts(char *p, int64_t us, enum ts_style style)
-{
-    int usec;
-    p = put_date(p, us);
-    *p++ = style == TS_SPACE_UTC ? ' ' : 'T';
-    p = put_clock(p, us, &usec);
-    p = put_frac(p, usec);
-    switch (style) {
-    case TS_SPACE_UTC:
-        return put_mem(p, " UTC", 4);
-    case TS_ISO_Z:
-        *p++ = 'Z';
-        return p;
-    case TS_ISO_PLUS:
-        return put_mem(p, "+00:00", 6);
-    }
-    return p;
+    char t[UP_TIME_TEXT_MAX];
+    up_format_time(us, UP_TIME_SPACE, UP_FRAC_NONE, t, sizeof t);
+    return put_mem(p, t + 11, 8);
 }
 
 /* A time of day (microseconds since midnight): 0 = HH:MM:SS, 1 = HH:MM, 2 = with fraction. */
 static char *put_tod(char *p, int64_t us, int fmt)
 {
-    int secs = (int)(us / UP_USEC_PER_SEC);
-    int usec = (int)(us % UP_USEC_PER_SEC);
-    p = put_2d(p, secs / 3600);
-    *p++ = ':';
-    p = put_2d(p, secs / 60 % 60);
-    if (fmt == 1 && secs % 60 == 0 && usec == 0)
-        return p;
-    *p++ = ':';
-    p = put_2d(p, secs % 60);
-    if (fmt == 2 && usec == 0)
+    char *start = p;
+    int k = up_format_time_of_day(us, UP_FRAC_TRIM, p, UP_TIME_TEXT_MAX);
+    p += k > 0 ? k : 0;
+    if (fmt == 1 && us % UP_USEC_PER_MIN == 0)
+        return start + 5;
+    if (fmt == 2 && us % UP_USEC_PER_SEC == 0)
         return put_mem(p, ".000", 4);
-    return put_frac(p, usec);
+    return p;
 }
 
 /* ---------------------------------------------------------------- malformed rows */
@@ -430,7 +373,6 @@ static void write_bad_status(struct out *o, struct rng *r, const char *id, size_
 {
     enum bad_kind k = pick_kind(r, F_STATUS);
     char *p = bad_row_start(o, r, F_STATUS, k, id, idlen);
-    int usec;
     if (!p)
         return;
     *p++ = ',';
@@ -455,34 +397,23 @@ static void write_bad_status(struct out *o, struct rng *r, const char *id, size_
                                             "2023-00-10", "2023-06-00", "0000-01-01", "2023-1-22"};
         p = put_str(p, dates[rng_below(r, NELEM(dates))]);
         *p++ = ' ';
-        p = put_clock(p, t, &usec);
+        p = put_clock(p, t);
         p = put_mem(p, " UTC", 4);
         break;
     }
     case BAD_TS_FRAC7:
-        p = put_date(p, t);
-        *p++ = ' ';
-        p = put_clock(p, t, &usec);
+        p = put_time(p, t, UP_TIME_SPACE, UP_FRAC_NONE);
         p = put_mem(p, ".1234567 UTC", 12);
         break;
     case BAD_TS_SUFFIX:
-        p = put_date(p, t);
-        *p++ = rng_chance(r, 0.5) ? ' ' : 'T';
-        p = put_clock(p, t, &usec);
-        p = put_frac(p, usec);
+        p = put_time(p, t, rng_chance(r, 0.5) ? UP_TIME_SPACE : UP_TIME_T, UP_FRAC_TRIM);
         break;
     case BAD_TS_LOWER:
-        p = put_date(p, t);
-        *p++ = ' ';
-        p = put_clock(p, t, &usec);
-        p = put_frac(p, usec);
+        p = put_time(p, t, UP_TIME_SPACE, UP_FRAC_TRIM);
         p = put_str(p, rng_chance(r, 0.5) ? " utc" : "  UTC");
         break;
     case BAD_TS_MINUS0:
-        p = put_date(p, t);
-        *p++ = 'T';
-        p = put_clock(p, t, &usec);
-        p = put_frac(p, usec);
+        p = put_time(p, t, UP_TIME_T, UP_FRAC_TRIM);
         p = put_str(p, rng_chance(r, 0.5) ? "-00:00" : "+01:00");
         break;
     case BAD_TS_SEC60:
@@ -499,13 +430,11 @@ static void write_bad_status(struct out *o, struct rng *r, const char *id, size_
     case BAD_TS_EMPTY:
         break;
     case BAD_TS_DOT:
-        p = put_date(p, t);
-        *p++ = ' ';
-        p = put_clock(p, t, &usec);
+        p = put_time(p, t, UP_TIME_SPACE, UP_FRAC_NONE);
         p = put_mem(p, ". UTC", 5);
         break;
     default:
-        p = put_ts(p, t, TS_SPACE_UTC);
+        p = put_time(p, t, UP_TIME_SPEC, UP_FRAC_TRIM);
         break;
     }
     if (k == BAD_FIELDS_MORE)
@@ -941,7 +870,7 @@ static void store_init(struct store *s, struct rng *r, const struct config *c, i
 }
 
 /* Writes one good status row for the store's pending poll, sometimes oddly formatted. */
-static void put_status_row(struct out *o, struct store *s, int status, enum ts_style style)
+static void put_status_row(struct out *o, struct store *s, int status, enum up_time_style style)
 {
     struct rng *r = &s->rp;
     char *p = row_begin(o);
@@ -957,14 +886,14 @@ static void put_status_row(struct out *o, struct store *s, int status, enum ts_s
     else
         p = put_str(p, status ? "active" : "inactive");
     *p++ = ',';
-    p = put_ts(p, s->t, style);
+    p = put_time(p, s->t, style, UP_FRAC_TRIM);
     row_end(o, p);
 }
 
-static enum ts_style draw_style(struct rng *r)
+static enum up_time_style draw_style(struct rng *r)
 {
     double u = rng_unit(r);
-    return u < 0.005 ? TS_ISO_Z : (u < 0.007 ? TS_ISO_PLUS : TS_SPACE_UTC);
+    return u < 0.005 ? UP_TIME_ISO_Z : (u < 0.007 ? UP_TIME_ISO_PLUS : UP_TIME_SPEC);
 }
 
 static void write_status(struct out *o, struct store *s, const struct config *c)

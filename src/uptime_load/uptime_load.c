@@ -7,6 +7,7 @@
 #include <unistd.h>
 #include "up_error.h"
 #include "up_load.h"
+#include "up_source.h"
 
 #define DEFAULT_DB "data/uptime.db"
 #define DEFAULT_REJECTS "reports/load-rejects.csv"
@@ -151,7 +152,9 @@ int main(int argc, char **argv)
         goto out;
     }
     if (!quiet) {
-        printf("uptime_load: loaded into %s\n", db);
+        char shown[1024]; /* the source as every message names it: password hidden */
+        up_source_redact(db, shown, sizeof shown);
+        printf("uptime_load: loaded into %s\n", shown);
         up_load_print_summary(&stats, &opts, stdout);
     }
 out:

@@ -556,6 +556,7 @@ struct config {
     enum id_mode ids;
     int bom;
     int crlf;
+    int quiet; /* no summary on stderr */
 };
 
 /* The state of one store while its polls are merged with those of its group. */
@@ -1008,23 +1009,25 @@ static void generate(struct out *outs, const struct config *c, struct store *gro
 static void usage(FILE *fp)
 {
     fprintf(fp,
-            "Usage: uptime_gen --out DIR [options]\n"
+            "Usage: uptime_gen -o DIR [options]\n"
             "Writes DIR/store_status.csv, DIR/menu_hours.csv and DIR/timezones.csv: realistic,\n"
             "deterministic (same arguments, same bytes) input for uptime_load.\n"
             "\n"
-            "  -o, --out DIR                 output directory (created if missing)\n"
-            "  -n, --stores N                number of stores (default 100)\n"
-            "  -k, --polls-per-store-day K   mean polls per store and day (default 24)\n"
-            "  -d, --days D                  days of polls before --end (default 8)\n"
-            "  -e, --end TS                  the latest poll, a SPEC timestamp\n"
+            "  -o, --output DIR              output directory, created if missing (--out too)\n"
+            "      --stores N                number of stores (default 100)\n"
+            "      --polls-per-store-day K   mean polls per store and day (default 24)\n"
+            "      --days D                  days of polls before --end (default 8)\n"
+            "      --end TS                  the latest poll, a SPEC timestamp\n"
             "                                (default \"" DEFAULT_END "\")\n"
-            "  -s, --seed S                  random seed, unsigned 64-bit (default 1)\n"
-            "  -b, --bad FRACTION            fraction of malformed rows per file, 0 <= F <= 0.9\n"
-            "                                (default 0); counts per kind go to stderr\n"
-            "  -i, --ids int|uuid|mixed      store id style (default int; int uses the 2023\n"
+            "      --seed S                  random seed, unsigned 64-bit (default 1)\n"
+            "      --bad FRACTION            fraction of malformed rows per file, 0 <= F <= 0.9\n"
+            "                                (default 0)\n"
+            "      --ids int|uuid|mixed      store id style (default int; int uses the 2023\n"
             "                                hours header `day`, others `dayOfWeek`)\n"
             "      --bom                     start each file with a UTF-8 BOM\n"
             "      --crlf                    end lines with CRLF\n"
+            "  -q, --quiet                   no summary (rows and malformed rows per kind, on\n"
+            "                                stderr)\n"
             "  -h, --help                    this text\n"
             "\n"
             "Exit codes: 0 ok, 2 bad usage, 4 I/O error, 5 out of memory.\n");
@@ -1051,19 +1054,33 @@ static int bad_arg(const char *opt, const char *val, const char *what)
 /* Parses the command line into c; returns UP_OK, UP_EUSAGE, or -1 after --help. */
 static int parse_args(int argc, char **argv, struct config *c)
 {
-    enum { OPT_BOM = 256, OPT_CRLF };
-    static const struct option longopts[] = {{"out", required_argument, NULL, 'o'},
-                                             {"stores", required_argument, NULL, 'n'},
-                                             {"polls-per-store-day", required_argument, NULL, 'k'},
-                                             {"days", required_argument, NULL, 'd'},
-                                             {"end", required_argument, NULL, 'e'},
-                                             {"seed", required_argument, NULL, 's'},
-                                             {"bad", required_argument, NULL, 'b'},
-                                             {"ids", required_argument, NULL, 'i'},
-                                             {"bom", no_argument, NULL, OPT_BOM},
-                                             {"crlf", no_argument, NULL, OPT_CRLF},
-                                             {"help", no_argument, NULL, 'h'},
-                                             {NULL, 0, NULL, 0}};
+    /* Short options only where README's table gives them one meaning in every tool. */
+    enum {
+        OPT_STORES = 256,
+        OPT_PPD,
+        OPT_DAYS,
+        OPT_END,
+        OPT_SEED,
+        OPT_BAD,
+        OPT_IDS,
+        OPT_BOM,
+        OPT_CRLF
+    };
+    static const struct option longopts[] = {
+        {"output", required_argument, NULL, 'o'},
+        {"out", required_argument, NULL, 'o'},
+        {"stores", required_argument, NULL, OPT_STORES},
+        {"polls-per-store-day", required_argument, NULL, OPT_PPD},
+        {"days", required_argument, NULL, OPT_DAYS},
+        {"end", required_argument, NULL, OPT_END},
+        {"seed", required_argument, NULL, OPT_SEED},
+        {"bad", required_argument, NULL, OPT_BAD},
+        {"ids", required_argument, NULL, OPT_IDS},
+        {"bom", no_argument, NULL, OPT_BOM},
+        {"crlf", no_argument, NULL, OPT_CRLF},
+        {"quiet", no_argument, NULL, 'q'},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0}};
     const char *end_arg = DEFAULT_END;
     memset(c, 0, sizeof(*c));
     c->stores = 100;
@@ -1073,29 +1090,29 @@ static int parse_args(int argc, char **argv, struct config *c)
     c->ids = IDS_INT;
     opterr = 0;
     for (;;) {
-        int opt = getopt_long(argc, argv, ":o:n:k:d:e:s:b:i:h", longopts, NULL);
+        int opt = getopt_long(argc, argv, ":o:qh", longopts, NULL);
         if (opt == -1)
             break;
         switch (opt) {
         case 'o':
             c->out_dir = optarg;
             break;
-        case 'n':
+        case OPT_STORES:
             if (parse_i64(optarg, 1, INT64_C(100000000), &c->stores) != 0)
                 return bad_arg("--stores", optarg, "expected an integer 1..100000000");
             break;
-        case 'k':
+        case OPT_PPD:
             if (parse_i64(optarg, 1, 1440, &c->polls_per_day) != 0)
                 return bad_arg("--polls-per-store-day", optarg, "expected an integer 1..1440");
             break;
-        case 'd':
+        case OPT_DAYS:
             if (parse_i64(optarg, 1, 3650, &c->days) != 0)
                 return bad_arg("--days", optarg, "expected an integer 1..3650");
             break;
-        case 'e':
+        case OPT_END:
             end_arg = optarg;
             break;
-        case 's': {
+        case OPT_SEED: {
             char *end = NULL;
             errno = 0;
             unsigned long long v = strtoull(optarg, &end, 0);
@@ -1104,7 +1121,7 @@ static int parse_args(int argc, char **argv, struct config *c)
             c->seed = (uint64_t)v;
             break;
         }
-        case 'b': {
+        case OPT_BAD: {
             char *end = NULL;
             errno = 0;
             double v = strtod(optarg, &end);
@@ -1113,7 +1130,7 @@ static int parse_args(int argc, char **argv, struct config *c)
             c->bad = v;
             break;
         }
-        case 'i':
+        case OPT_IDS:
             if (strcmp(optarg, "int") == 0)
                 c->ids = IDS_INT;
             else if (strcmp(optarg, "uuid") == 0)
@@ -1128,6 +1145,9 @@ static int parse_args(int argc, char **argv, struct config *c)
             break;
         case OPT_CRLF:
             c->crlf = 1;
+            break;
+        case 'q':
+            c->quiet = 1;
             break;
         case 'h':
             usage(stdout);
@@ -1148,7 +1168,7 @@ static int parse_args(int argc, char **argv, struct config *c)
         return UP_EUSAGE;
     }
     if (c->out_dir == NULL) {
-        fprintf(stderr, "uptime_gen: --out DIR is required\nTry 'uptime_gen --help'.\n");
+        fprintf(stderr, "uptime_gen: --output DIR is required\nTry 'uptime_gen --help'.\n");
         return UP_EUSAGE;
     }
     const char *why = NULL;
@@ -1218,7 +1238,7 @@ done:
         if (rc == UP_OK)
             rc = crc;
     }
-    if (rc == UP_OK)
+    if (rc == UP_OK && !c.quiet)
         report_counts(outs);
     return rc;
 }

@@ -1,4 +1,4 @@
-/* Report output: the CSV (SPEC §3) published atomically, and the per-report status file. */
+/* Report output: the CSV (SPEC §3) written to a temporary file and published atomically. */
 #ifndef UP_REPORT_H
 #define UP_REPORT_H
 

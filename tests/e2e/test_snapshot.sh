@@ -1,0 +1,115 @@
+#!/usr/bin/env bash
+# The HDF5 snapshot: written with parallel HDF5 at 1-3 ranks, read back by the read-only
+# backend at 1-4 ranks, the report byte-identical to the SQLite (and PostgreSQL) report of
+# the same data and now; a now outside what it holds, a read-only target, a missing or
+# foreign file, and a failed or killed snapshot all end clearly.
+. "$(dirname "$0")/lib.sh"
+SNAP=$UP_BUILD/uptime_snapshot
+[ -x "$SNAP" ] || { echo "SKIP: built without HDF5 (UPTIME_WITH_HDF5=OFF)"; exit 0; }
+G=$UP_SRC/tests/data/golden
+
+# run_snap N ARGS...: the writer on N ranks, bounded in time.
+run_snap() {
+  local n=$1
+  shift
+  timeout 300 "$MPIEXEC" -n "$n" "$SNAP" --quiet "$@"
+}
+
+# ---- the golden data: the hand-computed report, from snapshots written at 1-3 ranks ----
+"$LOAD" --db g.db --dir "$G" --no-rejects -q
+for w in 1 2 3; do
+  run_snap "$w" --db g.db --output "g$w.h5"
+  for n in 1 2 3 4; do
+    run_report "$n" --db "g$w.h5" --reports-dir rep --report-id "g$w-$n"
+    same_files "$G/expected.csv" "rep/g$w-$n.csv" "golden report from a snapshot written on $w ranks, read on $n"
+  done
+done
+run_report 2 --db "hdf5:$T/g2.h5" --reports-dir rep --report-id prefixed
+same_files "$G/expected.csv" rep/prefixed.csv "the hdf5: prefix names the same snapshot"
+[ "$(stat -c %a g1.h5)" = "$(printf '%o' $((0666 & ~$(umask))))" ] ||
+  fail "snapshot mode $(stat -c %a g1.h5) is not 0666 less the umask"
+pass "the snapshot's mode follows the umask"
+! ls .g1.h5* g1.h5.tmp.* >/dev/null 2>&1 || fail "a temporary file was left beside the snapshot"
+
+# ---- generated data with DST weeks and mixed ids: SQLite and HDF5 agree byte for byte ----
+"$GEN" --out in --stores 300 --days 10 --seed 21 --ids mixed --bad 0.01 2>/dev/null
+"$LOAD" --db u.db --dir in --no-rejects -q
+run_report 1 --db u.db --reports-dir rep --report-id sqlite
+run_snap 2 --db u.db --output u.h5 --days 9
+for n in 1 2 3 4; do
+  run_report "$n" --db u.h5 --reports-dir rep --report-id "h$n"
+  same_files rep/sqlite.csv "rep/h$n.csv" "generated data: HDF5 report on $n ranks equals SQLite's"
+done
+# A report as of a day before the snapshot's now is inside what a 9-day snapshot holds.
+now=$(h5dump -a /max_ts_us u.h5 | awk '/\(0\)/ { print $2 }')
+earlier=$(python3 -c "import datetime,sys; t=datetime.datetime.fromtimestamp(($now - 86400*10**6 - 1234567)/1e6, datetime.timezone.utc); print(t.strftime('%Y-%m-%d %H:%M:%S.%f UTC'))")
+run_report 2 --db u.db --reports-dir rep --report-id sqlite-earlier --now "$earlier"
+run_report 3 --db u.h5 --reports-dir rep --report-id h-earlier --now "$earlier"
+same_files rep/sqlite-earlier.csv rep/h-earlier.csv "--now a day earlier: HDF5 equals SQLite"
+# Chunked and compressed polls read back the same.
+run_snap 2 --db u.db --output uz.h5 --chunk 4096 --deflate 4
+run_report 2 --db uz.h5 --reports-dir rep --report-id hz
+same_files rep/sqlite.csv rep/hz.csv "chunked, deflated snapshot: same report"
+# DST weeks (Chicago spring forward, fall back) through the snapshot.
+"$GEN" --out dst --stores 120 --days 9 --seed 5 --end "2023-03-14 03:07:00 UTC" 2>/dev/null
+"$LOAD" --db dst.db --dir dst --no-rejects -q
+run_snap 3 --db dst.db --output dst.h5
+run_report 1 --db dst.db --reports-dir rep --report-id dst-sqlite
+run_report 4 --db dst.h5 --reports-dir rep --report-id dst-h5
+same_files rep/dst-sqlite.csv rep/dst-h5.csv "spring-forward week: HDF5 equals SQLite"
+
+# ---- PostgreSQL as the source ----
+if [ -n "${UPTIME_TEST_PG:-}" ]; then
+  . "$UP_SRC/tests/e2e/pg.sh"
+  pg_need
+  PG=$(pg_schema snap_e2e)
+  "$LOAD" --db "$PG" --dir in --no-rejects -q
+  run_snap 2 --db "$PG" --output pg.h5 --days 9
+  run_report 3 --db pg.h5 --reports-dir rep --report-id pg-h5
+  same_files rep/sqlite.csv rep/pg-h5.csv "snapshot of PostgreSQL: report equals SQLite's"
+  h5dump -a /source pg.h5 | grep -q 'postgres' || fail "the source attribute is missing"
+  pass "the snapshot names its source"
+else
+  echo "skip: PostgreSQL source (UPTIME_TEST_PG unset)"
+fi
+
+# ---- what it cannot do, said clearly ----
+expect_exit 2 "a --now past the snapshot" -- run_report 2 --db u.h5 --reports-dir rep --report-id late --now "2099-01-01 00:00:00 UTC"
+jq -e '.status == "Failed" and (.error | test("snapshot holds"))' rep/late.status.json >/dev/null ||
+  { cat rep/late.status.json; fail "a --now outside the snapshot is not Failed with the reason"; }
+[ ! -e rep/late.csv ] || fail "a refused report left a CSV"
+expect_exit 2 "a --now before the snapshot's week" -- run_report 1 --db u.h5 --reports-dir rep --report-id early --now "2000-01-01 00:00:00 UTC"
+expect_exit 2 "uptime_load into a snapshot" -- "$LOAD" --db u.h5 --dir "$G" --no-rejects
+grep -qi 'read-only' err.txt || { cat err.txt; fail "uptime_load does not say the snapshot is read-only"; }
+pass "uptime_load says the snapshot is read-only"
+expect_exit 3 "a report on a missing snapshot" -- run_report 2 --db missing.h5 --reports-dir rep --report-id missing
+echo "not an HDF5 file at all" >junk.h5
+expect_exit 3 "a report on a file that is not a snapshot" -- run_report 2 --db junk.h5 --reports-dir rep --report-id junk
+jq -e '.status == "Failed" and (.error | test("junk.h5"))' rep/junk.status.json >/dev/null ||
+  fail "a foreign file is not Failed with its name"
+expect_exit 3 "a snapshot of a missing database" -- run_snap 2 --db nothere.db --output nothere.h5
+[ ! -e nothere.h5 ] && ! ls nothere.h5.tmp.* >/dev/null 2>&1 || fail "a failed snapshot left a file"
+pass "a failed snapshot leaves no file"
+expect_exit 2 "--days under a week" -- run_snap 1 --db u.db --output short.h5 --days 6
+
+# An empty source: a valid snapshot whose report is the header alone.
+mkdir -p nopolls && cp "$G/menu_hours.csv" "$G/timezones.csv" nopolls/
+printf 'store_id,status,timestamp_utc\nS,up,2023-01-25 10:00:00 UTC\n' >nopolls/store_status.csv
+"$LOAD" --db empty.db --dir nopolls --no-rejects >/dev/null
+run_snap 2 --db empty.db --output empty.h5
+run_report 2 --db empty.h5 --reports-dir rep --report-id empty
+[ "$(cat rep/empty.csv)" = "$(head -1 "$G/expected.csv")" ] || fail "empty snapshot: not the header alone"
+pass "a snapshot without polls gives the header-only report"
+
+# A killed writer leaves no file under the final name.
+"$GEN" --out big --stores 4000 --days 8 --seed 2 2>/dev/null
+"$LOAD" --db big.db --dir big --no-rejects -q
+( "$MPIEXEC" -n 2 "$SNAP" --quiet --db big.db --output big.h5 >/dev/null 2>&1 & echo $! >pid; wait ) &
+sleep 0.3
+kill -9 "$(cat pid)" 2>/dev/null || true
+wait || true
+sleep 0.5
+[ ! -e big.h5 ] || [ "$(h5dump -a /stores big.h5 >/dev/null 2>&1; echo $?)" = 0 ] ||
+  fail "a killed snapshot left an incomplete file under the final name"
+pass "a killed snapshot leaves nothing that looks complete"
+echo "$checks passed, 0 failed"

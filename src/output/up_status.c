@@ -1,15 +1,35 @@
 #include "up_status.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <time.h>
 #include <unistd.h>
 #include <uuid/uuid.h>
 #include "up_source.h"
 #include "up_time.h"
+
+/* The lock is polled this often while another writer holds it. */
+#define LOCK_POLL_MS 10
+
+struct up_status {
+    char *dir;
+    char *id;
+    int lock_fd;
+    json_t *obj; /* the file's object as last read or written */
+    struct up_status_info info;
+};
+
+static int lock_wait_ms = UP_STATUS_LOCK_WAIT_MS;
+
+void up_status_set_lock_wait(int ms)
+{
+    lock_wait_ms = ms < 0 ? 0 : ms;
+}
 
 int up_report_id_valid(const char *id)
 {
@@ -30,12 +50,13 @@ void up_report_new_id(char out[37])
     uuid_unparse_lower(u, out);
 }
 
-static char *path_join(const char *dir, const char *a, const char *b, const char *c)
+/* dir/<pre><id><post>, or NULL when out of memory. */
+static char *path_join(const char *dir, const char *pre, const char *id, const char *post)
 {
-    size_t n = strlen(dir) + strlen(a) + strlen(b) + strlen(c) + 2;
+    size_t n = strlen(dir) + strlen(pre) + strlen(id) + strlen(post) + 2;
     char *p = malloc(n);
     if (p)
-        snprintf(p, n, "%s/%s%s%s", dir, a, b, c);
+        snprintf(p, n, "%s/%s%s%s", dir, pre, id, post);
     return p;
 }
 
@@ -52,47 +73,242 @@ void up_now_iso(char *buf, size_t n)
     snprintf(buf, n, "%s.%03ldZ", base, ts.tv_nsec / 1000000);
 }
 
-enum up_code up_status_update(const char *dir, const char *id, const struct up_status_field *f,
-                              size_t n, char *err, size_t errlen)
+const char *up_state_name(enum up_state s)
+{
+    switch (s) {
+    case UP_STATE_PENDING:
+        return "Pending";
+    case UP_STATE_RUNNING:
+        return "Running";
+    case UP_STATE_COMPLETE:
+        return "Complete";
+    case UP_STATE_FAILED:
+        return "Failed";
+    case UP_STATE_NONE:
+    case UP_STATE_OTHER:
+        break;
+    }
+    return "";
+}
+
+/* ---- Reading: the one place that knows each field's name and type ---- */
+
+static void get_text(json_t *obj, const char *key, char *out, size_t n)
+{
+    json_t *v = json_object_get(obj, key);
+
+    out[0] = '\0';
+    if (json_is_string(v))
+        snprintf(out, n, "%s", json_string_value(v));
+    else if (json_is_integer(v))
+        snprintf(out, n, "%lld", (long long)json_integer_value(v));
+}
+
+/* A pid, written as a number (or, by older scripts, a string); 0 when absent. */
+static long get_pid(json_t *obj, const char *key)
+{
+    char text[32], *end;
+    long v;
+
+    get_text(obj, key, text, sizeof text);
+    errno = 0;
+    v = strtol(text, &end, 10);
+    return text[0] && *end == '\0' && errno == 0 && v > 0 ? v : 0;
+}
+
+static void parse_info(json_t *obj, int exists, struct up_status_info *in)
+{
+    enum up_state s;
+    char launcher[16];
+    json_t *code;
+
+    memset(in, 0, sizeof *in);
+    in->exists = exists;
+    get_text(obj, "status", in->status, sizeof in->status);
+    in->state = in->status[0] ? UP_STATE_OTHER : UP_STATE_NONE;
+    for (s = UP_STATE_PENDING; s <= UP_STATE_FAILED; s++)
+        if (strcmp(in->status, up_state_name(s)) == 0)
+            in->state = s;
+    get_text(obj, "error", in->error, sizeof in->error);
+    get_text(obj, "launcher", launcher, sizeof launcher);
+    in->launcher = strcmp(launcher, "local") == 0   ? UP_LAUNCHER_LOCAL
+                   : strcmp(launcher, "slurm") == 0 ? UP_LAUNCHER_SLURM
+                                                    : UP_LAUNCHER_NONE;
+    get_text(obj, "host", in->host, sizeof in->host);
+    in->mpirun.pid = get_pid(obj, "pid");
+    get_text(obj, "pid_start", in->mpirun.start, sizeof in->mpirun.start);
+    in->wrapper.pid = get_pid(obj, "wrapper_pid");
+    get_text(obj, "wrapper_pid_start", in->wrapper.start, sizeof in->wrapper.start);
+    in->rank0_pid = get_pid(obj, "rank0_pid");
+    get_text(obj, "rank0_host", in->rank0_host, sizeof in->rank0_host);
+    get_text(obj, "slurm_job_id", in->slurm_job_id, sizeof in->slurm_job_id);
+    code = json_object_get(obj, "exit_code");
+    if (json_is_integer(code)) {
+        in->has_exit_code = 1;
+        in->exit_code = (int)json_integer_value(code);
+    }
+}
+
+/* Loads path: *obj a JSON object (empty when the file is missing), *exists set. Returns
+ * UP_OK, UP_EIO (exists but unreadable or not an object) or UP_ENOMEM. */
+static enum up_code load(const char *path, json_t **obj, int *exists, char *err, size_t errlen)
+{
+    json_error_t je;
+
+    *exists = access(path, F_OK) == 0;
+    *obj = *exists ? json_load_file(path, 0, &je) : json_object();
+    if (*exists && !json_is_object(*obj)) {
+        snprintf(err, errlen, "cannot read status file %s: %s", path,
+                 *obj ? "not a JSON object" : je.text);
+        json_decref(*obj);
+        *obj = NULL;
+        return UP_EIO;
+    }
+    if (!*obj) {
+        snprintf(err, errlen, "out of memory");
+        return UP_ENOMEM;
+    }
+    return UP_OK;
+}
+
+enum up_code up_status_read(const char *dir, const char *id, struct up_status_info *info, char *err,
+                            size_t errlen)
 {
     char *path = path_join(dir, "", id, ".status.json");
-    char *tmp = NULL;
     json_t *obj = NULL;
-    enum up_code rc = UP_EIO;
-    char tail[48];
+    int exists = 0;
+    enum up_code rc;
+
+    memset(info, 0, sizeof *info);
+    if (!path) {
+        snprintf(err, errlen, "out of memory");
+        return UP_ENOMEM;
+    }
+    rc = load(path, &obj, &exists, err, errlen);
+    if (rc == UP_OK)
+        parse_info(obj, exists, info);
+    json_decref(obj);
+    free(path);
+    return rc;
+}
+
+/* ---- The lock and the held file ---- */
+
+void up_status_close(struct up_status *st)
+{
+    if (!st)
+        return;
+    if (st->lock_fd >= 0)
+        close(st->lock_fd); /* releases the flock */
+    json_decref(st->obj);
+    free(st->dir);
+    free(st->id);
+    free(st);
+}
+
+static enum up_code take_lock(const char *path, int *fd_out, char *err, size_t errlen)
+{
+    struct timespec pause = {0, LOCK_POLL_MS * 1000000L};
+    int fd, waited = 0;
+
+    /* O_APPEND and 0666 as the shell's ">>" of older scripts: the same file, either way. */
+    fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0666);
+    if (fd < 0) {
+        snprintf(err, errlen, "cannot open lock file %s: %s", path, strerror(errno));
+        return UP_EIO;
+    }
+    while (flock(fd, LOCK_EX | LOCK_NB) != 0) {
+        if (errno != EWOULDBLOCK && errno != EINTR) {
+            snprintf(err, errlen, "cannot lock %s: %s", path, strerror(errno));
+            close(fd);
+            return UP_EIO;
+        }
+        if (waited >= lock_wait_ms) {
+            snprintf(err, errlen, "cannot lock %s: another writer has held it for %.1f s", path,
+                     lock_wait_ms / 1000.0);
+            close(fd);
+            return UP_EIO;
+        }
+        nanosleep(&pause, NULL);
+        waited += LOCK_POLL_MS;
+    }
+    *fd_out = fd;
+    return UP_OK;
+}
+
+enum up_code up_status_open(const char *dir, const char *id, struct up_status **out, char *err,
+                            size_t errlen)
+{
+    struct up_status *st = calloc(1, sizeof *st);
+    char *lock = NULL, *path = NULL;
+    enum up_code rc = UP_ENOMEM;
+    int exists = 0;
+
+    *out = NULL;
+    if (!st)
+        goto fail;
+    st->lock_fd = -1;
+    st->dir = strdup(dir);
+    st->id = strdup(id);
+    lock = path_join(dir, ".", id, ".lock");
+    path = path_join(dir, "", id, ".status.json");
+    if (!st->dir || !st->id || !lock || !path)
+        goto fail;
+    rc = take_lock(lock, &st->lock_fd, err, errlen);
+    if (rc != UP_OK)
+        goto out;
+    rc = load(path, &st->obj, &exists, err, errlen);
+    if (rc == UP_EIO) {
+        /* A damaged file (a full disk, a hand edit) must not stop every later update:
+         * the writers start a new object, as a rename would replace it anyway. */
+        st->obj = json_object();
+        rc = st->obj ? UP_OK : UP_ENOMEM;
+    }
+    if (rc != UP_OK)
+        goto fail;
+    parse_info(st->obj, exists, &st->info);
+    *out = st;
+    st = NULL;
+    goto out;
+fail:
+    if (rc == UP_ENOMEM)
+        snprintf(err, errlen, "out of memory");
+out:
+    up_status_close(st);
+    free(lock);
+    free(path);
+    return rc;
+}
+
+const struct up_status_info *up_status_info(const struct up_status *st)
+{
+    return &st->info;
+}
+
+/* Merges f into the held object and replaces the file (temporary file, rename). */
+static enum up_code set_fields(struct up_status *st, const struct up_status_field *f, size_t n,
+                               char *err, size_t errlen)
+{
+    char tail[48], *path = path_join(st->dir, "", st->id, ".status.json"), *tmp = NULL;
+    enum up_code rc = UP_ENOMEM;
     size_t i;
 
     snprintf(tail, sizeof tail, ".status.json.tmp.%ld", (long)getpid());
-    tmp = path_join(dir, ".", id, tail);
-    if (!path || !tmp) {
-        snprintf(err, errlen, "out of memory");
-        rc = UP_ENOMEM;
-        goto out;
-    }
-    obj = json_load_file(path, 0, NULL);
-    if (!json_is_object(obj)) {
-        json_decref(obj);
-        obj = json_object();
-    }
-    if (!obj) {
-        snprintf(err, errlen, "out of memory");
-        rc = UP_ENOMEM;
-        goto out;
-    }
+    tmp = path_join(st->dir, ".", st->id, tail);
+    if (!path || !tmp)
+        goto nomem;
     for (i = 0; i < n; i++) {
         json_t *v = f[i].is_null ? json_null()
                     : f[i].s     ? json_string(f[i].s)
                                  : json_integer((json_int_t)f[i].i);
-        /* A message that is not valid UTF-8 is still stored, with bad bytes replaced. */
+        /* A message that is not valid UTF-8 is still stored, as a placeholder. */
         if (!v && f[i].s)
             v = json_string("(message not valid UTF-8)");
-        if (!v || json_object_set_new(obj, f[i].key, v) != 0) {
-            snprintf(err, errlen, "out of memory");
-            rc = UP_ENOMEM;
-            goto out;
-        }
+        if (!v || json_object_set_new(st->obj, f[i].key, v) != 0)
+            goto nomem;
     }
-    if (json_dump_file(obj, tmp, JSON_INDENT(2) | JSON_SORT_KEYS) != 0) {
+    rc = UP_EIO;
+    if (json_dump_file(st->obj, tmp, JSON_INDENT(2) | JSON_SORT_KEYS) != 0) {
         snprintf(err, errlen, "cannot write status file %s: %s", tmp, strerror(errno));
         unlink(tmp);
         goto out;
@@ -102,13 +318,144 @@ enum up_code up_status_update(const char *dir, const char *id, const struct up_s
         unlink(tmp);
         goto out;
     }
+    parse_info(st->obj, 1, &st->info);
     rc = UP_OK;
+    goto out;
+nomem:
+    snprintf(err, errlen, "out of memory");
 out:
-    json_decref(obj);
     free(path);
     free(tmp);
     return rc;
 }
+
+enum up_code up_status_update(const char *dir, const char *id, const struct up_status_field *f,
+                              size_t n, char *err, size_t errlen)
+{
+    struct up_status *st = NULL;
+    enum up_code rc = up_status_open(dir, id, &st, err, errlen);
+
+    if (rc == UP_OK)
+        rc = set_fields(st, f, n, err, errlen);
+    up_status_close(st);
+    return rc;
+}
+
+/* ---- The lifecycle's transitions ---- */
+
+static const char *launcher_name(enum up_launcher l)
+{
+    return l == UP_LAUNCHER_SLURM ? "slurm" : l == UP_LAUNCHER_LOCAL ? "local" : "";
+}
+
+enum up_code up_status_submitted(struct up_status *st, const struct up_submit *s, char *err,
+                                 size_t errlen)
+{
+    char submitted[40], source[1024];
+    enum up_state state = s->launcher == UP_LAUNCHER_SLURM ? UP_STATE_PENDING : UP_STATE_RUNNING;
+
+    up_now_iso(submitted, sizeof submitted);
+    up_source_redact(s->source, source, sizeof source);
+    {
+        const struct up_status_field f[] = {
+            {"report_id", st->id, 0, 0},
+            {"status", up_state_name(state), 0, 0},
+            {"launcher", launcher_name(s->launcher), 0, 0},
+            {"submitted", submitted, 0, 0},
+            {"ranks", NULL, s->ranks, 0},
+            {"source", source, 0, 0},
+            {"log", s->log, 0, 0},
+            {"host", s->host, 0, 0},
+            {"error", NULL, 0, 1},
+            {"now", s->now, 0, 0},
+        };
+        return set_fields(st, f, sizeof f / sizeof f[0] - (s->now ? 0 : 1), err, errlen);
+    }
+}
+
+enum up_code up_status_wrapper(struct up_status *st, const struct up_proc_id *w, char *err,
+                               size_t errlen)
+{
+    const struct up_status_field f[] = {
+        {"wrapper_pid", NULL, w->pid, 0},
+        {"wrapper_pid_start", w->start, 0, 0},
+    };
+    return set_fields(st, f, sizeof f / sizeof f[0], err, errlen);
+}
+
+enum up_code up_status_launched(struct up_status *st, const struct up_proc_id *mpirun,
+                                const struct up_proc_id *w, char *err, size_t errlen)
+{
+    const struct up_status_field f[] = {
+        {"pid", NULL, mpirun->pid, 0},
+        {"pid_start", mpirun->start, 0, 0},
+        {"wrapper_pid", NULL, w->pid, 0},
+        {"wrapper_pid_start", w->start, 0, 0},
+    };
+    return set_fields(st, f, sizeof f / sizeof f[0], err, errlen);
+}
+
+/* A Slurm job id as a number when it is one (it always is; an array job's "12_3" is
+ * not). */
+static struct up_status_field job_id_field(const char *key, const char *job_id)
+{
+    struct up_status_field f = {key, job_id, 0, 0};
+    char *end;
+    long long v;
+
+    errno = 0;
+    v = strtoll(job_id, &end, 10);
+    if (job_id[0] >= '0' && job_id[0] <= '9' && *end == '\0' && errno == 0) {
+        f.s = NULL;
+        f.i = v;
+    }
+    return f;
+}
+
+enum up_code up_status_slurm_job(struct up_status *st, const char *job_id, char *err, size_t errlen)
+{
+    const struct up_status_field f[] = {job_id_field("slurm_job_id", job_id)};
+    return set_fields(st, f, 1, err, errlen);
+}
+
+enum up_code up_status_batch_running(struct up_status *st, const struct up_batch *b, char *err,
+                                     size_t errlen)
+{
+    const struct up_status_field f[] = {
+        {"report_id", st->id, 0, 0},
+        {"status", up_state_name(UP_STATE_RUNNING), 0, 0},
+        {"launcher", launcher_name(UP_LAUNCHER_SLURM), 0, 0},
+        job_id_field("slurm_job_id", b->job_id),
+        {"slurm_nodes", b->nodes, 0, 0},
+        {"batch_host", b->host, 0, 0},
+        {"ranks", NULL, b->ranks, 0},
+        {"error", NULL, 0, 1},
+    };
+    return set_fields(st, f, sizeof f / sizeof f[0], err, errlen);
+}
+
+enum up_code up_status_fail(struct up_status *st, const char *why, char *err, size_t errlen)
+{
+    char finished[40];
+
+    up_now_iso(finished, sizeof finished);
+    {
+        const struct up_status_field f[] = {
+            {"status", up_state_name(UP_STATE_FAILED), 0, 0},
+            {"error", why, 0, 0},
+            {"finished", finished, 0, 0},
+        };
+        return set_fields(st, f, sizeof f / sizeof f[0], err, errlen);
+    }
+}
+
+enum up_code up_status_exit_code(struct up_status *st, int code, char *err, size_t errlen)
+{
+    const struct up_status_field f[] = {{"exit_code", NULL, code, 0}};
+    return set_fields(st, f, 1, err, errlen);
+}
+
+/* ---- The job's transitions ---- */
 
 static const char *phase_name(enum up_phase p)
 {
@@ -135,7 +482,7 @@ enum up_code up_status_running(const char *dir, const char *id, const struct up_
     {
         const struct up_status_field f[] = {
             {"report_id", id, 0, 0},
-            {"status", "Running", 0, 0},
+            {"status", up_state_name(UP_STATE_RUNNING), 0, 0},
             {"started", started, 0, 0},
             {"ranks", NULL, s->ranks, 0},
             {"rank0_pid", NULL, s->rank0_pid, 0},
@@ -149,8 +496,8 @@ enum up_code up_status_running(const char *dir, const char *id, const struct up_
     }
 }
 
-enum up_code up_status_progress(const char *dir, const char *id, enum up_phase phase,
-                                int percent, int64_t stores, char *err, size_t errlen)
+enum up_code up_status_progress(const char *dir, const char *id, enum up_phase phase, int percent,
+                                int64_t stores, char *err, size_t errlen)
 {
     const struct up_status_field f[] = {
         {"phase", phase_name(phase), 0, 0},
@@ -170,7 +517,7 @@ enum up_code up_status_complete(const char *dir, const char *id, const struct up
         up_format_timestamp(d->now, now_text, sizeof now_text);
     {
         const struct up_status_field f[] = {
-            {"status", "Complete", 0, 0},
+            {"status", up_state_name(UP_STATE_COMPLETE), 0, 0},
             {"finished", finished, 0, 0},
             {"now", d->has_now ? now_text : NULL, 0, !d->has_now},
             {"stores", NULL, d->stores, 0},
@@ -185,15 +532,11 @@ enum up_code up_status_complete(const char *dir, const char *id, const struct up
 enum up_code up_status_failed(const char *dir, const char *id, const char *why, char *err,
                               size_t errlen)
 {
-    char finished[40];
+    struct up_status *st = NULL;
+    enum up_code rc = up_status_open(dir, id, &st, err, errlen);
 
-    up_now_iso(finished, sizeof finished);
-    {
-        const struct up_status_field f[] = {
-            {"status", "Failed", 0, 0},
-            {"error", why, 0, 0},
-            {"finished", finished, 0, 0},
-        };
-        return up_status_update(dir, id, f, sizeof f / sizeof f[0], err, errlen);
-    }
+    if (rc == UP_OK)
+        rc = up_status_fail(st, why, err, errlen);
+    up_status_close(st);
+    return rc;
 }

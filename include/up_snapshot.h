@@ -37,13 +37,16 @@
  * so that a report as of up to a day before the snapshot's now can be made from it. */
 #define UP_SNAPSHOT_DEFAULT_DAYS 8
 
+/* Items per chunk by default (docs/hdf5.md: the measurements behind it). */
+#define UP_SNAPSHOT_DEFAULT_CHUNK ((uint64_t)1 << 20)
+
 struct up_snapshot_opts {
     const char *db;  /* the source, opened read-only by every rank */
     const char *out; /* the file to write (made by rename from a temporary beside it) */
     int64_t now;     /* used when has_now */
     int has_now;     /* 0: the source's latest poll */
     int days;        /* 7 or more */
-    uint64_t chunk;  /* items per chunk of the poll datasets; 0: contiguous */
+    uint64_t chunk;  /* items per chunk (each with a Fletcher-32 checksum); 0: contiguous */
     int deflate;     /* 0-9; needs chunk > 0 */
     int quiet;       /* no summary on stdout */
 };

@@ -165,6 +165,28 @@ out:
     return rc;
 }
 
+/* The first and closing item of each offsets table must be 0 and its table's length. */
+static enum up_code check_totals(struct h5_store *h, char *err, size_t errlen)
+{
+    const struct {
+        hid_t d;
+        int64_t total;
+    } t[] = {{h->d_id_off, length(h->d_id_bytes)},
+             {h->d_poll_off, (int64_t)h->npolls},
+             {h->d_hours_off, (int64_t)h->nhours}};
+    size_t i;
+
+    for (i = 0; i < sizeof t / sizeof t[0]; i++) {
+        uint64_t first, last;
+        if (read_slab(t[i].d, H5T_NATIVE_UINT64, 0, 1, &first) != 0 ||
+            read_slab(t[i].d, H5T_NATIVE_UINT64, h->nstores, 1, &last) != 0)
+            return fail(h, "cannot read the store table (corrupt file?)", err, errlen);
+        if (first != 0 || t[i].total < 0 || last != (uint64_t)t[i].total)
+            return fail(h, "offsets and counts do not add up", err, errlen);
+    }
+    return UP_OK;
+}
+
 static enum up_code h5_open(const char *url, enum up_store_mode mode, struct up_store **out,
                             char *err, size_t errlen)
 {
@@ -243,7 +265,9 @@ static enum up_code h5_open(const char *url, enum up_store_mode mode, struct up_
         rc = fail(h, "dataset lengths disagree with the attributes", err, errlen);
         goto bad;
     }
-    rc = read_zones(h, err, errlen);
+    rc = check_totals(h, err, errlen);
+    if (rc == UP_OK)
+        rc = read_zones(h, err, errlen);
     if (rc != UP_OK)
         goto bad;
     *out = &h->base;
@@ -387,7 +411,7 @@ static enum up_code h5_scan(struct h5_store *h, int with_hours, row_fn fn,
                             const struct up_store_sink *sink, int64_t now, char *err, size_t errlen)
 {
     struct scan_batch b;
-    char *id = malloc(MAX_ID + 1);
+    char *id = malloc(MAX_ID + 1), *prev = malloc(MAX_ID + 1);
     enum up_code rc = UP_OK;
     uint64_t from, k, i;
 
@@ -397,7 +421,7 @@ static enum up_code h5_scan(struct h5_store *h, int with_hours, row_fn fn,
     b.zone = malloc(STORE_BATCH * sizeof *b.zone);
     b.poll_off = malloc((STORE_BATCH + 1) * sizeof *b.poll_off);
     b.hours_off = malloc((STORE_BATCH + 1) * sizeof *b.hours_off);
-    if (!id || !b.ids.off || !b.first || !b.zone || !b.poll_off || !b.hours_off) {
+    if (!id || !prev || !b.ids.off || !b.first || !b.zone || !b.poll_off || !b.hours_off) {
         snprintf(err, errlen, "out of memory");
         rc = UP_ENOMEM;
         goto out;
@@ -411,6 +435,10 @@ static enum up_code h5_scan(struct h5_store *h, int with_hours, row_fn fn,
         for (i = 0; rc == UP_OK && i < k; i++) {
             struct h5_row r;
             uint64_t ho = b.hours_off[i] - b.hours_off[0];
+            if (batch_id(&b.ids, i, id) == 0 && from + i > 0 && strcmp(prev, id) >= 0) {
+                rc = fail(h, "store ids are not in ascending byte order", err, errlen);
+                break;
+            }
             if (batch_id(&b.ids, i, id) != 0 || b.poll_off[i + 1] < b.poll_off[i] ||
                 b.hours_off[i + 1] < b.hours_off[i] || b.zone[i] < -1 || b.zone[i] >= h->nzones) {
                 rc = fail(h, "the store table is malformed", err, errlen);
@@ -425,10 +453,12 @@ static enum up_code h5_scan(struct h5_store *h, int with_hours, row_fn fn,
             r.start = with_hours ? b.start + ho : NULL;
             r.end = with_hours ? b.end + ho : NULL;
             rc = fn(h, &r, sink, now, err, errlen);
+            memcpy(prev, id, strlen(id) + 1);
         }
     }
 out:
     free(id);
+    free(prev);
     free(b.ids.off);
     free(b.ids.bytes);
     free(b.first);
@@ -494,6 +524,9 @@ static enum up_code one_hours(struct h5_store *h, const struct h5_row *r,
     (void)now;
     for (k = 0; k < r->nhours; k++) {
         struct up_hours_row row;
+        if (r->day[k] < 0 || r->day[k] > 6 || r->start[k] < 0 || r->start[k] >= UP_USEC_PER_DAY ||
+            r->end[k] < 0 || r->end[k] >= UP_USEC_PER_DAY)
+            return fail(h, "an hours row out of range", err, errlen);
         row.day = r->day[k];
         row.start_us = r->start[k];
         row.end_us = r->end[k];
@@ -540,12 +573,20 @@ static enum up_code lower_bound(struct h5_store *h, const char *id, uint64_t *ou
     return rc;
 }
 
-/* Emits store id's polls p[0..n): its latest before lo (carry-in), then [lo, now]. */
+/*
+ * Emits store id's polls p[0..n): its latest before lo (carry-in), then [lo, now].
+ * Returns 0, 1 when the consumer stopped, -1 when the polls are not strictly ascending or
+ * a status is neither 0 nor 1 (a corrupt snapshot).
+ */
 static int emit(const struct up_store_sink *sink, const char *id, const int64_t *ts,
                 const uint8_t *active, uint64_t n, int64_t lo, int64_t now)
 {
     uint64_t j = 0;
 
+    for (j = 0; j < n; j++)
+        if (active[j] > 1 || (j > 0 && ts[j] <= ts[j - 1]))
+            return -1;
+    j = 0;
     while (j < n && ts[j] < lo)
         j++;
     if (j > 0 && sink->poll(sink->ctx, id, ts[j - 1], active[j - 1]) != 0)
@@ -634,7 +675,7 @@ static enum up_code h5_polls(struct up_store *st, const char *const *ids, size_t
             break;
         }
         for (i = 0; i < m && j < n; i++) {
-            int c;
+            int c, e;
             if (batch_id(&b, i, id) != 0) {
                 rc = fail(h, "the store table is malformed", err, errlen);
                 break;
@@ -646,9 +687,11 @@ static enum up_code h5_polls(struct up_store *st, const char *const *ids, size_t
             }
             if (c < 0)
                 continue; /* a store not asked for */
-            if (emit(sink, id, ts + (poff[i] - base), active + (poff[i] - base),
-                     poff[i + 1] - poff[i], lo, now) != 0) {
-                rc = stopped(h, "poll read", err, errlen);
+            e = emit(sink, id, ts + (poff[i] - base), active + (poff[i] - base),
+                     poff[i + 1] - poff[i], lo, now);
+            if (e != 0) {
+                rc = e > 0 ? stopped(h, "poll read", err, errlen)
+                           : fail(h, "polls out of order or with a bad status", err, errlen);
                 break;
             }
             j++;

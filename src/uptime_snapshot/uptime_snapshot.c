@@ -21,7 +21,8 @@ static void usage(FILE *f)
           "                        name beside it and renamed when complete\n"
           "      --now TS          the snapshot's now (default: the latest poll)\n"
           "      --days D          days of polls before now, 7 or more (default 8)\n"
-          "      --chunk N         polls per HDF5 chunk, 0 for contiguous (default 0)\n"
+          "      --chunk N         items per HDF5 chunk, each with a checksum (default 1048576;\n"
+          "                        0: contiguous, no checksums)\n"
           "      --deflate L       shuffle + deflate level 1-9 of chunked polls (default 0)\n"
           "  -q, --quiet           no summary\n"
           "  -v, --verbose         debug logging\n"
@@ -68,6 +69,7 @@ static int parse(int argc, char **argv, struct up_snapshot_opts *o, int rank, in
     if (!o->db || !*o->db)
         o->db = "data/uptime.db";
     o->days = UP_SNAPSHOT_DEFAULT_DAYS;
+    o->chunk = UP_SNAPSHOT_DEFAULT_CHUNK;
     opterr = rank == 0;
     while ((c = getopt_long(argc, argv, "d:o:qvh", longopts, NULL)) != -1) {
         switch (c) {

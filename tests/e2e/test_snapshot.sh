@@ -40,6 +40,19 @@ for n in 1 2 3 4; do
   run_report "$n" --db u.h5 --reports-dir rep --report-id "h$n"
   same_files rep/sqlite.csv "rep/h$n.csv" "generated data: HDF5 report on $n ranks equals SQLite's"
 done
+# The same datasets whatever the number of writing ranks (root attributes name the source
+# and the time of writing, so the groups are compared).
+same_h5() {
+  local g
+  for g in /stores /polls /hours /zones; do
+    h5diff -q "$1" "$2" "$g" "$g" || { h5diff -r "$1" "$2" "$g" "$g" | head -20 >&2; fail "$3 ($g differs)"; }
+  done
+  pass "$3"
+}
+run_snap 1 --db u.db --output u1.h5 --days 9
+run_snap 3 --db u.db --output u3.h5 --days 9
+same_h5 u1.h5 u.h5 "snapshots written on 1 and 2 ranks hold the same datasets (h5diff)"
+same_h5 u3.h5 u.h5 "snapshots written on 3 and 2 ranks hold the same datasets (h5diff)"
 # A report as of a day before the snapshot's now is inside what a 9-day snapshot holds.
 now=$(h5dump -a /max_ts_us u.h5 | awk '/\(0\)/ { print $2 }')
 earlier=$(python3 -c "import datetime,sys; t=datetime.datetime.fromtimestamp(($now - 86400*10**6 - 1234567)/1e6, datetime.timezone.utc); print(t.strftime('%Y-%m-%d %H:%M:%S.%f UTC'))")
@@ -65,6 +78,9 @@ if [ -n "${UPTIME_TEST_PG:-}" ]; then
   PG=$(pg_schema snap_e2e)
   "$LOAD" --db "$PG" --dir in --no-rejects -q
   run_snap 2 --db "$PG" --output pg.h5 --days 9
+  same_h5 pg.h5 u.h5 "snapshots of PostgreSQL and of SQLite hold the same datasets (h5diff)"
+  run_snap 3 --db "$PG" --output pg3.h5 --days 9
+  same_h5 pg3.h5 u.h5 "a snapshot of PostgreSQL written on 3 ranks: the same datasets"
   run_report 3 --db pg.h5 --reports-dir rep --report-id pg-h5
   same_files rep/sqlite.csv rep/pg-h5.csv "snapshot of PostgreSQL: report equals SQLite's"
   h5dump -a /source pg.h5 | grep -q 'postgres' || fail "the source attribute is missing"

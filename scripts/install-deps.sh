@@ -9,7 +9,7 @@ PACKAGES=(
   libsqlite3-dev sqlite3
   libcsv-dev libjansson-dev uuid-dev uuid-runtime
   libcunit1-dev valgrind
-  tzdata python3 jq curl procps
+  tzdata python3 jq curl procps time
   libpq-dev postgresql
   libhdf5-openmpi-dev hdf5-tools
   slurm-wlm munge

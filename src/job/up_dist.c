@@ -47,6 +47,15 @@ enum up_code up_dist_agree(struct up_dist *d, enum up_code rc)
     return (enum up_code)code;
 }
 
+void up_dist_bcast_now(struct up_dist *d, struct up_plan *plan)
+{
+    int64_t hdr[2] = {plan->now, plan->has_now};
+
+    UP_MPI_CHECK(d->comm, MPI_Bcast(hdr, 2, MPI_INT64_T, 0, d->comm));
+    plan->now = hdr[0];
+    plan->has_now = (int)hdr[1];
+}
+
 static enum up_code pack_all(struct up_dist *d, const struct up_plan *plan, struct up_buf *packed,
                              int *counts, int *displs)
 {

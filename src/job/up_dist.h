@@ -45,6 +45,9 @@ void up_dist_end(struct up_dist *d);
  */
 enum up_code up_dist_agree(struct up_dist *d, enum up_code rc) UP_WARN_UNUSED;
 
+/* Every rank learns rank 0's plan->now and plan->has_now. */
+void up_dist_bcast_now(struct up_dist *d, struct up_plan *plan);
+
 /*
  * Rank 0 cuts its plan into d->size contiguous ranges balanced by weight and packs them;
  * every rank receives its own share (MPI_Scatterv). Allocation failures on any rank are

@@ -205,7 +205,6 @@ enum up_code up_job_run(struct up_job_opts *o, MPI_Comm caller)
 {
     struct job j;
     enum up_code rc = UP_OK;
-    int64_t hdr[2];
     double t0;
     char err[ERRLEN];
     int final;
@@ -217,11 +216,7 @@ enum up_code up_job_run(struct up_job_opts *o, MPI_Comm caller)
     rc = up_dist_agree(&j.d, rc);
     if (rc != UP_OK)
         goto done;
-    hdr[0] = j.plan.now;
-    hdr[1] = j.plan.has_now;
-    UP_MPI_CHECK(j.d.comm, MPI_Bcast(hdr, 2, MPI_INT64_T, 0, j.d.comm));
-    j.plan.now = hdr[0];
-    j.plan.has_now = (int)hdr[1];
+    up_dist_bcast_now(&j.d, &j.plan);
     j.t_meta = up_job_wall() - j.t_start;
 
     t0 = up_job_wall();

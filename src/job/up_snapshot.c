@@ -625,7 +625,6 @@ enum up_code up_snapshot_run(const struct up_snapshot_opts *o, MPI_Comm caller)
 {
     struct snap s;
     enum up_code rc = UP_OK;
-    int64_t hdr[2];
     double t0 = up_job_wall(), t_read = 0, t_write = 0;
     int final;
 
@@ -645,11 +644,7 @@ enum up_code up_snapshot_run(const struct up_snapshot_opts *o, MPI_Comm caller)
     rc = up_dist_agree(&s.d, rc);
     if (rc != UP_OK)
         goto done;
-    hdr[0] = s.plan.now;
-    hdr[1] = s.plan.has_now;
-    UP_MPI_CHECK(s.d.comm, MPI_Bcast(hdr, 2, MPI_INT64_T, 0, s.d.comm));
-    s.plan.now = hdr[0];
-    s.plan.has_now = (int)hdr[1];
+    up_dist_bcast_now(&s.d, &s.plan);
     s.lo = s.plan.now - (int64_t)o->days * UP_USEC_PER_DAY;
     rc = share_zones(&s);
     if (rc == UP_OK)

@@ -98,6 +98,15 @@ struct up_status_info {
 enum up_code up_status_read(const char *dir, const char *id, struct up_status_info *info, char *err,
                             size_t errlen) UP_WARN_UNUSED;
 
+/*
+ * The lifecycle's answers as one JSON line into buf[n] (the same bytes for the scripts and
+ * the coming HTTP front): {"report_id": "<id>"} for a new report, and {"status": "Pending"},
+ * {"status": "Running"} or {"status": "Failed", "error": "<why>"} for get_report (error
+ * is used for Failed only). Return 0, or -1 if buf is too small.
+ */
+int up_status_json_report_id(const char *id, char *buf, size_t n);
+int up_status_json_answer(enum up_state state, const char *error, char *buf, size_t n);
+
 /* ---- A status file held under its lock: read, decide, write, release ---- */
 
 struct up_status;

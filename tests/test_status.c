@@ -280,6 +280,25 @@ static void test_lock(void)
     CU_ASSERT_EQUAL(up_status_failed(dir, "l1", "after the kill", err, sizeof err), UP_OK);
 }
 
+/* The answers, byte for byte as docs/lifecycle.md gives them. */
+static void test_answers(void)
+{
+    char buf[256];
+
+    CU_ASSERT_EQUAL(up_status_json_report_id("nightly_1", buf, sizeof buf), 0);
+    CU_ASSERT_STRING_EQUAL(buf, "{\"report_id\": \"nightly_1\"}");
+    CU_ASSERT_EQUAL(up_status_json_answer(UP_STATE_RUNNING, NULL, buf, sizeof buf), 0);
+    CU_ASSERT_STRING_EQUAL(buf, "{\"status\": \"Running\"}");
+    CU_ASSERT_EQUAL(up_status_json_answer(UP_STATE_PENDING, "ignored", buf, sizeof buf), 0);
+    CU_ASSERT_STRING_EQUAL(buf, "{\"status\": \"Pending\"}");
+    CU_ASSERT_EQUAL(
+        up_status_json_answer(UP_STATE_FAILED, "say \"no\"\\\n\x01 caf\xc3\xa9", buf, sizeof buf),
+        0);
+    CU_ASSERT_STRING_EQUAL(
+        buf, "{\"status\": \"Failed\", \"error\": \"say \\\"no\\\"\\\\\\n\\u0001 caf\xc3\xa9\"}");
+    CU_ASSERT_EQUAL(up_status_json_answer(UP_STATE_FAILED, "x", buf, 20), -1);
+}
+
 int test_status_add(void)
 {
     CU_pSuite s = CU_add_suite("status", NULL, NULL);
@@ -287,7 +306,7 @@ int test_status_add(void)
     if (!s || !CU_add_test(s, "local lifecycle transitions", test_local_lifecycle) ||
         !CU_add_test(s, "Slurm lifecycle transitions", test_slurm_lifecycle) ||
         !CU_add_test(s, "merge keeps foreign fields", test_foreign_fields) ||
-        !CU_add_test(s, "reading", test_read) ||
+        !CU_add_test(s, "reading", test_read) || !CU_add_test(s, "answers", test_answers) ||
         !CU_add_test(s, "lock shared with other processes", test_lock))
         return CU_get_error();
     return CUE_SUCCESS;

@@ -91,6 +91,75 @@ const char *up_state_name(enum up_state s)
     return "";
 }
 
+/* ---- The answers ---- */
+
+/* Appends s to buf[n] at *o as a JSON string literal (UTF-8 kept as it is, as jq does). */
+static int put_json_string(const char *s, char *buf, size_t n, size_t *o)
+{
+    for (; *s; s++) {
+        unsigned char c = (unsigned char)*s;
+        char esc[8];
+        const char *piece = esc;
+        size_t k;
+        if (c == '"' || c == '\\')
+            snprintf(esc, sizeof esc, "\\%c", c);
+        else if (c == '\n')
+            piece = "\\n";
+        else if (c == '\t')
+            piece = "\\t";
+        else if (c == '\r')
+            piece = "\\r";
+        else if (c < 0x20 || c == 0x7f)
+            snprintf(esc, sizeof esc, "\\u%04x", c);
+        else
+            snprintf(esc, sizeof esc, "%c", c);
+        k = strlen(piece);
+        if (*o + k >= n)
+            return -1;
+        memcpy(buf + *o, piece, k);
+        *o += k;
+    }
+    buf[*o] = '\0';
+    return 0;
+}
+
+/* Appends text (no escaping) to buf[n] at *o. */
+static int put_raw(const char *text, char *buf, size_t n, size_t *o)
+{
+    size_t k = strlen(text);
+    if (*o + k >= n)
+        return -1;
+    memcpy(buf + *o, text, k + 1);
+    *o += k;
+    return 0;
+}
+
+int up_status_json_report_id(const char *id, char *buf, size_t n)
+{
+    size_t o = 0;
+    if (n == 0)
+        return -1;
+    return put_raw("{\"report_id\": \"", buf, n, &o) || put_json_string(id, buf, n, &o) ||
+                   put_raw("\"}", buf, n, &o)
+               ? -1
+               : 0;
+}
+
+int up_status_json_answer(enum up_state state, const char *error, char *buf, size_t n)
+{
+    size_t o = 0;
+    if (n == 0)
+        return -1;
+    if (put_raw("{\"status\": \"", buf, n, &o) || put_raw(up_state_name(state), buf, n, &o) ||
+        put_raw("\"", buf, n, &o))
+        return -1;
+    if (state == UP_STATE_FAILED &&
+        (put_raw(", \"error\": \"", buf, n, &o) ||
+         put_json_string(error ? error : "", buf, n, &o) || put_raw("\"", buf, n, &o)))
+        return -1;
+    return put_raw("}", buf, n, &o);
+}
+
 /* ---- Reading: the one place that knows each field's name and type ---- */
 
 static void get_text(json_t *obj, const char *key, char *out, size_t n)

@@ -209,7 +209,7 @@ static int do_trigger(int argc, char **argv)
 {
     struct opts o;
     struct up_trigger t;
-    char id[UP_REPORT_ID_MAX + 1], err[2048], program[PATH_MAX], self[PATH_MAX];
+    char id[UP_REPORT_ID_MAX + 1], err[2048], program[PATH_MAX], self[PATH_MAX], answer[128];
     const char *home = getenv("UPTIME_HOME");
     enum up_code rc;
     int first, r;
@@ -267,7 +267,11 @@ static int do_trigger(int argc, char **argv)
         fprintf(stderr, "%s: %s\n", cmd, err);
         return UP_EFAIL;
     }
-    printf("{\"report_id\": \"%s\"}\n", id); /* the id alphabet needs no JSON escape */
+    if (up_status_json_report_id(id, answer, sizeof answer) != 0) {
+        fprintf(stderr, "%s: report id too long\n", cmd);
+        return UP_EFAIL;
+    }
+    printf("%s\n", answer);
     return UP_OK;
 }
 
@@ -302,28 +306,6 @@ static int copy_csv(const char *csv, const char *out)
         return UP_EIO;
     }
     return UP_OK;
-}
-
-/* s as a JSON string literal (quotes, backslash escapes; UTF-8 kept as it is). */
-static void json_string_out(const char *s)
-{
-    putchar('"');
-    for (; *s; s++) {
-        unsigned char c = (unsigned char)*s;
-        if (c == '"' || c == '\\')
-            printf("\\%c", c);
-        else if (c == '\n')
-            fputs("\\n", stdout);
-        else if (c == '\t')
-            fputs("\\t", stdout);
-        else if (c == '\r')
-            fputs("\\r", stdout);
-        else if (c < 0x20 || c == 0x7f)
-            printf("\\u%04x", c);
-        else
-            putchar(c);
-    }
-    putchar('"');
 }
 
 static int do_get(int argc, char **argv)
@@ -367,14 +349,19 @@ static int do_get(int argc, char **argv)
         return copy_csv(csv, o.output);
     case UP_ANSWER_PENDING:
     case UP_ANSWER_RUNNING:
-        printf("{\"status\": \"%s\"}\n",
-               up_state_name(s.answer == UP_ANSWER_PENDING ? UP_STATE_PENDING : UP_STATE_RUNNING));
-        return EXIT_RUNNING;
-    case UP_ANSWER_FAILED:
-        printf("{\"status\": \"%s\", \"error\": ", up_state_name(UP_STATE_FAILED));
-        json_string_out(s.error);
-        printf("}\n");
-        return EXIT_FAILED;
+    case UP_ANSWER_FAILED: {
+        /* error is at most 2 KiB: escaped, 6 bytes a byte at worst */
+        static char answer[6 * sizeof s.error + 64];
+        enum up_state st = s.answer == UP_ANSWER_PENDING   ? UP_STATE_PENDING
+                           : s.answer == UP_ANSWER_RUNNING ? UP_STATE_RUNNING
+                                                           : UP_STATE_FAILED;
+        if (up_status_json_answer(st, s.error, answer, sizeof answer) != 0) {
+            fprintf(stderr, "%s: answer too long\n", cmd);
+            return UP_EIO;
+        }
+        printf("%s\n", answer);
+        return st == UP_STATE_FAILED ? EXIT_FAILED : EXIT_RUNNING;
+    }
     case UP_ANSWER_UNKNOWN:
         fprintf(stderr, "%s: unknown report id '%s' (no %s/%s.status.json)\n", cmd, id, o.dir, id);
         return EXIT_UNKNOWN;

@@ -301,7 +301,11 @@ static enum up_code submit_slurm(const struct up_trigger *t, struct up_status *s
     int bad = 0, code;
 
     snprintf(name, sizeof name, "uptime-%s", id);
-    snprintf(script, sizeof script, "%s/slurm/uptime_report.sbatch", t->home);
+    if (!fits(snprintf(script, sizeof script, "%s/slurm/uptime_report.sbatch", t->home),
+              sizeof script)) {
+        snprintf(err, errlen, "project folder path too long: %s", t->home);
+        return UP_EUSAGE;
+    }
     bad |= add(&a, "sbatch") | add(&a, "--parsable") | add(&a, "--job-name") | add(&a, name);
     bad |= add(&a, "--ntasks") | add_num(&a, t->ranks) | add(&a, "--time");
     bad |= add_num(&a, t->time_min > 0 ? t->time_min : 30);
@@ -430,7 +434,8 @@ enum up_code up_lifecycle_trigger(const struct up_trigger *t, char id_out[UP_REP
     {
         struct argv_buf a = {{0}, {{0}}, 0, 0};
         int bad = 0;
-        snprintf(wrapper, sizeof wrapper, "%s/jobs/trigger_report", t->home);
+        bad |= !fits(snprintf(wrapper, sizeof wrapper, "%s/jobs/trigger_report", t->home),
+                     sizeof wrapper);
         bad |= add(&a, wrapper) | add(&a, "--run-local") | add(&a, "--reports-dir") | add(&a, dir) |
                add(&a, "--report-id") | add(&a, id_out) | add(&a, "--");
         bad |= add(&a, t->mpiexec ? t->mpiexec : "mpirun") | add(&a, "-n") | add_num(&a, t->ranks) |

@@ -33,7 +33,8 @@ struct up_store_sink {
     int (*hours)(void *ctx, const char *id, const struct up_hours_row *row);
     /* up_store_timezones: one store's zone name. */
     int (*zone)(void *ctx, const char *id, const char *zone);
-    /* up_store_polls: one poll. */
+    /* up_store_polls: one poll. id is equal to one of the ids asked for (backends that can
+     * pass that very pointer do, so a consumer may compare pointers before strings). */
     int (*poll)(void *ctx, const char *id, int64_t ts, int active);
     void *ctx;
 };

@@ -50,7 +50,9 @@ static int advance_to(struct up_worker *w, const char *id)
 {
     size_t n = UP_SHARE_N(w->share);
 
-    while (w->cur < n && (id == NULL || strcmp(UP_SHARE_STORE(w->share, w->cur)->id, id) != 0)) {
+    /* Backends that hand back the caller's own id pointers save a compare per poll. */
+    while (w->cur < n && (id == NULL || (UP_SHARE_STORE(w->share, w->cur)->id != id &&
+                                         strcmp(UP_SHARE_STORE(w->share, w->cur)->id, id) != 0))) {
         compute_store(w, w->cur);
         if (w->rc != UP_OK)
             return 1;

@@ -687,7 +687,8 @@ static enum up_code h5_polls(struct up_store *st, const char *const *ids, size_t
             }
             if (c < 0)
                 continue; /* a store not asked for */
-            e = emit(sink, id, ts + (poff[i] - base), active + (poff[i] - base),
+            /* The caller's own pointer: its consumer may compare pointers first. */
+            e = emit(sink, ids[j], ts + (poff[i] - base), active + (poff[i] - base),
                      poff[i + 1] - poff[i], lo, now);
             if (e != 0) {
                 rc = e > 0 ? stopped(h, "poll read", err, errlen)

@@ -213,7 +213,7 @@ static void test_read(void)
 
 /* Another process holds DIR/.ID.lock as flock(1) does for the scripts: a writer waits for
  * it, and gives up with a clear error after the bounded wait. */
-static pid_t hold_lock(const char *dir, const char *id, int ms)
+static pid_t hold_lock(const char *dir, const char *id, int ms, int then_unlink)
 {
     char path[512];
     int ready[2];
@@ -232,6 +232,8 @@ static pid_t hold_lock(const char *dir, const char *id, int ms)
         if (write(ready[1], "x", 1) != 1)
             _exit(1);
         nanosleep(&t, NULL);
+        if (then_unlink)
+            unlink(path); /* as up_status does before it releases the lock */
         _exit(0);
     }
     close(ready[1]);
@@ -248,12 +250,12 @@ static void test_lock(void)
     const char *dir = tu_tmpdir();
     struct up_status_info in;
     struct timespec t0;
-    char err[256];
+    char err[256], path[512];
     pid_t holder;
     int wstatus;
 
     /* Held for 300 ms: the job's transition waits, then writes. */
-    holder = hold_lock(dir, "l1", 300);
+    holder = hold_lock(dir, "l1", 300, 0);
     CU_ASSERT_TRUE_FATAL(holder > 0);
     clock_gettime(CLOCK_MONOTONIC, &t0);
     CU_ASSERT_EQUAL(up_status_failed(dir, "l1", "after the lock", err, sizeof err), UP_OK);
@@ -264,7 +266,7 @@ static void test_lock(void)
 
     /* Held longer than the wait: UP_EIO naming the lock, the file untouched. */
     up_status_set_lock_wait(200);
-    holder = hold_lock(dir, "l1", 2000);
+    holder = hold_lock(dir, "l1", 2000, 0);
     CU_ASSERT_TRUE_FATAL(holder > 0);
     clock_gettime(CLOCK_MONOTONIC, &t0);
     CU_ASSERT_EQUAL(up_status_failed(dir, "l1", "too early", err, sizeof err), UP_EIO);
@@ -278,6 +280,20 @@ static void test_lock(void)
 
     /* The lock dies with its holder: a writer after a killed one gets it at once. */
     CU_ASSERT_EQUAL(up_status_failed(dir, "l1", "after the kill", err, sizeof err), UP_OK);
+
+    /* A holder that removes the file before releasing (as every up_status writer does):
+     * the waiter, which had opened the old file, locks the new one and writes. */
+    holder = hold_lock(dir, "l2", 300, 1);
+    CU_ASSERT_TRUE_FATAL(holder > 0);
+    CU_ASSERT_EQUAL(up_status_failed(dir, "l2", "after the unlink", err, sizeof err), UP_OK);
+    waitpid(holder, &wstatus, 0);
+    CU_ASSERT_EQUAL(up_status_read(dir, "l2", &in, err, sizeof err), UP_OK);
+    CU_ASSERT_STRING_EQUAL(in.error, "after the unlink");
+    /* No lock file is left behind. */
+    snprintf(path, sizeof path, "%s/.l1.lock", dir);
+    CU_ASSERT_NOT_EQUAL(access(path, F_OK), 0);
+    snprintf(path, sizeof path, "%s/.l2.lock", dir);
+    CU_ASSERT_NOT_EQUAL(access(path, F_OK), 0);
 }
 
 /* The answers, byte for byte as docs/lifecycle.md gives them. */

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 #include <uuid/uuid.h>
@@ -19,6 +20,7 @@
 struct up_status {
     char *dir;
     char *id;
+    char *lock; /* dir/.<id>.lock */
     int lock_fd;
     json_t *obj; /* the file's object as last read or written */
     struct up_status_info info;
@@ -267,39 +269,56 @@ void up_status_close(struct up_status *st)
 {
     if (!st)
         return;
-    if (st->lock_fd >= 0)
+    if (st->lock_fd >= 0) {
+        /* The lock file lives only while it is held: removed before the lock is released,
+         * so a writer that opened it meanwhile sees it gone and opens the new one (see
+         * take_lock). A finished report leaves no lock file behind. */
+        unlink(st->lock);
         close(st->lock_fd); /* releases the flock */
+    }
     json_decref(st->obj);
     free(st->dir);
     free(st->id);
+    free(st->lock);
     free(st);
 }
 
+/*
+ * Takes path's flock, waiting at most lock_wait_ms. The holder removes the file before it
+ * releases the lock, so a lock had on a file that is no longer the one at path is stale:
+ * it is dropped and the new file locked instead.
+ */
 static enum up_code take_lock(const char *path, int *fd_out, char *err, size_t errlen)
 {
     struct timespec pause = {0, LOCK_POLL_MS * 1000000L};
+    struct stat held, named;
     int fd, waited = 0;
 
-    /* O_APPEND and 0666 as the shell's ">>" of older scripts: the same file, either way. */
-    fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0666);
-    if (fd < 0) {
-        snprintf(err, errlen, "cannot open lock file %s: %s", path, strerror(errno));
-        return UP_EIO;
-    }
-    while (flock(fd, LOCK_EX | LOCK_NB) != 0) {
-        if (errno != EWOULDBLOCK && errno != EINTR) {
-            snprintf(err, errlen, "cannot lock %s: %s", path, strerror(errno));
-            close(fd);
+    for (;;) {
+        fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0666);
+        if (fd < 0) {
+            snprintf(err, errlen, "cannot open lock file %s: %s", path, strerror(errno));
             return UP_EIO;
         }
-        if (waited >= lock_wait_ms) {
-            snprintf(err, errlen, "cannot lock %s: another writer has held it for %.1f s", path,
-                     lock_wait_ms / 1000.0);
-            close(fd);
-            return UP_EIO;
+        while (flock(fd, LOCK_EX | LOCK_NB) != 0) {
+            if (errno != EWOULDBLOCK && errno != EINTR) {
+                snprintf(err, errlen, "cannot lock %s: %s", path, strerror(errno));
+                close(fd);
+                return UP_EIO;
+            }
+            if (waited >= lock_wait_ms) {
+                snprintf(err, errlen, "cannot lock %s: another writer has held it for %.1f s", path,
+                         lock_wait_ms / 1000.0);
+                close(fd);
+                return UP_EIO;
+            }
+            nanosleep(&pause, NULL);
+            waited += LOCK_POLL_MS;
         }
-        nanosleep(&pause, NULL);
-        waited += LOCK_POLL_MS;
+        if (fstat(fd, &held) == 0 && stat(path, &named) == 0 && held.st_dev == named.st_dev &&
+            held.st_ino == named.st_ino)
+            break;
+        close(fd);
     }
     *fd_out = fd;
     return UP_OK;
@@ -309,7 +328,7 @@ enum up_code up_status_open(const char *dir, const char *id, struct up_status **
                             size_t errlen)
 {
     struct up_status *st = calloc(1, sizeof *st);
-    char *lock = NULL, *path = NULL;
+    char *path = NULL;
     enum up_code rc = UP_ENOMEM;
     int exists = 0;
 
@@ -319,11 +338,11 @@ enum up_code up_status_open(const char *dir, const char *id, struct up_status **
     st->lock_fd = -1;
     st->dir = strdup(dir);
     st->id = strdup(id);
-    lock = path_join(dir, ".", id, ".lock");
+    st->lock = path_join(dir, ".", id, ".lock");
     path = path_join(dir, "", id, ".status.json");
-    if (!st->dir || !st->id || !lock || !path)
+    if (!st->dir || !st->id || !st->lock || !path)
         goto fail;
-    rc = take_lock(lock, &st->lock_fd, err, errlen);
+    rc = take_lock(st->lock, &st->lock_fd, err, errlen);
     if (rc != UP_OK)
         goto out;
     rc = load(path, &st->obj, &exists, err, errlen);
@@ -344,7 +363,6 @@ fail:
         snprintf(err, errlen, "out of memory");
 out:
     up_status_close(st);
-    free(lock);
     free(path);
     return rc;
 }

@@ -11,6 +11,13 @@ STARTED_SLURM=0
 cleanup() {
   release_db
   [ "$STARTED_SLURM" -eq 0 ] || "$UP_SRC/scripts/slurm-cluster.sh" stop >&2 || true
+  # A batch script may still be recording its exit code after the report's Complete: a
+  # file it writes meanwhile must not make the clean-up fail.
+  local _
+  for _ in 1 2 3 4 5 6 7 8 9 10; do
+    rm -rf "$T" 2>/dev/null && return 0
+    sleep 0.2
+  done
   rm -rf "$T"
 }
 trap cleanup EXIT

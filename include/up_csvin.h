@@ -6,6 +6,7 @@
 #define UP_CSVIN_H
 
 #include <stddef.h>
+#include <stdint.h>
 #include "up_error.h"
 
 /* Longest accepted record, in bytes (a longer one is a rejected row). */
@@ -52,17 +53,21 @@ struct up_csv_record {
 };
 
 /*
- * Opens path and reads its header (a leading UTF-8 BOM is dropped; header names are
- * trimmed and matched exactly). Fatal (returns NULL, UP_EUSAGE in *code, message in
- * err): missing/unreadable file, empty file (no header record), a required column
- * missing or named twice, a header that does not parse.
+ * Opens path ("-" is standard input, read but never closed) and reads its header (a
+ * leading UTF-8 BOM is dropped; header names are trimmed and matched exactly). Input
+ * that starts with gzip's magic bytes is inflated on the way, whatever its name
+ * (concatenated members too); line numbers count decompressed lines. Fatal (returns
+ * NULL, UP_EUSAGE in *code, message in err): missing/unreadable file, empty file (no
+ * header record), a required column missing or named twice, a header that does not
+ * parse, damaged gzip data.
  */
 struct up_csvin *up_csvin_open(const char *path, const struct up_csv_column *cols, size_t ncols,
                                enum up_code *code, char *err, size_t errlen);
 
 /*
- * Reads the next record into *rec. Returns UP_OK (check rec->kind), or UP_EIO on a
- * read error (message in err). Empty lines are skipped and produce nothing.
+ * Reads the next record into *rec. Returns UP_OK (check rec->kind), UP_EIO on a read
+ * error, or UP_EUSAGE when gzip data turns out damaged or truncated (message in err).
+ * Empty lines are skipped and produce nothing.
  */
 enum up_code up_csvin_next(struct up_csvin *in, struct up_csv_record *rec, char *err,
                            size_t errlen) UP_WARN_UNUSED;
@@ -70,6 +75,10 @@ enum up_code up_csvin_next(struct up_csvin *in, struct up_csv_record *rec, char 
 /* Returns the 0-based position in the header of requested column col (for SPEC §5's
  * "other columns left to right" order of checks). */
 size_t up_csvin_column_pos(const struct up_csvin *in, size_t col);
+
+/* How far the reading is: *done = bytes read from the file so far (compressed bytes for
+ * gzip), *total = the file's size, or -1 when unknown (a pipe). For progress reports. */
+void up_csvin_progress(const struct up_csvin *in, int64_t *done, int64_t *total);
 
 /* Returns the path given to up_csvin_open. */
 const char *up_csvin_path(const struct up_csvin *in);

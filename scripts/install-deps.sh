@@ -7,7 +7,7 @@ PACKAGES=(
   build-essential cmake pkg-config
   openmpi-bin libopenmpi-dev
   libsqlite3-dev sqlite3
-  libcsv-dev libjansson-dev uuid-dev uuid-runtime
+  libcsv-dev libjansson-dev uuid-dev uuid-runtime zlib1g-dev
   libcunit1-dev valgrind
   tzdata python3 jq curl procps time
   libpq-dev postgresql

@@ -13,15 +13,22 @@
 
 #include <csv.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <zlib.h>
 #include "up_buf.h"
 #include "up_err.h"
 
-/* Size of the fixed read buffer. */
-#define CSVIN_READ_BUF 65536
+/* Size of the fixed read buffer (decompressed bytes). 256 KiB: fewer system calls than
+ * 64 KiB, measured a few percent faster on a 1 GB file, and still small. */
+#define CSVIN_READ_BUF (256 * 1024)
+/* Size of the compressed-input buffer of a gzip file. */
+#define CSVIN_GZ_BUF (64 * 1024)
 /* libcsv grows its field buffer linearly by this step; a large step keeps long fields cheap. */
 #define CSVIN_CSV_BLOCK 16384
 /* Bytes of input shown in rec->raw before it is cut with "...". */
@@ -46,7 +53,15 @@ struct csvin_line {
 
 struct up_csvin {
     char *path;
-    FILE *fp;
+    int fd;              /* the file, or 0 for "-" (standard input, not closed) */
+    int own_fd;          /* fd is ours to close */
+    int64_t size;        /* bytes of the file when it is a regular file, else -1 */
+    int64_t nread;       /* bytes read from fd so far (compressed bytes for gzip) */
+    int gz;              /* the input is gzip: rbuf is filled through zs */
+    int gz_end;          /* the last gzip member ended and no input is left */
+    int fd_eof;          /* read() returned 0 */
+    z_stream zs;         /* gzip state (inflateInit2 done iff gz) */
+    unsigned char *zbuf; /* compressed bytes not yet inflated */
     struct csv_parser csv;
     int csv_ready;
 
@@ -146,6 +161,14 @@ static int utf8_check(const unsigned char *s, size_t n, char *msg, size_t msglen
 {
     size_t i = 0;
 
+    /* ASCII, eight bytes at a time, until the first byte with its high bit set. */
+    while (i + 8 <= n) {
+        uint64_t w;
+        memcpy(&w, s + i, 8);
+        if (w & UINT64_C(0x8080808080808080))
+            break;
+        i += 8;
+    }
     while (i < n) {
         unsigned c = s[i];
         unsigned long cp, min;
@@ -270,18 +293,163 @@ static void prefix_add(struct up_csvin *in, const char *p, size_t n)
     in->prefix_len += n;
 }
 
-/* Refills the read buffer; sets eof at the end of the file. */
+/* read() without EINTR; counts the bytes. Returns the count, 0 at the end, -1 on error. */
+static ssize_t read_fd(struct up_csvin *in, void *buf, size_t n)
+{
+    ssize_t r;
+
+    do
+        r = read(in->fd, buf, n);
+    while (r < 0 && errno == EINTR);
+    if (r > 0)
+        in->nread += r;
+    return r;
+}
+
+/*
+ * Inflates gzip input into buf (at most n bytes). Returns the bytes produced (0 only at
+ * the clean end of the last member), -1 with a message on a read error (UP_EIO) or -2 on
+ * damaged or truncated data (UP_EUSAGE: the input is unreadable, like a missing file).
+ * Concatenated members (gzip's own "cat a.gz b.gz") are read one after the other.
+ */
+static ssize_t gz_read(struct up_csvin *in, unsigned char *buf, size_t n, char *err, size_t errlen)
+{
+    in->zs.next_out = buf;
+    in->zs.avail_out = (uInt)n;
+    while (in->zs.avail_out == n && !in->gz_end) {
+        int z;
+
+        if (in->zs.avail_in == 0 && !in->fd_eof) {
+            ssize_t r = read_fd(in, in->zbuf, CSVIN_GZ_BUF);
+            if (r < 0) {
+                up_errf(UP_EIO, err, errlen, "%s: read error: %s", in->path, strerror(errno));
+                return -1;
+            }
+            if (r == 0)
+                in->fd_eof = 1;
+            in->zs.next_in = in->zbuf;
+            in->zs.avail_in = (uInt)r;
+        }
+        z = inflate(&in->zs, Z_NO_FLUSH);
+        if (z == Z_STREAM_END) {
+            /* Another member may follow; only the end of the input ends the data. */
+            if (in->zs.avail_in == 0 && in->fd_eof)
+                in->gz_end = 1;
+            else if (inflateReset(&in->zs) != Z_OK)
+                goto damaged;
+            continue;
+        }
+        if (z == Z_BUF_ERROR && in->zs.avail_in == 0 && in->fd_eof) {
+            up_errf(UP_EUSAGE, err, errlen,
+                    "%s: truncated gzip data (the input ends inside a compressed stream,"
+                    " after %lld compressed bytes)",
+                    in->path, (long long)in->nread);
+            return -2;
+        }
+        if (z != Z_OK && z != Z_BUF_ERROR)
+            goto damaged;
+    }
+    return (ssize_t)(n - in->zs.avail_out);
+damaged:
+    up_errf(UP_EUSAGE, err, errlen, "%s: damaged gzip data near compressed byte %lld: %s", in->path,
+            (long long)in->nread, in->zs.msg ? in->zs.msg : "invalid data");
+    return -2;
+}
+
+/* Reads at most n bytes of content into buf: 0 only at the end. Returns the count or -1
+ * (UP_EIO) / -2 (UP_EUSAGE) with the message in err. */
+static ssize_t read_some(struct up_csvin *in, unsigned char *buf, size_t n, char *err,
+                         size_t errlen)
+{
+    ssize_t r;
+
+    if (in->gz)
+        return gz_read(in, buf, n, err, errlen);
+    r = read_fd(in, buf, n);
+    if (r < 0) {
+        up_errf(UP_EIO, err, errlen, "%s: read error: %s", in->path, strerror(errno));
+        return -1;
+    }
+    return r;
+}
+
+/* Refills the read buffer; sets eof at the end of the input (rlen is 0 only then). */
 static enum up_code fill(struct up_csvin *in, char *err, size_t errlen)
 {
-    size_t n = fread(in->rbuf, 1, CSVIN_READ_BUF, in->fp);
+    ssize_t r = read_some(in, in->rbuf, CSVIN_READ_BUF, err, errlen);
 
-    if (n < CSVIN_READ_BUF) {
-        if (ferror(in->fp))
-            return up_errf(UP_EIO, err, errlen, "%s: read error: %s", in->path, strerror(errno));
+    if (r < 0)
+        return r == -1 ? UP_EIO : UP_EUSAGE;
+    in->rpos = 0;
+    in->rlen = (size_t)r;
+    if (r == 0)
         in->eof = 1;
+    return UP_OK;
+}
+
+/*
+ * Opens the input: a file, or standard input for "-"; gzip data (by its magic bytes, not
+ * its name) is inflated on the way. Reads the first bytes into rbuf, at least 3 unless the
+ * input is shorter, so that a BOM is seen whole even through a pipe.
+ */
+static enum up_code open_input(struct up_csvin *in, const char *path, char *err, size_t errlen)
+{
+    struct stat sb;
+    unsigned char magic[2] = {0, 0};
+    size_t have = 0;
+
+    in->size = -1;
+    if (strcmp(path, "-") == 0) {
+        in->fd = STDIN_FILENO;
+    } else {
+        in->fd = open(path, O_RDONLY | O_CLOEXEC);
+        if (in->fd < 0)
+            return up_errf(UP_EUSAGE, err, errlen, "%s: cannot open: %s", path, strerror(errno));
+        in->own_fd = 1;
+    }
+    if (fstat(in->fd, &sb) == 0 && S_ISREG(sb.st_mode))
+        in->size = (int64_t)sb.st_size;
+    else if (in->own_fd && S_ISDIR(sb.st_mode))
+        return up_errf(UP_EUSAGE, err, errlen, "%s: cannot read: %s", path, strerror(EISDIR));
+    /* The first two bytes say whether this is gzip (1f 8b); a pipe may hand them out
+     * one at a time. */
+    while (have < 2) {
+        ssize_t r = read_fd(in, magic + have, 2 - have);
+        if (r < 0)
+            return up_errf(UP_EUSAGE, err, errlen, "%s: cannot read: %s", path, strerror(errno));
+        if (r == 0)
+            break;
+        have += (size_t)r;
+    }
+    if (have == 2 && magic[0] == 0x1f && magic[1] == 0x8b) {
+        in->zbuf = malloc(CSVIN_GZ_BUF);
+        if (!in->zbuf)
+            return up_errf(UP_ENOMEM, err, errlen, "%s: out of memory", path);
+        /* 16 + MAX_WBITS: a gzip wrapper, not zlib's. */
+        if (inflateInit2(&in->zs, 16 + MAX_WBITS) != Z_OK)
+            return up_errf(UP_ENOMEM, err, errlen, "%s: cannot start zlib", path);
+        in->gz = 1;
+        memcpy(in->zbuf, magic, 2);
+        in->zs.next_in = in->zbuf;
+        in->zs.avail_in = 2;
+        in->rlen = 0;
+    } else {
+        /* Both bytes copied; only the first have of them count. */
+        in->rbuf[0] = magic[0];
+        in->rbuf[1] = magic[1];
+        in->rlen = have;
+        if (have < 2)
+            in->eof = 1;
+    }
+    while (in->rlen < 3 && !in->eof) {
+        ssize_t r = read_some(in, in->rbuf + in->rlen, CSVIN_READ_BUF - in->rlen, err, errlen);
+        if (r < 0)
+            return UP_EUSAGE;
+        if (r == 0)
+            in->eof = 1;
+        in->rlen += (size_t)r;
     }
     in->rpos = 0;
-    in->rlen = n;
     return UP_OK;
 }
 
@@ -294,6 +462,20 @@ static enum up_code read_file_line(struct up_csvin *in, struct csvin_line *ln, c
 
     in->prefix_len = 0;
     in->line.n = 0;
+    /* A line that lies whole in the read buffer is handed out where it is, uncopied. */
+    if (in->rpos < in->rlen) {
+        const unsigned char *s = in->rbuf + in->rpos;
+        const unsigned char *lf = memchr(s, '\n', in->rlen - in->rpos);
+
+        if (lf && (size_t)(lf - s) + 1 <= UP_CSV_MAX_RECORD) {
+            ln->p = (const char *)s;
+            ln->n = (size_t)(lf - s) + 1;
+            ln->has_lf = 1;
+            ln->no = in->next_no++;
+            in->rpos += ln->n;
+            return UP_OK;
+        }
+    }
     for (;;) {
         const unsigned char *s;
         const unsigned char *lf;
@@ -559,8 +741,10 @@ static int feed_line(struct up_csvin *in, const struct csvin_line *ln)
     return 1;
 }
 
-/* Turns a completed record into a row, or a UTF-8 / field count reject. */
-static void finish_record(struct up_csvin *in, struct up_csv_record *rec)
+/* Turns a completed record into a row, or a UTF-8 / field count reject; rb[0..rn) are
+ * the record's raw bytes (its first line is shown in a reject). */
+static void finish_record_raw(struct up_csvin *in, struct up_csv_record *rec, const char *rb,
+                              size_t rn)
 {
     size_t j;
 
@@ -571,9 +755,8 @@ static void finish_record(struct up_csvin *in, struct up_csv_record *rec)
         return;
     }
     if (in->utf8_bad || in->nfields != in->nhdr) {
-        const char *rb = bytes(&in->rec);
-        const char *lf = memchr(rb, '\n', in->rec.n);
-        size_t first = lf ? (size_t)(lf - rb) + 1 : in->rec.n;
+        const char *lf = memchr(rb, '\n', rn);
+        size_t first = lf ? (size_t)(lf - rb) + 1 : rn;
 
         make_raw(in->raw, rb, first, 0);
         if (in->utf8_bad) {
@@ -591,6 +774,38 @@ static void finish_record(struct up_csvin *in, struct up_csv_record *rec)
     rec->kind = UP_CSV_ROW;
     rec->field = in->fptr;
     rec->len = in->flen;
+}
+
+/* finish_record_raw over the record assembled in in->rec. */
+static void finish_record(struct up_csvin *in, struct up_csv_record *rec)
+{
+    finish_record_raw(in, rec, bytes(&in->rec), in->rec.n);
+}
+
+/*
+ * The fast path for a complete line without any '"' (nearly every line of a real
+ * export): with no quote, libcsv (strict, LF the only terminator) would split it at
+ * every comma and nothing else, so the fields are cut here directly, with the same
+ * trimming, UTF-8 check and field count as on_field and finish_record apply. Saves
+ * libcsv's per-byte callbacks and the copy of the line (measured: parsing 1.77 M polls
+ * took about a third of the load's time through libcsv).
+ */
+static void split_line(struct up_csvin *in, const struct csvin_line *ln, size_t clen,
+                       struct up_csv_record *rec)
+{
+    const char *s = ln->p, *end = ln->p + clen;
+
+    begin_record(in, ln->no);
+    for (;;) {
+        const char *comma = memchr(s, ',', (size_t)(end - s));
+        const char *stop = comma ? comma : end;
+
+        on_field((void *)(uintptr_t)s, (size_t)(stop - s), in);
+        if (!comma)
+            break;
+        s = comma + 1;
+    }
+    finish_record_raw(in, rec, ln->p, ln->n);
 }
 
 /* Is every byte of s[0..n) whitespace (the terminator already removed)? */
@@ -639,6 +854,12 @@ static enum up_code read_record(struct up_csvin *in, struct up_csv_record *rec, 
                 make_raw(in->raw, ln.p, ln.n, 0);
                 snprintf(in->detail, sizeof in->detail, "line holds only whitespace");
                 set_reject(in, rec, ln.no, UP_CSV_REJ_BLANK);
+                return UP_OK;
+            }
+            if (!in->in_header && !memchr(ln.p, '"', clen)) {
+                split_line(in, &ln, clen, rec);
+                if (in->nomem)
+                    return up_errf(UP_ENOMEM, err, errlen, "%s: out of memory", in->path);
                 return UP_OK;
             }
             begin_record(in, ln.no);
@@ -797,17 +1018,10 @@ struct up_csvin *up_csvin_open(const char *path, const struct up_csv_column *col
     if (!in->path || !in->rbuf || setup_columns(in, cols, ncols) != 0)
         goto fail_nomem;
     in->next_no = 1;
-    in->fp = fopen(path, "rb");
-    if (!in->fp) {
-        rc = up_errf(UP_EUSAGE, err, errlen, "%s: cannot open: %s", path, strerror(errno));
+    rc = open_input(in, path, err, errlen);
+    if (rc != UP_OK)
         goto fail;
-    }
     csv_restart(in);
-    rc = fill(in, err, errlen);
-    if (rc != UP_OK) {
-        rc = UP_EUSAGE;
-        goto fail;
-    }
     /* A UTF-8 byte order mark is not part of the first header name. */
     if (in->rlen >= 3 && memcmp(in->rbuf, "\xEF\xBB\xBF", 3) == 0)
         in->rpos = 3;
@@ -848,6 +1062,12 @@ size_t up_csvin_column_pos(const struct up_csvin *in, size_t col)
     return in->col_idx[col];
 }
 
+void up_csvin_progress(const struct up_csvin *in, int64_t *done, int64_t *total)
+{
+    *done = in ? in->nread : 0;
+    *total = in ? in->size : -1;
+}
+
 const char *up_csvin_path(const struct up_csvin *in)
 {
     return in ? in->path : NULL;
@@ -878,8 +1098,11 @@ void up_csvin_free(struct up_csvin *in)
         return;
     if (in->csv_ready)
         csv_free(&in->csv);
-    if (in->fp)
-        fclose(in->fp);
+    if (in->own_fd)
+        close(in->fd);
+    if (in->gz)
+        inflateEnd(&in->zs);
+    free(in->zbuf);
     free(in->fptr);
     free(in->fset);
     free(in->flen);

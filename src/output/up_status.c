@@ -11,6 +11,7 @@
 #include <time.h>
 #include <unistd.h>
 #include <uuid/uuid.h>
+#include "up_clock.h"
 #include "up_source.h"
 #include "up_time.h"
 
@@ -64,15 +65,8 @@ static char *path_join(const char *dir, const char *pre, const char *id, const c
 
 void up_now_iso(char *buf, size_t n)
 {
-    struct timespec ts;
-    struct tm tm;
-    char base[24];
-
-    clock_gettime(CLOCK_REALTIME, &ts);
-    gmtime_r(&ts.tv_sec, &tm);
-    if (strftime(base, sizeof base, "%Y-%m-%dT%H:%M:%S", &tm) == 0)
-        base[0] = '\0';
-    snprintf(buf, n, "%s.%03ldZ", base, ts.tv_nsec / 1000000);
+    if (up_format_iso_ms(up_now_us(), buf, n) < 0 && n > 0)
+        buf[0] = '\0';
 }
 
 const char *up_state_name(enum up_state s)

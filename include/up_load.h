@@ -12,10 +12,29 @@ enum { UP_FILE_STATUS, UP_FILE_HOURS, UP_FILE_TZ, UP_NFILES };
 /* Reasons counted in the summary: the CSV-level ones, then the row-level ones. */
 #define UP_LOAD_NREASONS 16
 
+/* Where a load is, for a progress display (up_load_opts.progress). */
+struct up_load_progress {
+    int file;            /* UP_FILE_* being read; -1 once every file is read */
+    const char *path;    /* its path as given ("-": standard input) */
+    int64_t bytes_done;  /* bytes read from it (compressed bytes for gzip) */
+    int64_t bytes_total; /* its size, or -1 when unknown (a pipe) */
+    int64_t rows;        /* records read from it so far */
+    int64_t loaded;      /* of which loaded */
+    int64_t rejected;    /* of which rejected */
+    int committing;      /* 1: every file is read, the store is committing */
+};
+
 struct up_load_opts {
-    const char *path[UP_NFILES]; /* the three input files */
-    const char *rejects_path;    /* rejects CSV, written atomically; NULL: none */
-    const char *tzdir;           /* NULL: $TZDIR or /usr/share/zoneinfo */
+    /* The input files, any subset (at least one): a NULL file is not read, and its table
+     * is left as it is. "-" is standard input (for one file at most); gzip input is
+     * inflated (up_csvin_open). */
+    const char *path[UP_NFILES];
+    const char *rejects_path; /* rejects CSV, written atomically; NULL: none */
+    const char *tzdir;        /* NULL: $TZDIR or /usr/share/zoneinfo */
+    /* Called every few thousand records and once before the commit; NULL: none. It only
+     * reports (the load cannot be stopped from it). */
+    void (*progress)(void *ctx, const struct up_load_progress *p);
+    void *progress_ctx;
 };
 
 struct up_load_file_stats {
@@ -36,17 +55,18 @@ struct up_load_stats {
 const char *up_load_reason_name(int i);
 
 /*
- * Loads the three files into the database db_url (opened for writing, schema created
- * when absent) in one transaction (all or nothing). Fatal input problems (missing or
- * empty file, missing or doubled column) return UP_EUSAGE before the database is
- * opened. Rejected rows are counted in stats and written to the rejects
- * file; they do not make the load fail. On failure nothing is committed and no rejects
- * file is left. Message in err.
+ * Loads the given files (any subset of the three, at least one) into the database db_url
+ * (opened for writing, schema created when absent) in one transaction (all or nothing).
+ * Fatal input problems (no file, standard input named twice, missing or empty file,
+ * missing or doubled column) return UP_EUSAGE before the database is opened; damaged
+ * gzip data found later returns UP_EUSAGE too, and nothing is loaded. Rejected rows are
+ * counted in stats and written to the rejects file; they do not make the load fail. On
+ * failure nothing is committed and no rejects file is left. Message in err.
  */
 enum up_code up_load_run(const char *db_url, const struct up_load_opts *opts,
                          struct up_load_stats *stats, char *err, size_t errlen) UP_WARN_UNUSED;
 
-/* Prints the summary (one line per file, then store counts) to f. */
+/* Prints the summary (one line per file read, then store counts) to f. */
 void up_load_print_summary(const struct up_load_stats *stats, const struct up_load_opts *opts,
                            void *f);
 

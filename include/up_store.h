@@ -20,7 +20,7 @@ enum up_store_mode { UP_STORE_READ, UP_STORE_WRITE };
  * WRITE, and every loading function then fails with UP_EUSAGE. */
 enum up_store_cap {
     UP_STORE_CAP_READ = 1u << 0,  /* up_store_max_ts, _stores, _hours, _timezones, _polls */
-    UP_STORE_CAP_WRITE = 1u << 1, /* up_store_begin, _put_*, _commit, _rollback */
+    UP_STORE_CAP_WRITE = 1u << 1, /* up_store_begin, _put_*, _commit, _rollback, _prune */
 };
 
 /* Receives the rows of a read; one struct for every read operation (only the member the
@@ -82,6 +82,18 @@ enum up_code up_store_put_timezone(struct up_store *st, const char *id, const ch
 enum up_code up_store_commit(struct up_store *st, char *err, size_t errlen) UP_WARN_UNUSED;
 /* Discards the load; UP_OK when there is nothing to discard. */
 enum up_code up_store_rollback(struct up_store *st, char *err, size_t errlen) UP_WARN_UNUSED;
+
+/*
+ * Retention, on a connection opened with UP_STORE_WRITE and outside a load: deletes every
+ * poll before `before` except each store's latest one before it (the carry-in a later
+ * report needs), and updates the store summary, in one transaction of its own (all or
+ * nothing). A report with now >= before + 7 days reads exactly the polls it read before
+ * (the week window starts at or after `before`), so its output is unchanged. *deleted
+ * receives the number of polls deleted. Returns UP_OK, UP_EUSAGE on a read-only backend,
+ * or the backend's error.
+ */
+enum up_code up_store_prune(struct up_store *st, int64_t before, int64_t *deleted, char *err,
+                            size_t errlen) UP_WARN_UNUSED;
 
 /*
  * Reading. Each returns UP_OK, UP_EFAIL when a sink member stopped the read, UP_EUSAGE

@@ -333,6 +333,16 @@ static ssize_t gz_read(struct up_csvin *in, unsigned char *buf, size_t n, char *
         z = inflate(&in->zs, Z_NO_FLUSH);
         if (z == Z_STREAM_END) {
             /* Another member may follow; only the end of the input ends the data. */
+            if (in->zs.avail_in == 0 && !in->fd_eof) {
+                ssize_t r = read_fd(in, in->zbuf, CSVIN_GZ_BUF);
+                if (r < 0) {
+                    up_errf(UP_EIO, err, errlen, "%s: read error: %s", in->path, strerror(errno));
+                    return -1;
+                }
+                in->fd_eof = r == 0;
+                in->zs.next_in = in->zbuf;
+                in->zs.avail_in = (uInt)r;
+            }
             if (in->zs.avail_in == 0 && in->fd_eof)
                 in->gz_end = 1;
             else if (inflateReset(&in->zs) != Z_OK)

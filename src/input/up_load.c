@@ -1,6 +1,7 @@
 #include "up_load.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -136,6 +137,33 @@ static enum up_code note_store(struct up_strmap *m, const char *id, struct loade
     return UP_OK;
 }
 
+/* Records between two progress reports: the callback looks at the clock, and this keeps
+ * that off the per-row path. */
+#define PROGRESS_EVERY 16384
+
+/* Hands the progress of file (or, file < 0, of the commit) to the caller's callback. */
+static void report_progress(struct loader *L, int file, struct up_csvin *in)
+{
+    struct up_load_progress p;
+
+    if (!L->opts->progress)
+        return;
+    memset(&p, 0, sizeof p);
+    p.file = file;
+    p.bytes_total = -1;
+    if (file >= 0) {
+        const struct up_load_file_stats *fs = &L->stats->file[file];
+        p.path = L->opts->path[file];
+        up_csvin_progress(in, &p.bytes_done, &p.bytes_total);
+        p.rows = fs->rows;
+        p.loaded = fs->loaded;
+        p.rejected = fs->rejected;
+    } else {
+        p.committing = 1;
+    }
+    L->opts->progress(L->opts->progress_ctx, &p);
+}
+
 /* Loads one file's records; the per-file work is in the switch. */
 static enum up_code load_file(struct loader *L, int file, struct up_csvin *in)
 {
@@ -147,6 +175,7 @@ static enum up_code load_file(struct loader *L, int file, struct up_csvin *in)
     enum up_code rc;
 
     column_order(in, ncols, order);
+    report_progress(L, file, in);
     for (;;) {
         enum up_row_reject bad = UP_ROW_OK;
         const char *why = NULL;
@@ -155,9 +184,12 @@ static enum up_code load_file(struct loader *L, int file, struct up_csvin *in)
         rc = up_csvin_next(in, &r, L->err, L->errlen);
         if (rc != UP_OK)
             return rc;
-        if (r.kind == UP_CSV_END)
+        if (r.kind == UP_CSV_END) {
+            report_progress(L, file, in);
             return UP_OK;
-        fs->rows++;
+        }
+        if (++fs->rows % PROGRESS_EVERY == 0)
+            report_progress(L, file, in);
         if (r.kind == UP_CSV_REJECT) {
             reject(L, file, path, r.line, (int)r.reason, r.detail, r.raw);
             continue;
@@ -220,6 +252,41 @@ static enum up_code load_file(struct loader *L, int file, struct up_csvin *in)
     }
 }
 
+/*
+ * Creates the rejects file's temporary twin, exclusively (mkstemp: never a guessable
+ * name that a link could redirect), beside the final path so that rename publishes it.
+ * Its mode is what fopen would have given (0666 less the umask). Returns the stream, or
+ * NULL with errno set.
+ */
+static FILE *open_rejects_tmp(const char *final, char *tmp, size_t tmplen)
+{
+    mode_t mask;
+    FILE *f;
+    int fd;
+
+    if ((size_t)snprintf(tmp, tmplen, "%s.tmp.XXXXXX", final) >= tmplen) {
+        errno = ENAMETOOLONG;
+        tmp[0] = '\0';
+        return NULL;
+    }
+    fd = mkstemp(tmp);
+    if (fd < 0) {
+        tmp[0] = '\0';
+        return NULL;
+    }
+    mask = umask(0);
+    umask(mask);
+    if (fchmod(fd, 0666 & ~mask) != 0 || !(f = fdopen(fd, "w"))) {
+        int e = errno;
+        close(fd);
+        unlink(tmp);
+        tmp[0] = '\0';
+        errno = e;
+        return NULL;
+    }
+    return f;
+}
+
 /* Makes the rejects file's folder when it is missing (the default is reports/). */
 static void make_parent(const char *path)
 {
@@ -269,17 +336,34 @@ enum up_code up_load_run(const char *db_url, const struct up_load_opts *opts,
     int began = 0;
     int i;
 
+    int nfiles = 0, nstdin = 0;
+
     memset(stats, 0, sizeof *stats);
+    for (i = 0; i < UP_NFILES; i++) {
+        if (!opts->path[i])
+            continue;
+        nfiles++;
+        nstdin += strcmp(opts->path[i], "-") == 0;
+    }
+    if (nfiles == 0)
+        return up_errf(UP_EUSAGE, err, errlen, "no input file given");
+    if (nstdin > 1)
+        return up_errf(UP_EUSAGE, err, errlen, "standard input (-) can feed only one file");
     /* Every fatal input problem is found before the store is touched. */
     for (i = 0; i < UP_NFILES; i++) {
+        if (!opts->path[i])
+            continue;
         in[i] = up_csvin_open(opts->path[i], file_cols[i], file_ncols[i], &rc, err, errlen);
         if (!in[i])
             goto out;
     }
-    L.tzdb = up_tzdb_open(opts->tzdir, 0, 0, err, errlen);
-    if (!L.tzdb) {
-        rc = UP_ETZDB;
-        goto out;
+    /* Only the time zones file needs the tz database: polls alone load without it. */
+    if (in[UP_FILE_TZ]) {
+        L.tzdb = up_tzdb_open(opts->tzdir, 0, 0, err, errlen);
+        if (!L.tzdb) {
+            rc = UP_ETZDB;
+            goto out;
+        }
     }
     L.tz_first = up_strmap_new();
     L.hours_ok = up_strmap_new();
@@ -297,29 +381,25 @@ enum up_code up_load_run(const char *db_url, const struct up_load_opts *opts,
         goto out;
     began = 1;
     if (opts->rejects_path) {
-        if ((size_t)snprintf(tmp_rejects, sizeof tmp_rejects, "%s.tmp.%ld", opts->rejects_path,
-                             (long)getpid()) >= sizeof tmp_rejects) {
-            rc = up_errf(UP_EUSAGE, err, errlen, "rejects path too long");
-            goto out;
-        }
         make_parent(opts->rejects_path);
-        L.rejects = fopen(tmp_rejects, "w");
+        L.rejects = open_rejects_tmp(opts->rejects_path, tmp_rejects, sizeof tmp_rejects);
         if (!L.rejects) {
-            rc = up_errf(UP_EIO, err, errlen, "cannot write rejects file %s: %s", tmp_rejects,
-                         strerror(errno));
-            tmp_rejects[0] = '\0';
+            rc = up_errf(UP_EIO, err, errlen, "cannot write rejects file %s: %s",
+                         opts->rejects_path, strerror(errno));
             goto out;
         }
         fputs("file,line,reason,detail,value\n", L.rejects);
     }
     /* One transaction: the order of the files does not matter to a reader. */
-    rc = load_file(&L, UP_FILE_TZ, in[UP_FILE_TZ]);
-    if (rc == UP_OK)
-        rc = load_file(&L, UP_FILE_HOURS, in[UP_FILE_HOURS]);
-    if (rc == UP_OK)
-        rc = load_file(&L, UP_FILE_STATUS, in[UP_FILE_STATUS]);
+    {
+        static const int order[UP_NFILES] = {UP_FILE_TZ, UP_FILE_HOURS, UP_FILE_STATUS};
+        for (i = 0; i < UP_NFILES && rc == UP_OK; i++)
+            if (in[order[i]])
+                rc = load_file(&L, order[i], in[order[i]]);
+    }
     if (rc != UP_OK)
         goto out;
+    report_progress(&L, -1, NULL);
     stats->hours_stores = (int64_t)up_strmap_count(L.hours_ok);
     stats->tz_stores = (int64_t)up_strmap_count(L.tz_first);
     stats->hours_all_rejected = all_rejected(&L);
@@ -373,6 +453,8 @@ void up_load_print_summary(const struct up_load_stats *stats, const struct up_lo
 
     for (i = 0; i < UP_NFILES; i++) {
         const struct up_load_file_stats *fs = &stats->file[i];
+        if (!opts->path[i])
+            continue;
         fprintf(f, "%-12s %s: %lld rows, %lld loaded, %lld rejected", file_label[i], opts->path[i],
                 (long long)fs->rows, (long long)fs->loaded, (long long)fs->rejected);
         if (fs->rejected) {
@@ -387,11 +469,13 @@ void up_load_print_summary(const struct up_load_stats *stats, const struct up_lo
         }
         fputc('\n', f);
     }
-    fprintf(f,
-            "stores: %lld with hours, %lld whose hours rows were all rejected (open 24x7), "
-            "%lld with a timezone\n",
-            (long long)stats->hours_stores, (long long)stats->hours_all_rejected,
-            (long long)stats->tz_stores);
+    /* A load of polls alone says nothing of hours or zones. */
+    if (opts->path[UP_FILE_HOURS] || opts->path[UP_FILE_TZ])
+        fprintf(f,
+                "stores: %lld with hours, %lld whose hours rows were all rejected (open 24x7), "
+                "%lld with a timezone\n",
+                (long long)stats->hours_stores, (long long)stats->hours_all_rejected,
+                (long long)stats->tz_stores);
     if (opts->rejects_path)
         fprintf(f, "rejects: %s\n", opts->rejects_path);
 }

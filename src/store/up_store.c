@@ -23,10 +23,10 @@ static const struct up_store_ops *registered[MAX_REGISTERED];
 
 #define WRITE_OPS(o)                                                                               \
     ((o)->begin && (o)->put_status && (o)->put_hours && (o)->put_timezone && (o)->commit &&        \
-     (o)->rollback)
+     (o)->rollback && (o)->prune)
 #define ANY_WRITE_OP(o)                                                                            \
     ((o)->begin || (o)->put_status || (o)->put_hours || (o)->put_timezone || (o)->commit ||        \
-     (o)->rollback)
+     (o)->rollback || (o)->prune)
 #define READ_OPS(o) ((o)->max_ts && (o)->stores && (o)->hours && (o)->timezones && (o)->polls)
 #define ANY_READ_OP(o) ((o)->max_ts || (o)->stores || (o)->hours || (o)->timezones || (o)->polls)
 
@@ -222,6 +222,15 @@ enum up_code up_store_rollback(struct up_store *st, char *err, size_t errlen)
 {
     enum up_code rc = can_write(st, err, errlen);
     return rc != UP_OK ? rc : st->ops->rollback(st, err, errlen);
+}
+
+enum up_code up_store_prune(struct up_store *st, int64_t before, int64_t *deleted, char *err,
+                            size_t errlen)
+{
+    enum up_code rc = can_write(st, err, errlen);
+
+    *deleted = 0;
+    return rc != UP_OK ? rc : st->ops->prune(st, before, deleted, err, errlen);
 }
 
 enum up_code up_store_max_ts(struct up_store *st, int64_t *max, int *any, char *err, size_t errlen)

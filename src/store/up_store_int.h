@@ -39,6 +39,9 @@ struct up_store_ops {
                                  size_t errlen);
     enum up_code (*commit)(struct up_store *st, char *err, size_t errlen);
     enum up_code (*rollback)(struct up_store *st, char *err, size_t errlen);
+    /* The contract of up_store_prune. */
+    enum up_code (*prune)(struct up_store *st, int64_t before, int64_t *deleted, char *err,
+                          size_t errlen);
 
     /* Reading: the contracts of up_store_max_ts ... up_store_polls; the sink member the
      * operation names is set. */

@@ -334,6 +334,37 @@ static enum up_code mem_rollback(struct up_store *st, char *err, size_t errlen)
     return UP_OK;
 }
 
+/* Retention (up_store_prune): in each store's sorted polls, those before its latest poll
+ * before `before` go. */
+static enum up_code mem_prune(struct up_store *st, int64_t before, int64_t *deleted, char *err,
+                              size_t errlen)
+{
+    struct mem_data *d = cast(st)->d;
+    struct mem_poll *p = d->rows.polls.p;
+    size_t i = 0, w = 0, j, k;
+    (void)err;
+    (void)errlen;
+
+    while (i < d->rows.polls.n) {
+        for (j = i; j < d->rows.polls.n && strcmp(p[j].id, p[i].id) == 0; j++)
+            ;
+        /* The store's polls are p[i..j); k: its first poll at or after `before`. */
+        for (k = i; k < j && p[k].ts < before; k++)
+            ;
+        if (k > i + 1) {
+            size_t drop;
+            for (drop = i; drop < k - 1; drop++)
+                free(p[drop].id);
+            *deleted += (int64_t)(k - 1 - i);
+            i = k - 1;
+        }
+        for (; i < j; i++)
+            p[w++] = p[i];
+    }
+    d->rows.polls.n = w;
+    return UP_OK;
+}
+
 static enum up_code mem_max_ts(struct up_store *st, int64_t *max, int *any, char *err,
                                size_t errlen)
 {
@@ -445,6 +476,7 @@ const struct up_store_ops up_store_mem_ops = {
     .put_timezone = mem_put_timezone,
     .commit = mem_commit,
     .rollback = mem_rollback,
+    .prune = mem_prune,
     .max_ts = mem_max_ts,
     .stores = mem_stores,
     .hours = mem_hours_scan,

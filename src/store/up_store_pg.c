@@ -563,6 +563,53 @@ static enum up_code pg_commit(struct up_store *st, char *err, size_t errlen)
     return UP_OK;
 }
 
+/* Retention (up_store_prune): one statement; per store, `keep` is its latest poll before
+ * `before`, every earlier one is deleted, and the summary loses what was deleted (its
+ * first poll is now `keep`). Serialised with the merge phase of loads. */
+static const char prune_sql[] =
+    "WITH keep AS (SELECT store_id, max(ts_utc) AS k FROM store_status"
+    "  WHERE ts_utc < $1::bigint GROUP BY store_id),"
+    " del AS (DELETE FROM store_status s USING keep"
+    "  WHERE s.store_id = keep.store_id AND s.ts_utc < keep.k RETURNING s.store_id),"
+    " cnt AS (SELECT store_id, count(*) AS n FROM del GROUP BY store_id),"
+    " upd AS (UPDATE store_summary m SET npolls = m.npolls - cnt.n, first_ts = keep.k"
+    "  FROM cnt JOIN keep USING (store_id) WHERE m.store_id = cnt.store_id)"
+    " SELECT coalesce(sum(n), 0) FROM cnt";
+
+static enum up_code pg_prune(struct up_store *st, int64_t before, int64_t *deleted, char *err,
+                             size_t errlen)
+{
+    struct pg_store *p = cast(st);
+    char bbuf[32];
+    const char *params[1] = {bbuf};
+    enum up_code rc;
+    PGresult *res;
+
+    snprintf(bbuf, sizeof bbuf, "%lld", (long long)before);
+    rc = exec(p, "BEGIN; SELECT pg_advisory_xact_lock(" LOAD_LOCK ");", "prune", err, errlen);
+    if (rc != UP_OK) {
+        abort_tx(p);
+        return rc;
+    }
+    res = PQexecParams(p->conn, prune_sql, 1, NULL, params, NULL, NULL, 0);
+    if (PQresultStatus(res) != PGRES_TUPLES_OK || PQntuples(res) != 1)
+        rc = fail(p, "prune", res, err, errlen);
+    else
+        *deleted = strtoll(PQgetvalue(res, 0, 0), NULL, 10);
+    PQclear(res);
+    if (rc == UP_OK)
+        rc = exec(p, "COMMIT", "prune", err, errlen);
+    if (rc != UP_OK) {
+        *deleted = 0;
+        abort_tx(p);
+        return rc;
+    }
+    /* As after a load: the freed space becomes reusable and the readers' index-only scans
+     * keep their visibility map. Best effort, after the commit. */
+    PQclear(PQexec(p->conn, "VACUUM (ANALYZE) store_status"));
+    return UP_OK;
+}
+
 static enum up_code pg_rollback(struct up_store *st, char *err, size_t errlen)
 {
     struct pg_store *p = cast(st);
@@ -853,6 +900,7 @@ const struct up_store_ops up_store_pg_ops = {
     .put_timezone = pg_put_timezone,
     .commit = pg_commit,
     .rollback = pg_rollback,
+    .prune = pg_prune,
     .max_ts = pg_max_ts,
     .stores = pg_stores,
     .hours = pg_hours,

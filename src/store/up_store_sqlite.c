@@ -606,6 +606,85 @@ static enum up_code sqlite_rollback(struct up_store *st, char *err, size_t errle
     return exec(s, "ROLLBACK;", err, errlen);
 }
 
+/*
+ * Retention (up_store_prune): per store whose first poll is before `before` (from the
+ * summary), one index range deleted below its latest poll before `before`; the summary's
+ * first_ts becomes that poll and npolls drops by what was deleted. The ids are read first:
+ * the summary is updated while they are walked.
+ */
+static enum up_code sqlite_prune(struct up_store *st, int64_t before, int64_t *deleted, char *err,
+                                 size_t errlen)
+{
+    struct sqlite_store *s = cast(st);
+    sqlite3_stmt *list = NULL, *del = NULL, *upd = NULL;
+    struct up_buf ids;
+    enum up_code rc;
+    size_t i;
+    int r;
+
+    up_buf_init(&ids, sizeof(char *), MAX_STORES);
+    rc = exec(s, "BEGIN IMMEDIATE;", err, errlen);
+    if (rc != UP_OK)
+        return rc;
+    rc = prepare(s, "SELECT store_id FROM store_summary WHERE first_ts < ?1", &list, err, errlen);
+    if (rc == UP_OK)
+        rc = prepare(s,
+                     "DELETE FROM store_status WHERE store_id = ?1 AND ts_utc < (SELECT"
+                     " MAX(ts_utc) FROM store_status WHERE store_id = ?1 AND ts_utc < ?2)",
+                     &del, err, errlen);
+    if (rc == UP_OK)
+        rc = prepare(s,
+                     "UPDATE store_summary SET npolls = npolls - ?2, first_ts = (SELECT"
+                     " MIN(ts_utc) FROM store_status WHERE store_id = ?1) WHERE store_id = ?1",
+                     &upd, err, errlen);
+    if (rc == UP_OK) {
+        sqlite3_bind_int64(list, 1, before);
+        while ((r = sqlite3_step(list)) == SQLITE_ROW) {
+            char **slot = up_buf_push(&ids);
+            if (!slot || !(*slot = strdup((const char *)sqlite3_column_text(list, 0)))) {
+                if (slot)
+                    ids.n--;
+                rc = UP_ENOMEM;
+                snprintf(err, errlen, "sqlite %s: out of memory", s->path);
+                break;
+            }
+        }
+        if (rc == UP_OK && r != SQLITE_DONE)
+            rc = fail(s, "list stores to prune", err, errlen);
+    }
+    for (i = 0; i < ids.n && rc == UP_OK; i++) {
+        const char *id = *UP_BUF_AT(&ids, char *, i);
+        int n;
+
+        sqlite3_bind_text(del, 1, id, -1, SQLITE_STATIC);
+        sqlite3_bind_int64(del, 2, before);
+        rc = step_done(s, del, err, errlen);
+        n = rc == UP_OK ? sqlite3_changes(s->db) : 0;
+        if (n == 0)
+            continue;
+        *deleted += n;
+        sqlite3_bind_text(upd, 1, id, -1, SQLITE_STATIC);
+        sqlite3_bind_int64(upd, 2, n);
+        rc = step_done(s, upd, err, errlen);
+    }
+    for (i = 0; i < ids.n; i++)
+        free(*UP_BUF_AT(&ids, char *, i));
+    up_buf_free(&ids);
+    sqlite3_finalize(list);
+    sqlite3_finalize(del);
+    sqlite3_finalize(upd);
+    if (rc == UP_OK)
+        rc = exec(s, "COMMIT;", err, errlen);
+    if (rc != UP_OK) {
+        *deleted = 0;
+        if (!sqlite3_get_autocommit(s->db))
+            (void)exec(s, "ROLLBACK;", NULL, 0);
+    } else {
+        s->committed = 1;
+    }
+    return rc;
+}
+
 static enum up_code sqlite_max_ts(struct up_store *st, int64_t *max, int *any, char *err,
                                   size_t errlen)
 {
@@ -775,6 +854,7 @@ const struct up_store_ops up_store_sqlite_ops = {
     .put_timezone = sqlite_put_timezone,
     .commit = sqlite_commit,
     .rollback = sqlite_rollback,
+    .prune = sqlite_prune,
     .max_ts = sqlite_max_ts,
     .stores = sqlite_stores,
     .hours = sqlite_hours,

@@ -95,6 +95,29 @@ enum up_code up_store_rollback(struct up_store *st, char *err, size_t errlen) UP
 enum up_code up_store_prune(struct up_store *st, int64_t before, int64_t *deleted, char *err,
                             size_t errlen) UP_WARN_UNUSED;
 
+/* Longest read token of up_store_snapshot, its NUL included. */
+#define UP_STORE_TOKEN_MAX 128
+
+/*
+ * One view of the data for every connection of a report (every rank reads the same
+ * commit, whatever a concurrent load does). On the connection that plans (rank 0), call
+ * up_store_snapshot before its first read: every later read of st sees one view, and tok
+ * (toklen >= UP_STORE_TOKEN_MAX) receives a short printable string naming it,
+ * "<backend>:<name>", to hand to the other connections; each calls up_store_read_at(tok)
+ * right after opening and then reads that same view. st must stay open until every
+ * other connection has called up_store_read_at (PostgreSQL: the exported snapshot lives
+ * as long as its transaction). A backend that cannot pin a view writes "" and reads
+ * as before. Returns UP_OK, UP_EUSAGE (toklen too small), or the backend's error.
+ */
+enum up_code up_store_snapshot(struct up_store *st, char *tok, size_t toklen, char *err,
+                               size_t errlen) UP_WARN_UNUSED;
+/* Pins every later read of st to the view tok names (from up_store_snapshot on another
+ * connection, still open); "" or NULL: no-op. Before any read of st. Returns UP_OK,
+ * UP_EUSAGE for a token of another backend or one this backend cannot take, or the
+ * backend's error (UP_EDB: the view is gone, its connection closed, the data changed). */
+enum up_code up_store_read_at(struct up_store *st, const char *tok, char *err,
+                              size_t errlen) UP_WARN_UNUSED;
+
 /*
  * Reading. Each returns UP_OK, UP_EFAIL when a sink member stopped the read, UP_EUSAGE
  * when the sink lacks the member the operation calls, or the backend's error (UP_EDB).

@@ -36,7 +36,8 @@ static int consistent(const struct up_store_ops *o)
     int w = (o->caps & UP_STORE_CAP_WRITE) != 0, r = (o->caps & UP_STORE_CAP_READ) != 0;
 
     return o->name && o->accepts && o->open && o->close && (w ? WRITE_OPS(o) : !ANY_WRITE_OP(o)) &&
-           (r ? READ_OPS(o) : !ANY_READ_OP(o));
+           (r ? READ_OPS(o) : !ANY_READ_OP(o)) && !o->snapshot == !o->read_at &&
+           (r || !o->snapshot);
 }
 
 enum up_code up_store_register_backend(const struct up_store_ops *ops)
@@ -265,4 +266,56 @@ enum up_code up_store_polls(struct up_store *st, const char *const *ids, size_t 
 {
     enum up_code rc = can_read(st, sink && sink->poll, "polls", err, errlen);
     return rc != UP_OK ? rc : st->ops->polls(st, ids, n, lo, now, sink, err, errlen);
+}
+
+enum up_code up_store_snapshot(struct up_store *st, char *tok, size_t toklen, char *err,
+                               size_t errlen)
+{
+    size_t k = strlen(st->ops->name), i;
+    enum up_code rc;
+
+    if (!tok || toklen < UP_STORE_TOKEN_MAX) {
+        snprintf(err, errlen, "%s: a read token needs %d bytes", st->source, UP_STORE_TOKEN_MAX);
+        return UP_EUSAGE;
+    }
+    tok[0] = '\0';
+    rc = can_read(st, 1, "a snapshot", err, errlen);
+    if (rc != UP_OK || !st->ops->snapshot)
+        return rc;
+    memcpy(tok, st->ops->name, k);
+    tok[k] = ':';
+    rc = st->ops->snapshot(st, tok + k + 1, UP_STORE_TOKEN_MAX - k - 1, err, errlen);
+    if (rc != UP_OK) {
+        tok[0] = '\0';
+        return rc;
+    }
+    /* The token crosses MPI as a string and may reach a message: printable ASCII only. */
+    for (i = k + 1; i < UP_STORE_TOKEN_MAX && tok[i] >= '!' && tok[i] <= '~'; i++)
+        ;
+    if (i == k + 1 || i == UP_STORE_TOKEN_MAX || tok[i] != '\0') {
+        snprintf(err, errlen, "%s: the %s backend gave a malformed read token", st->source,
+                 st->ops->name);
+        tok[0] = '\0';
+        return UP_EDB;
+    }
+    return UP_OK;
+}
+
+enum up_code up_store_read_at(struct up_store *st, const char *tok, char *err, size_t errlen)
+{
+    size_t k = strlen(st->ops->name);
+    enum up_code rc;
+
+    if (!tok || !tok[0])
+        return UP_OK;
+    rc = can_read(st, 1, "a snapshot", err, errlen);
+    if (rc != UP_OK)
+        return rc;
+    if (!st->ops->read_at || strncmp(tok, st->ops->name, k) != 0 || tok[k] != ':' || !tok[k + 1] ||
+        strlen(tok) >= UP_STORE_TOKEN_MAX) {
+        snprintf(err, errlen, "%s: read token '%.*s' is not one the %s backend gave", st->source,
+                 UP_STORE_TOKEN_MAX, tok, st->ops->name);
+        return UP_EUSAGE;
+    }
+    return st->ops->read_at(st, tok + k + 1, err, errlen);
 }

@@ -54,6 +54,14 @@ struct up_store_ops {
                               size_t errlen);
     enum up_code (*polls)(struct up_store *st, const char *const *ids, size_t n, int64_t lo,
                           int64_t now, const struct up_store_sink *sink, char *err, size_t errlen);
+
+    /* One view across connections (up_store_snapshot, up_store_read_at): both set or both
+     * NULL (then the token is "" and reads are not pinned); only with READ. snapshot writes
+     * the backend's own part of the token (printable, no NUL within toklen), read_at gets
+     * that part back: up_store.c adds and checks the "<name>:" prefix. */
+    enum up_code (*snapshot)(struct up_store *st, char *tok, size_t toklen, char *err,
+                             size_t errlen);
+    enum up_code (*read_at)(struct up_store *st, const char *tok, char *err, size_t errlen);
 };
 
 /* A connection. Each backend embeds this as the first member of its own struct and sets

@@ -1,0 +1,175 @@
+#!/usr/bin/env bash
+# Loading as operations run it, on SQLite and (when a server is there) PostgreSQL: an
+# hourly load of new polls alone gives the same report as one full load of the same rows;
+# a load of one file leaves the other tables as they are; standard input and gzip give the
+# same database and the same rejects (line numbers included) as the plain file; a
+# truncated .gz is exit 2 and loads nothing; a prune keeps every report with
+# --now >= TS + 7 days byte for byte; a load killed with SIGKILL leaves the data as it was.
+. "$(dirname "$0")/lib.sh"
+. "$UP_SRC/tests/e2e/pg.sh"
+
+END='2023-01-25 18:13:22.479220 UTC'
+CUT='2023-01-25 17:13:22 UTC' # the last hour comes in a load of its own
+"$GEN" --out full --stores 300 --days 9 --seed 7 --ids mixed --bad 0.02 2>/dev/null
+# The polls before the cut (with the three files) and after it (polls alone).
+mkdir -p early late
+cp full/menu_hours.csv full/timezones.csv early/
+awk -F, -v cut="$CUT" 'NR == 1 || !($3 ~ /^2023-/ && $3 >= cut)' full/store_status.csv >early/store_status.csv
+awk -F, -v cut="$CUT" 'NR == 1 || ($3 ~ /^2023-/ && $3 >= cut)' full/store_status.csv >late/store_status.csv
+n_late=$(($(wc -l <late/store_status.csv) - 1))
+[ "$n_late" -gt 100 ] || fail "the last hour holds only $n_late polls"
+# dump_sqlite DB: every table, sorted, as text (compares two databases' content).
+dump_sqlite() {
+  sqlite3 "$1" "SELECT 's',store_id,ts_utc,active FROM store_status;
+    SELECT 'h',* FROM business_hours; SELECT 'z',* FROM store_timezone;
+    SELECT 'm',* FROM store_summary;" | LC_ALL=C sort
+}
+
+# ---- SQLite: incremental equals full ----
+"$LOAD" --db full.db --dir full --no-rejects -q
+"$LOAD" --db inc.db --dir early --no-rejects -q
+cp inc.db early.db
+"$LOAD" --db inc.db --status late/store_status.csv --rejects late-rej.csv >late.txt
+grep -q '^store_status' late.txt && ! grep -q '^menu_hours\|^timezones' late.txt ||
+  { cat late.txt; fail "the summary of a polls-only load"; }
+pass "a polls-only load reads only store_status"
+dump_sqlite full.db >full.dump
+dump_sqlite inc.db >inc.dump
+same_files full.dump inc.dump "early + last hour (polls alone) = one full load: every table, the summary too"
+run_report 1 --db full.db --reports-dir rep --report-id full
+run_report 2 --db inc.db --reports-dir rep --report-id inc
+same_files rep/full.csv rep/inc.csv "report after the incremental load = report after the full load"
+
+# ---- a load of one file leaves the other tables as they are ----
+dump_sqlite inc.db | grep -v '^[hz]|' >polls.before
+printf 'store_id,timezone_str\nnew-store,Asia/Tokyo\n' >tz1.csv
+"$LOAD" --db inc.db -t tz1.csv --no-rejects -q
+dump_sqlite inc.db | grep '^h|' >hours.after
+dump_sqlite full.db | grep '^h|' >hours.before
+same_files hours.before hours.after "a time zones load leaves business_hours as it was"
+dump_sqlite inc.db | grep -v '^[hz]|' >polls.after
+same_files polls.before polls.after "a time zones load leaves the polls and the summary as they were"
+[ "$(sqlite3 inc.db "SELECT timezone_str FROM store_timezone WHERE store_id = 'new-store'")" = Asia/Tokyo ] ||
+  fail "the time zones load"
+pass "the time zones load added its zone"
+expect_exit 2 "standard input for two files" -- "$LOAD" --db x.db -s - -H - --no-rejects
+[ ! -e x.db ] || fail "a usage error left a database"
+
+# ---- standard input and gzip: the same database and rejects as the plain file ----
+gzip -c late/store_status.csv >late.csv.gz
+cp early.db gz.db
+cp early.db pipe.db
+"$LOAD" --db gz.db --status late.csv.gz --rejects gz-rej.csv -q
+zcat late.csv.gz | "$LOAD" --db pipe.db --status - --rejects pipe-rej.csv -q
+dump_sqlite gz.db >gz.dump
+dump_sqlite pipe.db >pipe.dump
+same_files inc.dump gz.dump "a .gz file gives the same database as the plain file"
+same_files inc.dump pipe.dump "zcat | --status - gives the same database as the plain file"
+cut -d, -f2- late-rej.csv >plain.rej
+[ "$(wc -l <plain.rej)" -gt 1 ] || fail "the last hour has no rejected rows to compare"
+cut -d, -f2- gz-rej.csv >gz.rej
+cut -d, -f2- pipe-rej.csv >pipe.rej
+same_files plain.rej gz.rej "a .gz file gives the same rejects, line numbers included"
+same_files plain.rej pipe.rej "standard input gives the same rejects, line numbers included"
+gzip -c full/store_status.csv >full.csv.gz
+head -c 20000 full.csv.gz >trunc.gz
+cp early.db trunc.db
+dump_sqlite trunc.db >trunc.before
+expect_exit 2 "a truncated .gz" -- "$LOAD" --db trunc.db --status trunc.gz --rejects trunc-rej.csv
+grep -q 'truncated gzip data' err.txt || { cat err.txt; fail "the truncated .gz message"; }
+dump_sqlite trunc.db >trunc.after
+same_files trunc.before trunc.after "a truncated .gz loads nothing"
+[ ! -e trunc-rej.csv ] || fail "a failed load published a rejects file"
+pass "a failed load publishes no rejects file"
+
+# ---- retention: reports as of TS + 7 days or later are unchanged ----
+TS='2023-01-18 10:00:00 UTC'
+for now in "$END" '2023-01-25 10:00:00 UTC'; do
+  id=keep-$(echo "$now" | tr -dc 0-9)
+  run_report 2 --db full.db --reports-dir rep --report-id "$id" --now "$now"
+done
+cp full.db pruned.db
+"$LOAD" --db pruned.db --prune-before "$TS" >prune.txt
+before=$(sqlite3 full.db 'SELECT count(*) FROM store_status')
+after=$(sqlite3 pruned.db 'SELECT count(*) FROM store_status')
+[ "$after" -lt "$before" ] || fail "the prune deleted nothing ($before polls)"
+grep -q "$((before - after)) polls before" prune.txt || { cat prune.txt; fail "the prune's count"; }
+pass "the prune deleted $((before - after)) of $before polls and says so"
+# Each store keeps exactly one poll before TS (if it had any) and its summary is right.
+[ "$(sqlite3 pruned.db "SELECT count(*) FROM (SELECT store_id FROM store_status WHERE ts_utc < 1674036000000000
+   GROUP BY store_id HAVING count(*) > 1)")" = 0 ] || fail "a store kept two polls before TS"
+[ "$(sqlite3 pruned.db "SELECT count(*) FROM store_summary m WHERE npolls <> (SELECT count(*) FROM
+   store_status s WHERE s.store_id = m.store_id) OR first_ts <> (SELECT MIN(ts_utc) FROM store_status s
+   WHERE s.store_id = m.store_id)")" = 0 ] || fail "the summary after the prune"
+pass "one carry-in poll per store before TS, and the summary matches the polls"
+for now in "$END" '2023-01-25 10:00:00 UTC'; do
+  id=keep-$(echo "$now" | tr -dc 0-9)
+  run_report 1 --db pruned.db --reports-dir rep --report-id "p$id" --now "$now"
+  same_files "rep/$id.csv" "rep/p$id.csv" "report as of $now (>= TS + 7 days) unchanged by the prune"
+done
+sqlite3 pruned.db VACUUM
+[ "$(stat -c %s pruned.db)" -lt "$(stat -c %s full.db)" ] || fail "VACUUM after the prune"
+pass "VACUUM after the prune gives the space back"
+
+# ---- SIGKILL in the middle of a load leaves the database as it was ----
+"$GEN" --out big --stores 4000 --days 8 --seed 3 --end '2023-02-20 00:00:00 UTC' 2>/dev/null
+dump_sqlite inc.db >kill.before
+killed=0
+for delay in 0.2 0.5 1.0; do
+  cp inc.db kill.db
+  "$LOAD" --db kill.db --dir big --rejects kill-rej.csv -q &
+  pid=$!
+  sleep "$delay"
+  if kill -KILL "$pid" 2>/dev/null; then killed=1; fi
+  wait "$pid" 2>/dev/null || true
+  [ "$killed" = 1 ] && break
+done
+[ "$killed" = 1 ] || fail "the load ended before it could be killed"
+dump_sqlite kill.db >kill.after
+same_files kill.before kill.after "SQLite: a load killed with SIGKILL leaves the database exactly as before"
+[ ! -e kill-rej.csv ] || fail "a killed load published a rejects file"
+pass "a killed load publishes no rejects file"
+
+# ---- PostgreSQL: the same, when a server is there ----
+if [ -n "${UPTIME_TEST_PG:-}" ] || [ -n "${CI:-}" ]; then
+  pg_need
+  trap 'pg_cleanup; rm -rf "$T"' EXIT
+  pgf=$(pg_schema up_e2e_lo_full_$$)
+  pgi=$(pg_schema up_e2e_lo_inc_$$)
+  "$LOAD" --db "$pgf" --dir full --no-rejects -q
+  "$LOAD" --db "$pgi" --dir early --no-rejects -q
+  gzip -c late/store_status.csv | "$LOAD" --db "$pgi" --status - --no-rejects -q
+  run_report 2 --db "$pgi" --reports-dir rep --report-id pginc
+  same_files rep/full.csv rep/pginc.csv "PostgreSQL: early + last hour from a gzip pipe = the full load's report"
+  dump_pg() {
+    pg_q "$1" "SELECT 'm', store_id, first_ts, last_ts, npolls FROM store_summary" | LC_ALL=C sort
+  }
+  dump_pg "$pgf" >pgf.sum
+  dump_pg "$pgi" >pgi.sum
+  same_files pgf.sum pgi.sum "PostgreSQL: the summary after the incremental load"
+  "$LOAD" --db "$pgi" --prune-before "$TS" -q
+  run_report 2 --db "$pgi" --reports-dir rep --report-id pgpruned --now "$END"
+  id=keep-$(echo "$END" | tr -dc 0-9)
+  same_files "rep/$id.csv" rep/pgpruned.csv "PostgreSQL: report as of now unchanged by the prune"
+  [ "$(pg_q "$pgi" "SELECT count(*) FROM store_summary m WHERE npolls <> (SELECT count(*) FROM
+     store_status s WHERE s.store_id = m.store_id) OR first_ts <> (SELECT MIN(ts_utc) FROM store_status s
+     WHERE s.store_id = m.store_id)")" = 0 ] || fail "PostgreSQL: the summary after the prune"
+  pass "PostgreSQL: the summary matches the polls after the prune"
+  snap() {
+    pg_q "$pgi" "SELECT (SELECT count(*) FROM store_status) || ' ' || (SELECT sum(npolls) FROM store_summary)
+      || ' ' || (SELECT count(*) FROM business_hours) || ' ' || (SELECT count(*) FROM store_timezone)"
+  }
+  pgbefore=$(snap)
+  "$LOAD" --db "$pgi" --dir big --no-rejects -q &
+  pid=$!
+  for _ in $(seq 600); do
+    [ "$(pg_q "$pgi" "SELECT count(*) FROM pg_stat_activity WHERE query LIKE 'COPY up_status_stage%'" 2>/dev/null)" -ge 1 ] && break
+    sleep 0.02
+  done
+  kill -KILL "$pid" 2>/dev/null || fail "PostgreSQL: the load ended before it could be killed"
+  wait "$pid" 2>/dev/null || true
+  sleep 1 # the server notices the closed socket and rolls the transaction back
+  [ "$(snap)" = "$pgbefore" ] || fail "PostgreSQL: a killed load changed the data ($pgbefore -> $(snap))"
+  pass "PostgreSQL: a load killed with SIGKILL leaves the data exactly as before"
+fi
+echo "$checks passed, 0 failed"

@@ -270,6 +270,43 @@ static void test_load_twice_changes_nothing(void)
     CU_ASSERT_PTR_NOT_NULL(strstr(once, "s1:1;s2:1;"));
 }
 
+/* Any subset of the files loads; the tables of the others stay as they were. */
+static void test_subset_of_files(void)
+{
+    struct files f;
+    struct up_load_stats st;
+    struct up_load_opts o;
+    char err[512], before[4096], after[4096];
+
+    write_set(&f, "store_id,status,timestamp_utc\ns1,active,2023-01-25 10:00:00 UTC\n",
+              "store_id,dayOfWeek,start_time_local,end_time_local\ns1,0,09:00,17:00\n",
+              "store_id,timezone_str\ns1,Asia/Kolkata\n");
+    CU_ASSERT_EQUAL_FATAL(load(&f, &st, err, sizeof err), UP_OK);
+    dump(f.db, before);
+    /* Polls alone: one new poll of s1 and one of s2; the hours of s1 stay. */
+    snprintf(f.status, sizeof f.status, "%s",
+             tu_write_file(f.dir, "more.csv",
+                           "store_id,status,timestamp_utc\n"
+                           "s1,inactive,2023-01-25 11:00:00 UTC\n"
+                           "s2,active,2023-01-25 11:00:00 UTC\n"));
+    memset(&o, 0, sizeof o);
+    o.path[UP_FILE_STATUS] = f.status;
+    CU_ASSERT_EQUAL_FATAL(up_load_run(f.db, &o, &st, err, sizeof err), UP_OK);
+    CU_ASSERT_EQUAL(st.file[UP_FILE_STATUS].loaded, 2);
+    CU_ASSERT_EQUAL(st.file[UP_FILE_HOURS].rows, 0);
+    dump(f.db, after);
+    CU_ASSERT_STRING_EQUAL(before, "s1:1;s1@1674640800000000=1;s1:0:32400000000-61200000000;");
+    CU_ASSERT_STRING_EQUAL(after, "s1:2;s2:1;s1@1674640800000000=1;s1@1674644400000000=0;"
+                                  "s2@1674644400000000=1;s1:0:32400000000-61200000000;");
+    /* No file at all, or standard input for two files: usage errors. */
+    memset(&o, 0, sizeof o);
+    CU_ASSERT_EQUAL(up_load_run(f.db, &o, &st, err, sizeof err), UP_EUSAGE);
+    o.path[UP_FILE_STATUS] = "-";
+    o.path[UP_FILE_HOURS] = "-";
+    CU_ASSERT_EQUAL(up_load_run(f.db, &o, &st, err, sizeof err), UP_EUSAGE);
+    CU_ASSERT_PTR_NOT_NULL(strstr(err, "standard input"));
+}
+
 int test_load_add(void)
 {
     CU_pSuite s = CU_add_suite("load", NULL, NULL);
@@ -280,7 +317,8 @@ int test_load_add(void)
         !CU_add_test(s, "timezone rules", test_timezone_rules) ||
         !CU_add_test(s, "hours all rejected", test_hours_all_rejected_counted) ||
         !CU_add_test(s, "fatal inputs write nothing", test_fatal_inputs_write_nothing) ||
-        !CU_add_test(s, "load twice changes nothing", test_load_twice_changes_nothing))
+        !CU_add_test(s, "load twice changes nothing", test_load_twice_changes_nothing) ||
+        !CU_add_test(s, "any subset of the files", test_subset_of_files))
         return CU_get_error();
     return CUE_SUCCESS;
 }

@@ -127,6 +127,88 @@ static void test_carry_in_is_only_the_latest(void)
     up_store_close(st);
 }
 
+/* Retention: every poll before TS goes but each store's latest one before it; stores
+ * with nothing before TS are untouched; the store list and weights follow. */
+static void test_prune_keeps_the_carry_in(void)
+{
+    char path[512], err[512];
+    struct up_store *st;
+    struct sink s = {"", 0};
+    struct up_store_sink ss = sink_all(&s);
+    const char *ids[] = {"a", "b", "c"};
+    int64_t deleted = -1;
+
+    fresh_url(path, sizeof path);
+    st = open_rw(path);
+    CU_ASSERT_EQUAL_FATAL(up_store_begin(st, err, sizeof err), UP_OK);
+    /* a: 10 20 30 40 (two before 25 s go, 20 stays); b: 5 (alone before 25: stays);
+     * c: 30 50 (nothing before 25). */
+    CU_ASSERT_EQUAL(up_store_put_status(st, "a", SEC(10), 1, err, sizeof err), UP_OK);
+    CU_ASSERT_EQUAL(up_store_put_status(st, "a", SEC(15), 1, err, sizeof err), UP_OK);
+    CU_ASSERT_EQUAL(up_store_put_status(st, "a", SEC(20), 0, err, sizeof err), UP_OK);
+    CU_ASSERT_EQUAL(up_store_put_status(st, "a", SEC(30), 1, err, sizeof err), UP_OK);
+    CU_ASSERT_EQUAL(up_store_put_status(st, "a", SEC(40), 1, err, sizeof err), UP_OK);
+    CU_ASSERT_EQUAL(up_store_put_status(st, "b", SEC(5), 0, err, sizeof err), UP_OK);
+    CU_ASSERT_EQUAL(up_store_put_status(st, "c", SEC(30), 1, err, sizeof err), UP_OK);
+    CU_ASSERT_EQUAL(up_store_put_status(st, "c", SEC(50), 0, err, sizeof err), UP_OK);
+    CU_ASSERT_EQUAL_FATAL(up_store_commit(st, err, sizeof err), UP_OK);
+    CU_ASSERT_EQUAL(up_store_prune(st, SEC(25), &deleted, err, sizeof err), UP_OK);
+    CU_ASSERT_EQUAL(deleted, 2);
+    CU_ASSERT_EQUAL(up_store_polls(st, ids, 3, SEC(0), SEC(100), &ss, err, sizeof err), UP_OK);
+    CU_ASSERT_STRING_EQUAL(s.text, "a@20=0;a@30=1;a@40=1;b@5=0;c@30=1;c@50=0;");
+    sink_reset(&s);
+    /* Weights are poll counts: a lost two. */
+    CU_ASSERT_EQUAL(up_store_stores(st, 0, SEC(100), &ss, err, sizeof err), UP_OK);
+    CU_ASSERT_STRING_EQUAL(s.text, "a:3;b:1;c:2;");
+    sink_reset(&s);
+    /* A store exists as of its (new) first poll: a as of 20 s. */
+    CU_ASSERT_EQUAL(up_store_stores(st, 0, SEC(20), &ss, err, sizeof err), UP_OK);
+    CU_ASSERT_STRING_EQUAL(s.text, "a:3;b:1;");
+    /* Again: nothing left to delete. */
+    CU_ASSERT_EQUAL(up_store_prune(st, SEC(25), &deleted, err, sizeof err), UP_OK);
+    CU_ASSERT_EQUAL(deleted, 0);
+    up_store_close(st);
+}
+
+/* More polls than one multi-row INSERT holds (128), loaded twice, the second time with
+ * one of them inactive and new polls after them: the stored rows and the summary are
+ * those of one load of everything (duplicates merge, inactive wins, counts are exact). */
+static void test_many_polls_reloaded(void)
+{
+    char path[512], err[512], want[64];
+    struct up_store *st;
+    struct sink s = {"", 0};
+    struct up_store_sink ss = sink_all(&s);
+    const char *ids[] = {"p"};
+    int i, load;
+
+    fresh_url(path, sizeof path);
+    st = open_rw(path);
+    for (load = 0; load < 2; load++) {
+        CU_ASSERT_EQUAL_FATAL(up_store_begin(st, err, sizeof err), UP_OK);
+        /* 300 polls of p at 1..300 s and one of q, interleaved as an export would. */
+        for (i = 1; i <= 300; i++) {
+            int active = !(load == 1 && i == 150);
+            CU_ASSERT_EQUAL(up_store_put_status(st, "p", SEC(i), active, err, sizeof err), UP_OK);
+            if (i == 7)
+                CU_ASSERT_EQUAL(up_store_put_status(st, "q", SEC(7), 1, err, sizeof err), UP_OK);
+        }
+        if (load == 1)
+            for (i = 301; i <= 310; i++)
+                CU_ASSERT_EQUAL(up_store_put_status(st, "p", SEC(i), 1, err, sizeof err), UP_OK);
+        CU_ASSERT_EQUAL_FATAL(up_store_commit(st, err, sizeof err), UP_OK);
+    }
+    /* 310 polls of p (300 + 10 new), 1 of q. */
+    CU_ASSERT_EQUAL(up_store_stores(st, 0, SEC(1000), &ss, err, sizeof err), UP_OK);
+    CU_ASSERT_STRING_EQUAL(s.text, "p:310;q:1;");
+    sink_reset(&s);
+    /* The window [149 s, 151 s]: the carry-in 148 s, then 149..151 with 150 inactive. */
+    CU_ASSERT_EQUAL(up_store_polls(st, ids, 1, SEC(149), SEC(151), &ss, err, sizeof err), UP_OK);
+    snprintf(want, sizeof want, "p@148=1;p@149=1;p@150=0;p@151=1;");
+    CU_ASSERT_STRING_EQUAL(s.text, want);
+    up_store_close(st);
+}
+
 static void test_reload_replaces_hours_and_upserts(void)
 {
     char path[512], err[512];
@@ -494,6 +576,8 @@ int test_store_add(void)
 
     if (!s || !CU_add_test(s, "round trip, byte-wise order", test_roundtrip_and_order) ||
         !CU_add_test(s, "carry-in is the latest poll only", test_carry_in_is_only_the_latest) ||
+        !CU_add_test(s, "prune keeps the carry-in", test_prune_keeps_the_carry_in) ||
+        !CU_add_test(s, "many polls reloaded", test_many_polls_reloaded) ||
         !CU_add_test(s, "reload replaces hours, upserts zones",
                      test_reload_replaces_hours_and_upserts) ||
         !CU_add_test(s, "rollback keeps previous data", test_rollback_keeps_previous_data) ||
@@ -515,6 +599,8 @@ int test_store_mem_add(void)
 
     if (!s || !CU_add_test(s, "round trip, byte-wise order", test_roundtrip_and_order) ||
         !CU_add_test(s, "carry-in is the latest poll only", test_carry_in_is_only_the_latest) ||
+        !CU_add_test(s, "prune keeps the carry-in", test_prune_keeps_the_carry_in) ||
+        !CU_add_test(s, "many polls reloaded", test_many_polls_reloaded) ||
         !CU_add_test(s, "reload replaces hours, upserts zones",
                      test_reload_replaces_hours_and_upserts) ||
         !CU_add_test(s, "rollback keeps previous data", test_rollback_keeps_previous_data))

@@ -577,6 +577,130 @@ static void test_open_and_read_errors(void)
     pg_teardown(&t);
 }
 
+/* Every rank reads one view: a load that commits after rank 0's up_store_snapshot is
+ * invisible to rank 0's later reads and to every connection that read_at its token, and
+ * visible to a connection without it. */
+static void test_snapshot_across_connections(void)
+{
+    struct pgtest t;
+    struct up_store *w, *r0, *r1, *r2, *r3;
+    struct sink s = {"", 0};
+    struct up_store_sink ss = sink_all(&s);
+    struct up_hours_row h = {2, SEC(3600), SEC(7200)};
+    const char *a[] = {"a"};
+    char err[512], tok[UP_STORE_TOKEN_MAX], tok2[UP_STORE_TOKEN_MAX], small[8];
+    int64_t max = 0;
+    int any = 0, seen = 0;
+    const struct up_store_sink stop = {NULL, NULL, NULL, stop_at_second, &seen};
+
+    if (!pg_setup(&t))
+        return;
+    w = open_mode(t.url, UP_STORE_WRITE);
+    store_load_basic(w);
+    r0 = open_mode(t.url, UP_STORE_READ);
+    CU_ASSERT_EQUAL(up_store_snapshot(r0, small, sizeof small, err, sizeof err), UP_EUSAGE);
+    CU_ASSERT_EQUAL_FATAL(up_store_snapshot(r0, tok, sizeof tok, err, sizeof err), UP_OK);
+    CU_ASSERT_EQUAL(strncmp(tok, "postgresql:", 11), 0);
+    CU_ASSERT(strlen(tok) > 11);
+    /* Pinned once: a second snapshot on the same connection is a usage error. */
+    CU_ASSERT_EQUAL(up_store_snapshot(r0, tok2, sizeof tok2, err, sizeof err), UP_EUSAGE);
+
+    /* A load commits: a poll after the latest, a new store, a's hours replaced. */
+    CU_ASSERT_EQUAL_FATAL(up_store_begin(w, err, sizeof err), UP_OK);
+    CU_ASSERT_EQUAL(up_store_put_hours(w, "a", &h, err, sizeof err), UP_OK);
+    CU_ASSERT_EQUAL(up_store_put_status(w, "a", SEC(300), 1, err, sizeof err), UP_OK);
+    CU_ASSERT_EQUAL(up_store_put_status(w, "new", SEC(250), 1, err, sizeof err), UP_OK);
+    CU_ASSERT_EQUAL_FATAL(up_store_commit(w, err, sizeof err), UP_OK);
+
+    /* Rank 0 still reads the view it planned on. */
+    CU_ASSERT_EQUAL(up_store_max_ts(r0, &max, &any, err, sizeof err), UP_OK);
+    CU_ASSERT_EQUAL(max, SEC(200));
+    CU_ASSERT_EQUAL(up_store_stores(r0, 0, SEC(1000), &ss, err, sizeof err), UP_OK);
+    CU_ASSERT_STRING_EQUAL(s.text, "0123:1;123:1;B:1;a:2;\xc3\xa9:1;");
+    sink_reset(&s);
+    CU_ASSERT_EQUAL(up_store_hours(r0, &ss, err, sizeof err), UP_OK);
+    CU_ASSERT_STRING_EQUAL(s.text, "a:0:9-17;a:1:10-12;hoursonly:0:9-17;");
+    sink_reset(&s);
+    /* Another rank opened after the commit reads the same view through the token... */
+    r1 = open_mode(t.url, UP_STORE_READ);
+    CU_ASSERT_EQUAL_FATAL(up_store_read_at(r1, tok, err, sizeof err), UP_OK);
+    CU_ASSERT_EQUAL(up_store_polls(r1, a, 1, 0, SEC(1000), &ss, err, sizeof err), UP_OK);
+    CU_ASSERT_STRING_EQUAL(s.text, "a@100=1;a@200=0;");
+    sink_reset(&s);
+    /* ... and keeps it after a consumer stopped a read. */
+    CU_ASSERT_EQUAL(up_store_polls(r1, a, 1, 0, SEC(1000), &stop, err, sizeof err), UP_EFAIL);
+    CU_ASSERT_EQUAL(up_store_polls(r1, a, 1, 0, SEC(1000), &ss, err, sizeof err), UP_OK);
+    CU_ASSERT_STRING_EQUAL(s.text, "a@100=1;a@200=0;");
+    sink_reset(&s);
+    /* Without the token, the load is there. */
+    r2 = open_mode(t.url, UP_STORE_READ);
+    CU_ASSERT_EQUAL(up_store_read_at(r2, "", err, sizeof err), UP_OK);
+    CU_ASSERT_EQUAL(up_store_polls(r2, a, 1, 0, SEC(1000), &ss, err, sizeof err), UP_OK);
+    CU_ASSERT_STRING_EQUAL(s.text, "a@100=1;a@200=0;a@300=1;");
+    sink_reset(&s);
+    /* Tokens of another backend, or that are no snapshot name, never reach SQL. */
+    CU_ASSERT_EQUAL(up_store_read_at(r2, "sqlite:1", err, sizeof err), UP_EUSAGE);
+    CU_ASSERT_EQUAL(up_store_read_at(r2, "postgresql:", err, sizeof err), UP_EUSAGE);
+    CU_ASSERT_EQUAL(
+        up_store_read_at(r2, "postgresql:1'; DROP TABLE store_status; --", err, sizeof err),
+        UP_EUSAGE);
+    CU_ASSERT_STRING_EQUAL(admin_value(&t, "SELECT count(*) FROM store_status"), "8");
+    up_store_close(r2);
+    /* Once rank 0's connection is gone, so is its view: a clear error, not another view. */
+    up_store_close(r0);
+    r3 = open_mode(t.url, UP_STORE_READ);
+    CU_ASSERT_EQUAL(up_store_read_at(r3, tok, err, sizeof err), UP_EDB);
+    CU_ASSERT_PTR_NOT_NULL(strstr(err, "snapshot"));
+    /* A read after that fails too: a connection given a token never reads another view. */
+    CU_ASSERT_EQUAL(up_store_polls(r3, a, 1, 0, SEC(1000), &ss, err, sizeof err), UP_EDB);
+    CU_ASSERT_STRING_EQUAL(s.text, "");
+    up_store_close(r3);
+    up_store_close(r1);
+    up_store_close(w);
+    pg_teardown(&t);
+}
+
+/* The polls read takes the range of the ids and matches the list: stores of the range that
+ * are not asked for are skipped, an empty list reads nothing, unknown ids give nothing. */
+static void test_polls_range_and_list(void)
+{
+    struct pgtest t;
+    struct up_store *st;
+    struct sink s = {"", 0};
+    struct up_store_sink ss = sink_all(&s);
+    const char *sparse[] = {"0123", "\xc3\xa9"};
+    const char *unknown[] = {"00", "a0", "zz"};
+    char err[512];
+
+    if (!pg_setup(&t))
+        return;
+    st = open_mode(t.url, UP_STORE_WRITE);
+    store_load_basic(st);
+    up_store_close(st);
+    st = open_mode(t.url, UP_STORE_READ);
+    CU_ASSERT_EQUAL(up_store_polls(st, sparse, 2, 0, SEC(1000), &ss, err, sizeof err), UP_OK);
+    CU_ASSERT_STRING_EQUAL(s.text, "0123@60=0;\xc3\xa9@80=1;");
+    sink_reset(&s);
+    CU_ASSERT_EQUAL(up_store_polls(st, sparse, 0, 0, SEC(1000), &ss, err, sizeof err), UP_OK);
+    CU_ASSERT_STRING_EQUAL(s.text, "");
+    CU_ASSERT_EQUAL(up_store_polls(st, unknown, 3, 0, SEC(1000), &ss, err, sizeof err), UP_OK);
+    CU_ASSERT_STRING_EQUAL(s.text, "");
+    /* Carry-in and window of a store polled before and after lo; one polled only before
+     * lo gives its carry-in alone; a window that ends before a store's first poll gives
+     * nothing for it. */
+    {
+        const char *all[] = {"0123", "123", "B", "a", "\xc3\xa9"};
+        CU_ASSERT_EQUAL(up_store_polls(st, all, 5, SEC(150), SEC(1000), &ss, err, sizeof err),
+                        UP_OK);
+        CU_ASSERT_STRING_EQUAL(s.text, "0123@60=0;123@50=1;B@70=1;a@100=1;a@200=0;\xc3\xa9@80=1;");
+        sink_reset(&s);
+        CU_ASSERT_EQUAL(up_store_polls(st, all, 5, SEC(55), SEC(65), &ss, err, sizeof err), UP_OK);
+        CU_ASSERT_STRING_EQUAL(s.text, "0123@60=0;123@50=1;");
+    }
+    up_store_close(st);
+    pg_teardown(&t);
+}
+
 static void test_accepts(void)
 {
     const struct up_store_ops *pg = &up_store_pg_ops;
@@ -608,7 +732,9 @@ int test_store_pg_add(void)
         !CU_add_test(s, "rollback keeps previous data", test_rollback_keeps_previous_data) ||
         !CU_add_test(s, "connection lost mid-load", test_connection_lost_mid_load) ||
         !CU_add_test(s, "streams more than a batch", test_streams_many_rows) ||
-        !CU_add_test(s, "open and read errors", test_open_and_read_errors))
+        !CU_add_test(s, "open and read errors", test_open_and_read_errors) ||
+        !CU_add_test(s, "one snapshot across connections", test_snapshot_across_connections) ||
+        !CU_add_test(s, "polls: a range matched to the list", test_polls_range_and_list))
         return CU_get_error();
     return CUE_SUCCESS;
 }

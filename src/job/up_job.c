@@ -65,7 +65,7 @@ static enum up_code plan(struct job *j)
     s.rank0_host = host;
     s.source = o->db;
     status_warn(up_status_running(o->reports_dir, o->report_id, &s, err, sizeof err), err);
-    return up_plan_read(&j->plan, o->db, o->has_now, o->now, j->d.err, ERRLEN);
+    return up_plan_read_pinned(&j->plan, o->db, o->has_now, o->now, j->d.err, ERRLEN);
 }
 
 /* ---- Phase 2: contiguous ranges balanced by weight, packed and scattered. ---- */
@@ -217,6 +217,9 @@ enum up_code up_job_run(struct up_job_opts *o, MPI_Comm caller)
     if (rc != UP_OK)
         goto done;
     up_dist_bcast_now(&j.d, &j.plan);
+    /* Every rank reads the view rank 0 planned on (its connection stays open until
+     * job_end, after every rank's reads). */
+    UP_MPI_CHECK(j.d.comm, MPI_Bcast(j.plan.token, sizeof j.plan.token, MPI_CHAR, 0, j.d.comm));
     j.t_meta = up_job_wall() - j.t_start;
 
     t0 = up_job_wall();
@@ -227,8 +230,8 @@ enum up_code up_job_run(struct up_job_opts *o, MPI_Comm caller)
                                        (int64_t)UP_PLAN_N(&j.plan), err, sizeof err),
                     err);
     if (rc == UP_OK)
-        rc = up_worker_run(&j.worker, &j.share, o->db, o->tzdir, j.plan.now, j.plan.has_now,
-                           j.d.err, ERRLEN);
+        rc = up_worker_run_at(&j.worker, &j.share, o->db, j.plan.token, o->tzdir, j.plan.now,
+                              j.plan.has_now, j.d.err, ERRLEN);
     rc = up_dist_agree(&j.d, rc);
     if (rc != UP_OK)
         goto done;

@@ -13,6 +13,7 @@
 #include "up_error.h"
 #include "up_hours.h"
 #include "up_model.h"
+#include "up_store.h"
 #include "up_tz.h"
 
 /* Length of every error message buffer of the job (the agreement broadcasts one). */
@@ -46,6 +47,10 @@ struct up_plan {
     struct up_buf zones; /* char *, distinct zone names */
     int64_t total_weight;
     int64_t orphans; /* stores with hours or a zone but no poll (not reported) */
+    /* up_plan_read_pinned: the planning connection, held open because its view is the one
+     * every rank reads, and the token naming that view ("": the source cannot pin one). */
+    struct up_store *pin;
+    char token[UP_STORE_TOKEN_MAX];
 };
 
 /* Number of stores of a plan, and store i. */
@@ -65,7 +70,15 @@ void up_plan_init(struct up_plan *p);
 enum up_code up_plan_read(struct up_plan *p, const char *db, int has_now, int64_t now, char *err,
                           size_t errlen) UP_WARN_UNUSED;
 
-/* Frees everything p holds and empties it. Accepts NULL. */
+/*
+ * As up_plan_read, with every read on one view of db (up_store_snapshot): its token is
+ * left in p->token for the other ranks' up_worker_run_at, and the connection stays open
+ * in p->pin until up_plan_free, which must come after every rank has begun reading.
+ */
+enum up_code up_plan_read_pinned(struct up_plan *p, const char *db, int has_now, int64_t now,
+                                 char *err, size_t errlen) UP_WARN_UNUSED;
+
+/* Frees everything p holds (closing p->pin) and empties it. Accepts NULL. */
 void up_plan_free(struct up_plan *p);
 
 /*
@@ -144,6 +157,12 @@ struct up_worker {
 enum up_code up_worker_run(struct up_worker *w, const struct up_share *share, const char *db,
                            const char *tzdir, int64_t now, int has_polls, char *err,
                            size_t errlen) UP_WARN_UNUSED;
+
+/* As up_worker_run, reading the view token names (up_plan_read_pinned's p->token; "" or
+ * NULL: none) through up_store_read_at. */
+enum up_code up_worker_run_at(struct up_worker *w, const struct up_share *share, const char *db,
+                              const char *token, const char *tzdir, int64_t now, int has_polls,
+                              char *err, size_t errlen) UP_WARN_UNUSED;
 
 /* Frees what the worker holds. Accepts NULL. */
 void up_worker_free(struct up_worker *w);

@@ -37,6 +37,8 @@ void up_plan_free(struct up_plan *p)
     up_buf_free(&p->store);
     up_buf_free(&p->hours);
     up_buf_free(&p->zones);
+    up_store_close(p->pin);
+    p->pin = NULL;
 }
 
 /* The merge-join of the hours and zone rows (sorted by store id) onto the store list. */
@@ -138,8 +140,8 @@ static int on_zone(void *ctx, const char *id, const char *zone)
     return 0;
 }
 
-enum up_code up_plan_read(struct up_plan *p, const char *db, int has_now, int64_t now, char *err,
-                          size_t errlen)
+static enum up_code plan_read(struct up_plan *p, const char *db, int has_now, int64_t now, int pin,
+                              char *err, size_t errlen)
 {
     const struct up_store_sink sink = {on_store, on_hours, on_zone, NULL, NULL};
     struct up_store_sink s = sink;
@@ -151,6 +153,11 @@ enum up_code up_plan_read(struct up_plan *p, const char *db, int has_now, int64_
     rc = up_store_open(db, UP_STORE_READ, &st, err, errlen);
     if (rc != UP_OK)
         return rc;
+    if (pin) {
+        rc = up_store_snapshot(st, p->token, sizeof p->token, err, errlen);
+        if (rc != UP_OK)
+            goto out;
+    }
     p->has_now = has_now;
     p->now = now;
     if (!has_now) {
@@ -180,8 +187,23 @@ enum up_code up_plan_read(struct up_plan *p, const char *db, int has_now, int64_
     p->orphans = (int64_t)up_strmap_count(r.orphans);
 out:
     up_strmap_free(r.orphans);
-    up_store_close(st);
+    if (pin && rc == UP_OK)
+        p->pin = st;
+    else
+        up_store_close(st);
     return rc;
+}
+
+enum up_code up_plan_read(struct up_plan *p, const char *db, int has_now, int64_t now, char *err,
+                          size_t errlen)
+{
+    return plan_read(p, db, has_now, now, 0, err, errlen);
+}
+
+enum up_code up_plan_read_pinned(struct up_plan *p, const char *db, int has_now, int64_t now,
+                                 char *err, size_t errlen)
+{
+    return plan_read(p, db, has_now, now, 1, err, errlen);
 }
 
 void up_plan_balance(const struct up_plan *p, int size, size_t *cut)

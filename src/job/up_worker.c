@@ -91,6 +91,13 @@ static int on_poll(void *ctx, const char *id, int64_t ts, int active)
 enum up_code up_worker_run(struct up_worker *w, const struct up_share *share, const char *db,
                            const char *tzdir, int64_t now, int has_polls, char *err, size_t errlen)
 {
+    return up_worker_run_at(w, share, db, NULL, tzdir, now, has_polls, err, errlen);
+}
+
+enum up_code up_worker_run_at(struct up_worker *w, const struct up_share *share, const char *db,
+                              const char *token, const char *tzdir, int64_t now, int has_polls,
+                              char *err, size_t errlen)
+{
     struct up_store_sink sink = {NULL, NULL, NULL, on_poll, NULL};
     size_t n = UP_SHARE_N(share), i;
     struct up_store *st = NULL;
@@ -128,6 +135,8 @@ enum up_code up_worker_run(struct up_worker *w, const struct up_share *share, co
         ids[i] = UP_SHARE_STORE(share, i)->id;
     sink.ctx = w;
     rc = up_store_open(db, UP_STORE_READ, &st, err, errlen);
+    if (rc == UP_OK)
+        rc = up_store_read_at(st, token, err, errlen);
     if (rc == UP_OK)
         rc = up_store_polls(st, ids, n, w->lo, now, &sink, err, errlen);
     if (rc == UP_OK)

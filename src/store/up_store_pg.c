@@ -1116,6 +1116,7 @@ static enum up_code pg_read_at(struct up_store *st, const char *tok, char *err, 
     rc = exec(p, sql, "import the planning rank's snapshot (is its connection gone?)", err, errlen);
     if (rc != UP_OK) {
         abort_tx(p);
+        p->pin_lost = 1; /* no read of this connection may see another view */
         return rc;
     }
     p->pinned = 1;

@@ -27,6 +27,13 @@ enum up_code up_report_commit(struct up_report_writer *w, char *err, size_t errl
 /* Removes the temporary file and frees w. Accepts NULL. */
 void up_report_abort(struct up_report_writer *w);
 
+/*
+ * Writes d as C's "%.2f" would (the exact binary value rounded half to even; SPEC §5) into
+ * out[n], fast for the report's values. Returns the length (out is NUL-terminated when it
+ * is < n), like snprintf.
+ */
+int up_report_format_2dp(double d, char *out, size_t n);
+
 /* Formats one report row into buf (no newline). Returns its length or -1 if too small. */
 int up_report_format_row(char *buf, size_t n, const char *store_id, const struct up_result *r);
 

@@ -38,7 +38,7 @@
 #define UP_SNAPSHOT_DEFAULT_DAYS 8
 
 /* Items per chunk by default (docs/hdf5.md: the measurements behind it). */
-#define UP_SNAPSHOT_DEFAULT_CHUNK ((uint64_t)1 << 20)
+#define UP_SNAPSHOT_DEFAULT_CHUNK ((uint64_t)1 << 16)
 
 struct up_snapshot_opts {
     const char *db;  /* the source, opened read-only by every rank */

@@ -134,12 +134,58 @@ static void test_status_merge(void)
     json_decref(j);
 }
 
+/* The fast formatter equals printf's "%.2f" on every value a report can hold: each
+ * microsecond count of an hour in minutes, a spread of the week in hours, and random ones
+ * (the expected text is the C library's own, the reference the SPEC names). */
+static void check_2dp(double d, int *bad)
+{
+    char want[64], got[64];
+
+    snprintf(want, sizeof want, "%.2f", d);
+    up_report_format_2dp(d, got, sizeof got);
+    if (strcmp(want, got) != 0 && (*bad)++ < 5)
+        fprintf(stderr, "%.17g: printf %s, fast %s\n", d, want, got);
+}
+
+static void test_format_2dp(void)
+{
+    uint64_t x = 88172645463325252u;
+    int64_t us;
+    int bad = 0, i;
+
+    for (us = 0; us <= INT64_C(3600000000); us += 997)
+        check_2dp((double)us / 6e7, &bad);
+    for (us = 0; us <= INT64_C(604800000000); us += INT64_C(123456789))
+        check_2dp((double)us / 3.6e9, &bad);
+    for (i = 0; i < 500000; i++) {
+        x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+        check_2dp((double)(int64_t)(x % UINT64_C(604800000001)) / 3.6e9, &bad);
+        check_2dp((double)(int64_t)(x % UINT64_C(3600000001)) / 6e7, &bad);
+    }
+    CU_ASSERT_EQUAL(bad, 0);
+    /* Exact binary ties go to the even digit (SPEC §5). */
+    {
+        char b[16];
+        up_report_format_2dp(0.125, b, sizeof b);
+        CU_ASSERT_STRING_EQUAL(b, "0.12");
+        up_report_format_2dp(23.875, b, sizeof b);
+        CU_ASSERT_STRING_EQUAL(b, "23.88");
+        up_report_format_2dp(0.0, b, sizeof b);
+        CU_ASSERT_STRING_EQUAL(b, "0.00");
+        up_report_format_2dp(168.0, b, sizeof b);
+        CU_ASSERT_STRING_EQUAL(b, "168.00");
+        /* Too small a buffer: the length it needs, as snprintf returns it. */
+        CU_ASSERT_EQUAL(up_report_format_2dp(168.0, b, 4), 6);
+    }
+}
+
 int test_report_add(void)
 {
     CU_pSuite s = CU_add_suite("report", NULL, NULL);
 
     if (!s || !CU_add_test(s, "row format (SPEC 4)", test_row_format) ||
         !CU_add_test(s, "binary ties", test_binary_ties) ||
+        !CU_add_test(s, "fast %.2f equals printf's", test_format_2dp) ||
         !CU_add_test(s, "quoting", test_quoting) ||
         !CU_add_test(s, "report ids", test_report_ids) ||
         !CU_add_test(s, "atomic publish", test_atomic_publish) ||

@@ -2,6 +2,8 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <math.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -61,6 +63,54 @@ enum up_code up_report_open(const char *dir, const char *id, struct up_report_wr
     return UP_OK;
 }
 
+int up_report_format_2dp(double d, char *out, size_t n)
+{
+    uint64_t m, num, q, rem, half;
+    int exp, s;
+    double f;
+
+    /* Exactly printf's "%.2f" (the binary value rounded half to even): d = m * 2^(exp-53)
+     * with a 53-bit m, so 100 d = 100 m * 2^-s and 100 m < 2^60 fits a uint64_t. The
+     * report's values (0 to 168 hours, 0 to 60 minutes) always take this path; anything
+     * else goes to snprintf. Ten times faster than snprintf (bench/README.md). */
+    if (!(d >= 0.0 && d < 1e9))
+        return snprintf(out, n, "%.2f", d);
+    f = frexp(d, &exp);
+    m = (uint64_t)ldexp(f, 53);
+    s = 53 - exp;
+    num = m * 100u;
+    if (d == 0.0 || s >= 64) {
+        q = 0; /* below 2^-11: rounds to 0.00 */
+    } else if (s <= 0) {
+        return snprintf(out, n, "%.2f", d);
+    } else {
+        q = num >> s;
+        rem = num & ((UINT64_C(1) << s) - 1);
+        half = UINT64_C(1) << (s - 1);
+        if (rem > half || (rem == half && (q & 1)))
+            q++;
+    }
+    {
+        char tmp[24];
+        size_t len = 0, i;
+        uint64_t whole = q / 100;
+
+        tmp[len++] = (char)('0' + q % 10);
+        tmp[len++] = (char)('0' + q / 10 % 10);
+        tmp[len++] = '.';
+        do {
+            tmp[len++] = (char)('0' + whole % 10);
+            whole /= 10;
+        } while (whole);
+        if (len + 1 > n)
+            return (int)len;
+        for (i = 0; i < len; i++)
+            out[i] = tmp[len - 1 - i];
+        out[len] = '\0';
+        return (int)len;
+    }
+}
+
 int up_report_format_row(char *buf, size_t n, const char *store_id, const struct up_result *r)
 {
     /* SPEC §5 quotes an id only when it holds , or "; up_csvout's CR and LF never occur in a
@@ -70,13 +120,23 @@ int up_report_format_row(char *buf, size_t n, const char *store_id, const struct
 
     if (pos >= n)
         return -1;
-    k = snprintf(buf + pos, n - pos, ",%.2f,%.2f,%.2f,%.2f,%.2f,%.2f",
-                 (double)r->up[UP_WIN_HOUR] / 6e7, (double)r->up[UP_WIN_DAY] / 3.6e9,
-                 (double)r->up[UP_WIN_WEEK] / 3.6e9, (double)r->down[UP_WIN_HOUR] / 6e7,
-                 (double)r->down[UP_WIN_DAY] / 3.6e9, (double)r->down[UP_WIN_WEEK] / 3.6e9);
-    if (k < 0 || (size_t)k >= n - pos)
-        return -1;
-    return (int)(pos + (size_t)k);
+    {
+        const double v[6] = {
+            (double)r->up[UP_WIN_HOUR] / 6e7,    (double)r->up[UP_WIN_DAY] / 3.6e9,
+            (double)r->up[UP_WIN_WEEK] / 3.6e9,  (double)r->down[UP_WIN_HOUR] / 6e7,
+            (double)r->down[UP_WIN_DAY] / 3.6e9, (double)r->down[UP_WIN_WEEK] / 3.6e9};
+        for (k = 0; k < 6; k++) {
+            int len;
+            if (pos + 1 >= n)
+                return -1;
+            buf[pos++] = ',';
+            len = up_report_format_2dp(v[k], buf + pos, n - pos);
+            if (len < 0 || (size_t)len >= n - pos)
+                return -1;
+            pos += (size_t)len;
+        }
+    }
+    return (int)pos;
 }
 
 void up_report_row(struct up_report_writer *w, const char *store_id, const struct up_result *r)

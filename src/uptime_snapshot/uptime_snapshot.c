@@ -21,7 +21,7 @@ static void usage(FILE *f)
           "                        name beside it and renamed when complete\n"
           "      --now TS          the snapshot's now (default: the latest poll)\n"
           "      --days D          days of polls before now, 7 or more (default 8)\n"
-          "      --chunk N         items per HDF5 chunk, each with a checksum (default 1048576;\n"
+          "      --chunk N         items per HDF5 chunk, each with a checksum (default 65536;\n"
           "                        0: contiguous, no checksums)\n"
           "      --deflate L       shuffle + deflate level 1-9 of chunked polls (default 0)\n"
           "  -q, --quiet           no summary\n"

@@ -261,25 +261,30 @@ static enum up_code pg_open(const char *url, enum up_store_mode mode, struct up_
                   errlen);
         if (rc != UP_OK)
             goto fail;
-        /* Fail now, with a clear message, if the tables are not there. */
-        res = PQexec(p->conn, "SELECT 1 FROM store_status, business_hours, store_timezone,"
-                              " store_summary LIMIT 0");
-        if (PQresultStatus(res) != PGRES_TUPLES_OK) {
-            const char *state = PQresultErrorField(res, PG_DIAG_SQLSTATE);
-            if (state && strcmp(state, "42P01") == 0) {
-                char msg[512];
-                one_line(PQresultErrorMessage(res), msg, sizeof msg);
-                snprintf(err, errlen,
-                         "postgresql %s: not an uptime database (%s); run uptime_load first",
-                         p->where, msg);
-                rc = UP_EDB;
-            } else {
-                rc = fail(p, "schema check", res, err, errlen);
-            }
-            PQclear(res);
-            goto fail;
+        /* Fail now, with a clear message, if a table is not there or not readable. From
+         * the catalog, taking no lock: a session that holds a table locked delays the
+         * reads of that table only, not the open. */
+        res =
+            PQexec(p->conn, "SELECT t, to_regclass(t) IS NULL FROM unnest(ARRAY['store_status',"
+                            " 'business_hours', 'store_timezone', 'store_summary']) AS t"
+                            " WHERE to_regclass(t) IS NULL OR NOT has_table_privilege(t, 'SELECT')"
+                            " LIMIT 1");
+        if (PQresultStatus(res) != PGRES_TUPLES_OK || PQnfields(res) != 2) {
+            rc = fail(p, "schema check", res, err, errlen);
+        } else if (PQntuples(res) > 0 && PQgetvalue(res, 0, 1)[0] == 't') {
+            snprintf(err, errlen,
+                     "postgresql %s: not an uptime database (relation \"%s\" does not exist);"
+                     " run uptime_load first",
+                     p->where, PQgetvalue(res, 0, 0));
+            rc = UP_EDB;
+        } else if (PQntuples(res) > 0) {
+            snprintf(err, errlen, "postgresql %s: schema check: permission denied for table %s",
+                     p->where, PQgetvalue(res, 0, 0));
+            rc = UP_EDB;
         }
         PQclear(res);
+        if (rc != UP_OK)
+            goto fail;
     }
     *out = &p->base;
     return UP_OK;

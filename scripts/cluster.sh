@@ -16,8 +16,11 @@
 # upbr0 and the veth pairs up-nodeK) are ever touched: the host's real interfaces, routes,
 # forwarding and firewall are left as they are, and nothing is routed off the bridge.
 #
-# The nodes share the host's file system (mount namespace): the project tree, the build
-# and every folder are visible on every node, as a shared file system would be.
+# The nodes share the host's file system, as a shared file system would be: the project
+# tree, the build and every folder are the same on every node, except one: each node has
+# its own $UPTIME_CLUSTER_DIR/local (a mount namespace per node binds
+# $UPTIME_CLUSTER_DIR/nodes/nodeK there), a node-local disk to show what a path that is
+# not shared does. On the head (this machine) that folder is the head's own, empty.
 set -euo pipefail
 
 DIR=${UPTIME_CLUSTER_DIR:-/tmp/uptime-cluster}
@@ -85,7 +88,8 @@ alive() {
 on() {
   local k=$1
   shift
-  nsenter --net="/run/netns/$(node_ns "$k")" --uts="$DIR/ns/$(node_name "$k").uts" -- "$@"
+  nsenter --net="/run/netns/$(node_ns "$k")" --uts="$DIR/ns/$(node_name "$k").uts" \
+    --mount="$DIR/ns/$(node_name "$k").mnt" -- "$@"
 }
 
 check_settings() {
@@ -130,7 +134,7 @@ can_namespace() {
   ip link del "upprobe$$" 2>/dev/null || true
   ip netns del "$probe" 2>/dev/null || true
   [ "$ok" -eq 0 ] || { echo "cannot create veth links"; return 1; }
-  unshare --uts true 2>/dev/null || { echo "cannot create a UTS namespace (unshare --uts)"; return 1; }
+  unshare --uts --mount true 2>/dev/null || { echo "cannot create UTS and mount namespaces (unshare)"; return 1; }
 }
 
 # ---- the network ----
@@ -144,7 +148,7 @@ make_bridge() {
   ip link set "$BR" up
 }
 
-# A UTS namespace kept alive by a bind mount on FILE, with hostname NAME.
+# A UTS namespace kept alive by a bind mount on FILE (dropped by drop_uts), with hostname NAME.
 make_uts() {
   local file=$1 name=$2
   if [ -e "$file" ] && findmnt -n "$file" >/dev/null 2>&1; then
@@ -168,6 +172,30 @@ make_node() {
     ip -n "$ns" addr add "$addr/24" dev "$NODE_IF"
   ip -n "$ns" link set "$NODE_IF" up
   make_uts "$DIR/ns/$(node_name "$k").uts" "$(node_name "$k")"
+  make_mnt "$k"
+}
+
+# The folder that holds the namespace files must be a private mount for a mount namespace
+# to be kept alive by a bind mount inside it.
+make_ns_dir() {
+  mkdir -p "$DIR/ns"
+  if ! findmnt -n "$DIR/ns" >/dev/null 2>&1; then
+    mount --bind "$DIR/ns" "$DIR/ns"
+    mount --make-private "$DIR/ns"
+  fi
+}
+
+# Node K's mount namespace: the host's mounts (later ones propagate in), plus its own
+# $DIR/local.
+make_mnt() {
+  local k=$1 file
+  file=$DIR/ns/$(node_name "$k").mnt
+  mkdir -p "$DIR/nodes/$(node_name "$k")" "$DIR/local"
+  if [ -e "$file" ] && findmnt -n "$file" >/dev/null 2>&1; then
+    return 0
+  fi
+  : >"$file"
+  unshare --mount="$file" --propagation slave mount --bind "$DIR/nodes/$(node_name "$k")" "$DIR/local"
 }
 
 # ---- the daemons ----
@@ -302,6 +330,7 @@ start() {
   local why
   why=$(can_namespace) || die "cannot build the nodes here: $why"
   mkdir -p "$DIR/etc" "$DIR/state" "$DIR/spool" "$DIR/log" "$DIR/run" "$DIR/ns"
+  make_ns_dir
   make_bridge
   local k
   for k in $(seq "$NODES"); do
@@ -413,8 +442,12 @@ stop() {
     ip link del "$(node_veth "$k")" 2>/dev/null || true
     [ -e "/run/netns/$(node_ns "$k")" ] && ip netns del "$(node_ns "$k")"
     drop_uts "$DIR/ns/$(node_name "$k").uts"
+    drop_uts "$DIR/ns/$(node_name "$k").mnt"
   done
   drop_uts "$DIR/ns/$HEAD.uts"
+  if findmnt -n "$DIR/ns" >/dev/null 2>&1; then
+    umount "$DIR/ns" || echo "cluster: cannot unmount $DIR/ns" >&2
+  fi
   if ip link show "$BR" >/dev/null 2>&1; then
     ip link del "$BR"
   fi

@@ -371,20 +371,25 @@ struct scan_batch {
     uint64_t hours_cap;
 };
 
-static int read_batch(struct h5_store *h, uint64_t from, uint64_t k, int with_hours,
+/* What a scan reads besides the ids (each scan reads only its own tables). */
+enum { SCAN_POLLS = 1, SCAN_ZONES = 2, SCAN_HOURS = 4 };
+
+static int read_batch(struct h5_store *h, uint64_t from, uint64_t k, unsigned what,
                       struct scan_batch *b)
 {
     uint64_t nh;
 
     if (read_ids(h, from, k, &b->ids) != 0 ||
-        read_slab(h->d_first, H5T_NATIVE_INT64, from, k, b->first) != 0 ||
-        read_slab(h->d_zone, H5T_NATIVE_INT32, from, k, b->zone) != 0 ||
-        read_slab(h->d_poll_off, H5T_NATIVE_UINT64, from, k + 1, b->poll_off) != 0 ||
-        read_slab(h->d_hours_off, H5T_NATIVE_UINT64, from, k + 1, b->hours_off) != 0 ||
+        ((what & SCAN_POLLS) &&
+         (read_slab(h->d_first, H5T_NATIVE_INT64, from, k, b->first) != 0 ||
+          read_slab(h->d_poll_off, H5T_NATIVE_UINT64, from, k + 1, b->poll_off) != 0)) ||
+        ((what & SCAN_ZONES) && read_slab(h->d_zone, H5T_NATIVE_INT32, from, k, b->zone) != 0))
+        return -1;
+    if (!(what & SCAN_HOURS))
+        return 0;
+    if (read_slab(h->d_hours_off, H5T_NATIVE_UINT64, from, k + 1, b->hours_off) != 0 ||
         b->hours_off[k] < b->hours_off[0] || b->hours_off[k] > h->nhours)
         return -1;
-    if (!with_hours)
-        return 0;
     nh = b->hours_off[k] - b->hours_off[0];
     if (nh > b->hours_cap) {
         int8_t *d = realloc(b->day, (size_t)nh);
@@ -407,7 +412,7 @@ static int read_batch(struct h5_store *h, uint64_t from, uint64_t k, int with_ho
 }
 
 /* Every store in order, STORE_BATCH stores per read of each table: fn for each. */
-static enum up_code h5_scan(struct h5_store *h, int with_hours, row_fn fn,
+static enum up_code h5_scan(struct h5_store *h, unsigned what, row_fn fn,
                             const struct up_store_sink *sink, int64_t now, char *err, size_t errlen)
 {
     struct scan_batch b;
@@ -428,30 +433,38 @@ static enum up_code h5_scan(struct h5_store *h, int with_hours, row_fn fn,
     }
     for (from = 0; rc == UP_OK && from < h->nstores; from += k) {
         k = h->nstores - from < STORE_BATCH ? h->nstores - from : STORE_BATCH;
-        if (read_batch(h, from, k, with_hours, &b) != 0) {
+        if (read_batch(h, from, k, what, &b) != 0) {
             rc = fail(h, "cannot read the store table", err, errlen);
             break;
         }
         for (i = 0; rc == UP_OK && i < k; i++) {
             struct h5_row r;
-            uint64_t ho = b.hours_off[i] - b.hours_off[0];
-            if (batch_id(&b.ids, i, id) == 0 && from + i > 0 && strcmp(prev, id) >= 0) {
-                rc = fail(h, "store ids are not in ascending byte order", err, errlen);
-                break;
-            }
-            if (batch_id(&b.ids, i, id) != 0 || b.poll_off[i + 1] < b.poll_off[i] ||
-                b.hours_off[i + 1] < b.hours_off[i] || b.zone[i] < -1 || b.zone[i] >= h->nzones) {
+            int polls = (what & SCAN_POLLS) != 0, zones = (what & SCAN_ZONES) != 0;
+            int hours = (what & SCAN_HOURS) != 0;
+            uint64_t ho = hours ? b.hours_off[i] - b.hours_off[0] : 0;
+            if (batch_id(&b.ids, i, id) != 0) {
                 rc = fail(h, "the store table is malformed", err, errlen);
                 break;
             }
+            if (from + i > 0 && strcmp(prev, id) >= 0) {
+                rc = fail(h, "store ids are not in ascending byte order", err, errlen);
+                break;
+            }
+            if ((polls && b.poll_off[i + 1] < b.poll_off[i]) ||
+                (hours && b.hours_off[i + 1] < b.hours_off[i]) ||
+                (zones && (b.zone[i] < -1 || b.zone[i] >= h->nzones))) {
+                rc = fail(h, "the store table is malformed", err, errlen);
+                break;
+            }
+            memset(&r, 0, sizeof r);
             r.id = id;
-            r.first_ts = b.first[i];
-            r.npolls = b.poll_off[i + 1] - b.poll_off[i];
-            r.zone = b.zone[i];
-            r.nhours = b.hours_off[i + 1] - b.hours_off[i];
-            r.day = with_hours ? b.day + ho : NULL;
-            r.start = with_hours ? b.start + ho : NULL;
-            r.end = with_hours ? b.end + ho : NULL;
+            r.first_ts = polls ? b.first[i] : 0;
+            r.npolls = polls ? b.poll_off[i + 1] - b.poll_off[i] : 0;
+            r.zone = zones ? b.zone[i] : -1;
+            r.nhours = hours ? b.hours_off[i + 1] - b.hours_off[i] : 0;
+            r.day = hours ? b.day + ho : NULL;
+            r.start = hours ? b.start + ho : NULL;
+            r.end = hours ? b.end + ho : NULL;
             rc = fn(h, &r, sink, now, err, errlen);
             memcpy(prev, id, strlen(id) + 1);
         }
@@ -496,7 +509,7 @@ static enum up_code h5_stores(struct up_store *st, int64_t lo, int64_t now,
 
     if (rc != UP_OK)
         return rc;
-    return h5_scan(h, 0, one_store, sink, now, err, errlen);
+    return h5_scan(h, SCAN_POLLS, one_store, sink, now, err, errlen);
 }
 
 static enum up_code one_zone(struct h5_store *h, const struct h5_row *r,
@@ -512,7 +525,7 @@ static enum up_code one_zone(struct h5_store *h, const struct h5_row *r,
 static enum up_code h5_timezones(struct up_store *st, const struct up_store_sink *sink, char *err,
                                  size_t errlen)
 {
-    return h5_scan(cast(st), 0, one_zone, sink, 0, err, errlen);
+    return h5_scan(cast(st), SCAN_ZONES, one_zone, sink, 0, err, errlen);
 }
 
 static enum up_code one_hours(struct h5_store *h, const struct h5_row *r,
@@ -539,7 +552,7 @@ static enum up_code one_hours(struct h5_store *h, const struct h5_row *r,
 static enum up_code h5_hours(struct up_store *st, const struct up_store_sink *sink, char *err,
                              size_t errlen)
 {
-    return h5_scan(cast(st), 1, one_hours, sink, 0, err, errlen);
+    return h5_scan(cast(st), SCAN_HOURS, one_hours, sink, 0, err, errlen);
 }
 
 /* Index of the first store whose id is >= id (binary search, one small read a step). */

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The second README command, and what CI runs: install packages, build, start the private
-# services the tests use (a PostgreSQL server and a single-node Slurm cluster, both on
-# their own ports and folders, stopped again at the end), then run every test with ctest.
+# services the tests use (a PostgreSQL server, a single-node Slurm cluster and, where
+# network namespaces can be made, a two-node one, all on their own ports and folders,
+# stopped again at the end), then run every test with ctest.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
@@ -10,6 +11,7 @@ scripts/build.sh
 . scripts/mpi-env.sh
 
 stop_services() {
+  [ -x scripts/cluster.sh ] && scripts/cluster.sh stop || true
   [ -x scripts/slurm-cluster.sh ] && scripts/slurm-cluster.sh stop || true
   [ -x scripts/pg-server.sh ] && scripts/pg-server.sh stop || true
 }
@@ -21,6 +23,17 @@ fi
 if [ -x scripts/slurm-cluster.sh ]; then
   scripts/slurm-cluster.sh start
   eval "$(scripts/slurm-cluster.sh env)"
+fi
+
+# The two-node cluster of network namespaces (tests/e2e/test_cluster.sh) where namespaces
+# can be made; its test reads its settings from scripts/cluster.sh env itself (SLURM_CONF
+# above stays the single-node cluster's), and says SKIP where they cannot.
+if [ -x scripts/cluster.sh ]; then
+  if why=$(scripts/cluster.sh can); then
+    scripts/cluster.sh start || echo "test.sh: warning: scripts/cluster.sh start failed; tests/e2e/test_cluster.sh will try again and fail" >&2
+  else
+    echo "test.sh: no two-node cluster here: $why (tests/e2e/test_cluster.sh will skip)"
+  fi
 fi
 
 cd build

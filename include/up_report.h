@@ -21,6 +21,10 @@ enum up_code up_report_open(const char *dir, const char *id, struct up_report_wr
 /* Appends one row: SPEC §3 quoting and %.2f of minutes (hour) or hours (day, week). */
 void up_report_row(struct up_report_writer *w, const char *store_id, const struct up_result *r);
 
+/* Appends n bytes of rows formatted elsewhere (up_report_format_row + '\n' each, e.g. by
+ * another rank). A write error is reported by up_report_commit. */
+void up_report_rows_raw(struct up_report_writer *w, const char *rows, size_t n);
+
 /* Flushes, fsyncs and renames to dir/<id>.csv; frees w whatever happens. */
 enum up_code up_report_commit(struct up_report_writer *w, char *err, size_t errlen) UP_WARN_UNUSED;
 

@@ -26,13 +26,14 @@
 /* One run of the job on one rank. */
 struct job {
     struct up_job_opts *o;
-    struct up_dist d;         /* the job's own communicator, rank, size and message */
-    MPI_Datatype result_type; /* struct up_result */
-    struct up_plan plan;      /* rank 0 */
-    struct up_share share;    /* this rank's stores */
-    struct up_worker worker;  /* this rank's results */
-    struct up_result *all;    /* rank 0: every store's result, in store order */
-    int64_t polls_total;      /* rank 0 */
+    struct up_dist d;        /* the job's own communicator, rank, size and message */
+    struct up_plan plan;     /* rank 0, until every rank has read its polls */
+    struct up_share share;   /* this rank's stores */
+    struct up_worker worker; /* this rank's results */
+    int64_t now;             /* the report's now, on every rank */
+    int has_polls;           /* 0: no poll anywhere, the report is the header alone */
+    /* Rank 0, for the summary and the status: kept when the plan is freed. */
+    int64_t stores, no_hours, no_zone, orphans, polls_total;
     double t_start, t_meta, t_scatter, t_gather, t_write;
 };
 
@@ -70,31 +71,101 @@ static enum up_code plan(struct job *j)
 
 /* ---- Phase 2: contiguous ranges balanced by weight, packed and scattered. ---- */
 
-/* ---- Phase 4: the results to rank 0, in rank order, which is store order. ---- */
+/* ---- Phase 4: the rows to rank 0, streamed rank by rank, which is store order. ---- */
 
-static enum up_code gather(struct job *j)
+/* Bytes of formatted rows per message: rank 0 holds two of them, whatever the platform. */
+#define ROWS_CHUNK ((size_t)1 << 20)
+#define TAG_ROWS 11
+
+/* Longest row: a 128-byte id quoted with every byte doubled, six values, commas. */
+#define MAX_ROW 512
+
+/* Every rank formats its own rows (the work is shared) and sends them in chunks, ending
+ * with an empty message. */
+static void send_rows(struct job *j, char *buf)
 {
-    int n = (int)UP_SHARE_N(&j->share), *counts = NULL, *displs = NULL, r;
-    enum up_code rc = UP_OK;
+    size_t n = UP_SHARE_N(&j->share), i, used = 0;
 
-    if (j->d.rank == 0) {
-        counts = calloc((size_t)j->d.size, sizeof *counts);
-        displs = calloc((size_t)j->d.size, sizeof *displs);
-        j->all = malloc(UP_PLAN_N(&j->plan) ? UP_PLAN_N(&j->plan) * sizeof *j->all : 1);
-        if (!counts || !displs || !j->all) {
-            snprintf(j->d.err, ERRLEN, "out of memory for %zu results", UP_PLAN_N(&j->plan));
-            rc = UP_ENOMEM;
+    for (i = 0; i < n; i++) {
+        int len;
+        if (ROWS_CHUNK - used < MAX_ROW) {
+            UP_MPI_CHECK(j->d.comm, MPI_Send(buf, (int)used, MPI_CHAR, 0, TAG_ROWS, j->d.comm));
+            used = 0;
+        }
+        len = up_report_format_row(buf + used, MAX_ROW - 1, UP_SHARE_STORE(&j->share, i)->id,
+                                   &j->worker.out[i]);
+        if (len < 0)
+            abort(); /* ids are at most 128 bytes: a row always fits */
+        used += (size_t)len;
+        buf[used++] = '\n';
+    }
+    if (used > 0)
+        UP_MPI_CHECK(j->d.comm, MPI_Send(buf, (int)used, MPI_CHAR, 0, TAG_ROWS, j->d.comm));
+    UP_MPI_CHECK(j->d.comm, MPI_Send(buf, 0, MPI_CHAR, 0, TAG_ROWS, j->d.comm));
+}
+
+/* Rank 0: its own rows, then each rank's chunks as they arrive, the next one received
+ * while this one is written. A write error does not stop the receiving (no rank waits
+ * forever); up_report_commit reports it. */
+static void write_rows(struct job *j, struct up_report_writer *rep, char *buf[2])
+{
+    size_t i;
+    int r;
+
+    for (i = 0; i < UP_SHARE_N(&j->share); i++)
+        up_report_row(rep, UP_SHARE_STORE(&j->share, i)->id, &j->worker.out[i]);
+    for (r = 1; r < j->d.size; r++) {
+        MPI_Request req;
+        MPI_Status st;
+        int cur = 0, count = 0;
+
+        UP_MPI_CHECK(j->d.comm,
+                     MPI_Irecv(buf[cur], (int)ROWS_CHUNK, MPI_CHAR, r, TAG_ROWS, j->d.comm, &req));
+        for (;;) {
+            UP_MPI_CHECK(j->d.comm, MPI_Wait(&req, &st));
+            UP_MPI_CHECK(j->d.comm, MPI_Get_count(&st, MPI_CHAR, &count));
+            if (count == 0)
+                break;
+            UP_MPI_CHECK(j->d.comm, MPI_Irecv(buf[1 - cur], (int)ROWS_CHUNK, MPI_CHAR, r, TAG_ROWS,
+                                              j->d.comm, &req));
+            up_report_rows_raw(rep, buf[cur], (size_t)count);
+            cur = 1 - cur;
         }
     }
-    rc = up_dist_agree(&j->d, rc);
-    if (rc != UP_OK)
-        goto out;
-    UP_MPI_CHECK(j->d.comm, MPI_Gather(&n, 1, MPI_INT, counts, 1, MPI_INT, 0, j->d.comm));
+}
+
+static enum up_code gather(struct job *j, struct up_report_writer **rep)
+{
+    const struct up_job_opts *o = j->o;
+    char *buf[2] = {NULL, NULL}, err[ERRLEN];
+    enum up_code rc = UP_OK;
+
+    /* Buffers and the temporary report first, agreed, so that the stream cannot fail. */
+    buf[0] = malloc(ROWS_CHUNK);
     if (j->d.rank == 0)
-        for (r = 1; r < j->d.size; r++)
-            displs[r] = displs[r - 1] + counts[r - 1];
-    UP_MPI_CHECK(j->d.comm, MPI_Gatherv(j->worker.out, n, j->result_type, j->all, counts, displs,
-                                        j->result_type, 0, j->d.comm));
+        buf[1] = malloc(ROWS_CHUNK);
+    if (!buf[0] || (j->d.rank == 0 && !buf[1])) {
+        snprintf(j->d.err, ERRLEN, "out of memory for the rows' buffers");
+        rc = UP_ENOMEM;
+    } else if (j->d.rank == 0) {
+        status_warn(up_status_progress(o->reports_dir, o->report_id, UP_PHASE_WRITING, 90, -1, err,
+                                       sizeof err),
+                    err);
+        if (!j->has_polls)
+            UP_LOG(WARN, "no valid poll in the source: the report holds the header only");
+        rc = up_report_open(o->reports_dir, o->report_id, rep, j->d.err, ERRLEN);
+    }
+    rc = up_dist_agree(&j->d, rc);
+    if (rc == UP_OK) {
+        if (j->d.rank == 0)
+            write_rows(j, *rep, buf);
+        else
+            send_rows(j, buf[0]);
+    }
+    free(buf[0]);
+    free(buf[1]);
+    if (rc != UP_OK)
+        return rc;
     UP_MPI_CHECK(j->d.comm, MPI_Reduce(&j->worker.polls_read, &j->polls_total, 1, MPI_INT64_T,
                                        MPI_SUM, 0, j->d.comm));
     {
@@ -104,66 +175,44 @@ static enum up_code gather(struct job *j)
         j->worker.read_s = max[0];
         j->worker.compute_s = max[1];
     }
-out:
-    free(counts);
-    free(displs);
-    return rc;
+    return UP_OK;
 }
 
-/* ---- Phase 5 (rank 0): the CSV, atomically, then the status. ---- */
+/* ---- Phase 5 (rank 0): fsync and rename the CSV, then the status. ---- */
 
 static void summary(const struct job *j)
 {
-    const struct up_plan *p = &j->plan;
-    int64_t no_hours = 0, no_zone = 0;
     char now_text[40] = "(no polls)";
-    size_t i;
 
-    for (i = 0; i < UP_PLAN_N(p); i++) {
-        no_hours += UP_PLAN_STORE(p, i)->nhours == 0;
-        no_zone += UP_PLAN_STORE(p, i)->zone < 0;
-    }
-    if (p->has_now)
-        up_format_timestamp(p->now, now_text, sizeof now_text);
+    if (j->has_polls)
+        up_format_timestamp(j->now, now_text, sizeof now_text);
     printf("report %s -> %s/%s.csv\n", j->o->report_id, j->o->reports_dir, j->o->report_id);
-    printf("  now %s; %zu stores reported, %lld polls read, %d ranks\n", now_text, UP_PLAN_N(p),
-           (long long)j->polls_total, j->d.size);
+    printf("  now %s; %lld stores reported, %lld polls read, %d ranks\n", now_text,
+           (long long)j->stores, (long long)j->polls_total, j->d.size);
     printf("  %lld stores without hours (open 24x7), %lld without timezone (%s), "
            "%lld with hours or timezone but no poll (not reported)\n",
-           (long long)no_hours, (long long)no_zone, UP_DEFAULT_ZONE, (long long)p->orphans);
+           (long long)j->no_hours, (long long)j->no_zone, UP_DEFAULT_ZONE, (long long)j->orphans);
     printf("  time: metadata %.3f s, scatter %.3f s, reads %.3f s, compute %.3f s, "
-           "gather %.3f s, write %.3f s, total %.3f s\n",
+           "gather and write %.3f s, sync %.3f s, total %.3f s\n",
            j->t_meta, j->t_scatter, j->worker.read_s, j->worker.compute_s, j->t_gather, j->t_write,
            up_job_wall() - j->t_start);
 }
 
-static enum up_code publish(struct job *j)
+static enum up_code publish(struct job *j, struct up_report_writer *rep)
 {
     const struct up_job_opts *o = j->o;
-    struct up_report_writer *rep = NULL;
     struct up_status_done done;
     char err[ERRLEN];
     double t0 = up_job_wall();
     enum up_code rc;
-    size_t i;
 
-    status_warn(
-        up_status_progress(o->reports_dir, o->report_id, UP_PHASE_WRITING, 90, -1, err, sizeof err),
-        err);
-    if (!j->plan.has_now)
-        UP_LOG(WARN, "no valid poll in the source: the report holds the header only");
-    rc = up_report_open(o->reports_dir, o->report_id, &rep, j->d.err, ERRLEN);
-    if (rc != UP_OK)
-        return rc;
-    for (i = 0; i < UP_PLAN_N(&j->plan); i++)
-        up_report_row(rep, UP_PLAN_STORE(&j->plan, i)->id, &j->all[i]);
     rc = up_report_commit(rep, j->d.err, ERRLEN);
     j->t_write = up_job_wall() - t0;
     if (rc != UP_OK)
         return rc;
-    done.has_now = j->plan.has_now;
-    done.now = j->plan.now;
-    done.stores = (int64_t)UP_PLAN_N(&j->plan);
+    done.has_now = j->has_polls;
+    done.now = j->now;
+    done.stores = j->stores;
     done.polls = j->polls_total;
     status_warn(up_status_complete(o->reports_dir, o->report_id, &done, err, sizeof err), err);
     if (!o->quiet)
@@ -171,23 +220,31 @@ static enum up_code publish(struct job *j)
     return UP_OK;
 }
 
+/* Rank 0 keeps what the summary needs and frees the plan: from here on it holds no more
+ * than its own share. */
+static void plan_done(struct job *j)
+{
+    const struct up_plan *p = &j->plan;
+    size_t i;
+
+    j->stores = (int64_t)UP_PLAN_N(p);
+    j->orphans = p->orphans;
+    for (i = 0; i < UP_PLAN_N(p); i++) {
+        j->no_hours += UP_PLAN_STORE(p, i)->nhours == 0;
+        j->no_zone += UP_PLAN_STORE(p, i)->zone < 0;
+    }
+    up_plan_free(&j->plan);
+}
+
 /* ---- The job. ---- */
 
-static enum up_code job_begin(struct job *j, struct up_job_opts *o, MPI_Comm caller)
+static void job_begin(struct job *j, struct up_job_opts *o, MPI_Comm caller)
 {
-    int blocklen[2] = {UP_NWIN, UP_NWIN};
-    MPI_Aint disp[2] = {offsetof(struct up_result, up), offsetof(struct up_result, down)};
-    MPI_Datatype types[2] = {MPI_INT64_T, MPI_INT64_T};
-
     memset(j, 0, sizeof *j);
     j->o = o;
     j->t_start = up_job_wall();
-    j->result_type = MPI_DATATYPE_NULL;
     up_plan_init(&j->plan);
     up_dist_begin(&j->d, caller);
-    UP_MPI_CHECK(j->d.comm, MPI_Type_create_struct(2, blocklen, disp, types, &j->result_type));
-    UP_MPI_CHECK(j->d.comm, MPI_Type_commit(&j->result_type));
-    return UP_OK;
 }
 
 static void job_end(struct job *j)
@@ -195,15 +252,13 @@ static void job_end(struct job *j)
     up_worker_free(&j->worker);
     up_share_free(&j->share);
     up_plan_free(&j->plan);
-    free(j->all);
-    if (j->result_type != MPI_DATATYPE_NULL)
-        MPI_Type_free(&j->result_type);
     up_dist_end(&j->d);
 }
 
 enum up_code up_job_run(struct up_job_opts *o, MPI_Comm caller)
 {
     struct job j;
+    struct up_report_writer *rep = NULL;
     enum up_code rc = UP_OK;
     double t0;
     char err[ERRLEN];
@@ -217,6 +272,8 @@ enum up_code up_job_run(struct up_job_opts *o, MPI_Comm caller)
     if (rc != UP_OK)
         goto done;
     up_dist_bcast_now(&j.d, &j.plan);
+    j.now = j.plan.now;
+    j.has_polls = j.plan.has_now;
     /* Every rank reads the view rank 0 planned on (its connection stays open until
      * job_end, after every rank's reads). */
     UP_MPI_CHECK(j.d.comm, MPI_Bcast(j.plan.token, sizeof j.plan.token, MPI_CHAR, 0, j.d.comm));
@@ -235,18 +292,23 @@ enum up_code up_job_run(struct up_job_opts *o, MPI_Comm caller)
     rc = up_dist_agree(&j.d, rc);
     if (rc != UP_OK)
         goto done;
+    if (j.d.rank == 0)
+        plan_done(&j);
 
     t0 = up_job_wall();
-    rc = gather(&j);
+    rc = gather(&j, &rep);
     j.t_gather = up_job_wall() - t0;
-    if (rc == UP_OK && j.d.rank == 0)
-        rc = publish(&j);
+    if (rc == UP_OK && j.d.rank == 0) {
+        rc = publish(&j, rep);
+        rep = NULL; /* freed by up_report_commit */
+    }
 
 done:
     if (rc != UP_OK && j.d.rank == 0) {
         UP_LOG(ERROR, "%s", j.d.err);
         status_warn(up_status_failed(o->reports_dir, o->report_id, j.d.err, err, sizeof err), err);
     }
+    up_report_abort(rep);
     final = (int)rc;
     UP_MPI_CHECK(j.d.comm, MPI_Bcast(&final, 1, MPI_INT, 0, j.d.comm));
     job_end(&j);

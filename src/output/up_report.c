@@ -150,6 +150,11 @@ void up_report_row(struct up_report_writer *w, const char *store_id, const struc
     fwrite(buf, 1, (size_t)len + 1, w->f);
 }
 
+void up_report_rows_raw(struct up_report_writer *w, const char *rows, size_t n)
+{
+    fwrite(rows, 1, n, w->f);
+}
+
 static void writer_free(struct up_report_writer *w)
 {
     free(w->tmp);

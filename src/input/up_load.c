@@ -2,11 +2,13 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#include "up_buf.h"
 #include "up_csvin.h"
 #include "up_csvout.h"
 #include "up_err.h"
@@ -56,6 +58,43 @@ struct loader {
     struct up_strmap *hours_bad; /* stores (valid id) with a rejected hours row */
     char *err;
     size_t errlen;
+    struct pipe *pipe;        /* set: polls go to the writer thread's queue, not the store */
+    struct up_csvin *pipe_in; /* the reader thread's file */
+};
+
+/*
+ * The polls file is read and checked on a thread of its own while the main thread writes
+ * the valid polls to the store: on two cores the load then takes the longer of the two
+ * instead of their sum (measured: reading and checking was a third of the load's time).
+ * The reader fills blocks of polls; a ring of PIPE_BLOCKS hands them over in order. Only
+ * the main thread touches the store, so a backend needs no locking.
+ */
+#define PIPE_BLOCKS 4
+#define BLOCK_ROWS 8192
+#define BLOCK_ID_BYTES ((size_t)BLOCK_ROWS * 48)
+
+struct block_row {
+    size_t id_off;
+    int64_t ts;
+    int active;
+};
+
+struct block {
+    size_t n;
+    struct block_row rows[BLOCK_ROWS];
+    struct up_buf ids; /* bytes: the ids, each NUL-terminated (cap: a record's size) */
+};
+
+struct pipe {
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    struct block blocks[PIPE_BLOCKS];
+    size_t head, tail; /* blocks filled: [tail, head) (indices modulo PIPE_BLOCKS) */
+    int done;          /* the reader finished (rc says how) */
+    int stop;          /* the writer failed: the reader stops at its next block */
+    enum up_code rc;   /* the reader's outcome */
+    char err[1024];    /* the reader's message */
+    struct block *cur; /* the block the reader fills (owned by the reader) */
 };
 
 static void reject(struct loader *L, int file, const char *path, long line, int slot,
@@ -164,6 +203,57 @@ static void report_progress(struct loader *L, int file, struct up_csvin *in)
     L->opts->progress(L->opts->progress_ctx, &p);
 }
 
+/* The reader's side: the block being filled, once the writer has freed it. Returns NULL
+ * when the writer stopped. */
+static struct block *pipe_claim(struct pipe *q)
+{
+    struct block *b;
+
+    pthread_mutex_lock(&q->mu);
+    while (q->head - q->tail == PIPE_BLOCKS && !q->stop)
+        pthread_cond_wait(&q->cv, &q->mu);
+    b = q->stop ? NULL : &q->blocks[q->head % PIPE_BLOCKS];
+    pthread_mutex_unlock(&q->mu);
+    if (b) {
+        b->n = 0;
+        b->ids.n = 0;
+    }
+    return b;
+}
+
+/* Hands the filled block to the writer. */
+static void pipe_publish(struct pipe *q)
+{
+    pthread_mutex_lock(&q->mu);
+    q->head++;
+    pthread_cond_broadcast(&q->cv);
+    pthread_mutex_unlock(&q->mu);
+}
+
+/* One valid poll: to the store, or into the writer's queue. */
+static enum up_code put_poll(struct loader *L, const char *id, size_t len, int64_t ts, int active)
+{
+    struct pipe *q = L->pipe;
+    struct block_row *r;
+
+    if (!q)
+        return up_store_put_status(L->st, id, ts, active, L->err, L->errlen);
+    if ((!q->cur || q->cur->n == BLOCK_ROWS || q->cur->ids.n + len + 1 > BLOCK_ID_BYTES) &&
+        q->cur) {
+        pipe_publish(q);
+        q->cur = NULL;
+    }
+    if (!q->cur && !(q->cur = pipe_claim(q)))
+        return up_errf(UP_EFAIL, L->err, L->errlen, "stopped: the store failed");
+    r = &q->cur->rows[q->cur->n++];
+    r->id_off = q->cur->ids.n;
+    r->ts = ts;
+    r->active = active;
+    if (up_buf_append(&q->cur->ids, id, len + 1) != 0)
+        return up_errf(UP_ENOMEM, L->err, L->errlen, "out of memory");
+    return UP_OK;
+}
+
 /* Loads one file's records; the per-file work is in the switch. */
 static enum up_code load_file(struct loader *L, int file, struct up_csvin *in)
 {
@@ -206,7 +296,7 @@ static enum up_code load_file(struct loader *L, int file, struct up_csvin *in)
                     reject(L, file, path, r.line, ROW_SLOT(bad), why, r.field[order[k].col]);
             if (bad != UP_ROW_OK)
                 continue;
-            rc = up_store_put_status(L->st, r.field[0], row.ts, row.active, L->err, L->errlen);
+            rc = put_poll(L, r.field[0], r.len[0], row.ts, row.active);
         } else if (file == UP_FILE_HOURS) {
             struct up_hours_row row;
             for (k = 0; k < ncols - 1 && bad == UP_ROW_OK; k++)
@@ -287,6 +377,85 @@ static FILE *open_rejects_tmp(const char *final, char *tmp, size_t tmplen)
     return f;
 }
 
+/* The reader thread: the polls file through load_file, into the queue. */
+static void *reader_main(void *arg)
+{
+    struct loader *R = arg;
+    struct pipe *q = R->pipe;
+    enum up_code rc = load_file(R, UP_FILE_STATUS, R->pipe_in);
+
+    if (rc == UP_OK && q->cur && q->cur->n > 0)
+        pipe_publish(q);
+    q->cur = NULL;
+    pthread_mutex_lock(&q->mu);
+    q->done = 1;
+    q->rc = rc;
+    pthread_cond_broadcast(&q->cv);
+    pthread_mutex_unlock(&q->mu);
+    return NULL;
+}
+
+/* The writer's side of loading the polls file: every block the reader fills, to the
+ * store, in order. Returns the first failure of either side, its message in err. */
+static enum up_code load_polls_threaded(struct loader *L, struct up_csvin *in)
+{
+    struct pipe *q = calloc(1, sizeof *q);
+    struct loader R = *L;
+    enum up_code rc = UP_OK;
+    pthread_t th;
+    size_t i;
+
+    if (!q)
+        return up_errf(UP_ENOMEM, L->err, L->errlen, "out of memory");
+    for (i = 0; i < PIPE_BLOCKS; i++)
+        up_buf_init(&q->blocks[i].ids, 1, BLOCK_ID_BYTES);
+    pthread_mutex_init(&q->mu, NULL);
+    pthread_cond_init(&q->cv, NULL);
+    R.pipe = q;
+    R.pipe_in = in;
+    R.err = q->err;
+    R.errlen = sizeof q->err;
+    if (pthread_create(&th, NULL, reader_main, &R) != 0) {
+        /* No thread: the same work on this one. */
+        rc = load_file(L, UP_FILE_STATUS, in);
+        goto out;
+    }
+    for (;;) {
+        struct block *b;
+
+        pthread_mutex_lock(&q->mu);
+        while (q->tail == q->head && !q->done)
+            pthread_cond_wait(&q->cv, &q->mu);
+        if (q->tail == q->head) {
+            pthread_mutex_unlock(&q->mu);
+            break;
+        }
+        b = &q->blocks[q->tail % PIPE_BLOCKS];
+        pthread_mutex_unlock(&q->mu);
+        for (i = 0; i < b->n && rc == UP_OK; i++)
+            rc = up_store_put_status(L->st, (const char *)b->ids.p + b->rows[i].id_off,
+                                     b->rows[i].ts, b->rows[i].active, L->err, L->errlen);
+        pthread_mutex_lock(&q->mu);
+        q->tail++;
+        if (rc != UP_OK)
+            q->stop = 1;
+        pthread_cond_broadcast(&q->cv);
+        pthread_mutex_unlock(&q->mu);
+        if (rc != UP_OK)
+            break;
+    }
+    pthread_join(th, NULL);
+    if (rc == UP_OK && q->rc != UP_OK)
+        rc = up_errf(q->rc, L->err, L->errlen, "%s", q->err);
+out:
+    for (i = 0; i < PIPE_BLOCKS; i++)
+        up_buf_free(&q->blocks[i].ids);
+    pthread_mutex_destroy(&q->mu);
+    pthread_cond_destroy(&q->cv);
+    free(q);
+    return rc;
+}
+
 /* Makes the rejects file's folder when it is missing (the default is reports/). */
 static void make_parent(const char *path)
 {
@@ -329,7 +498,7 @@ enum up_code up_load_run(const char *db_url, const struct up_load_opts *opts,
                          struct up_load_stats *stats, char *err, size_t errlen)
 {
     struct up_store *st = NULL;
-    struct loader L = {NULL, opts, stats, NULL, NULL, NULL, NULL, NULL, err, errlen};
+    struct loader L = {NULL, opts, stats, NULL, NULL, NULL, NULL, NULL, err, errlen, NULL, NULL};
     struct up_csvin *in[UP_NFILES] = {NULL, NULL, NULL};
     char tmp_rejects[4096] = "";
     enum up_code rc = UP_OK;
@@ -393,9 +562,14 @@ enum up_code up_load_run(const char *db_url, const struct up_load_opts *opts,
     /* One transaction: the order of the files does not matter to a reader. */
     {
         static const int order[UP_NFILES] = {UP_FILE_TZ, UP_FILE_HOURS, UP_FILE_STATUS};
-        for (i = 0; i < UP_NFILES && rc == UP_OK; i++)
-            if (in[order[i]])
+        for (i = 0; i < UP_NFILES && rc == UP_OK; i++) {
+            if (!in[order[i]])
+                continue;
+            if (order[i] == UP_FILE_STATUS)
+                rc = load_polls_threaded(&L, in[order[i]]);
+            else
                 rc = load_file(&L, order[i], in[order[i]]);
+        }
     }
     if (rc != UP_OK)
         goto out;

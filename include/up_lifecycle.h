@@ -36,8 +36,10 @@ struct up_trigger {
  * Starts a run and returns once it is recorded: the status file exists (Running and
  * mpirun's pid for a local run, Pending and the job id for Slurm). The source reaches the
  * run only through the environment ($UPTIME_DB, exported by name to sbatch), never on a
- * command line; this process's environment gets UPTIME_DB, UPTIME_HOME, UPTIME_REPORT and
- * UPTIME_CTL set. The id goes to id_out. Returns UP_OK; UP_EUSAGE for a malformed or
+ * command line: the run's environment is this process's with UPTIME_DB, UPTIME_HOME,
+ * UPTIME_REPORT and UPTIME_CTL set, built for exec; this process's own is left unchanged,
+ * so that a threaded caller (the HTTP server) may call this from any thread. The id goes
+ * to id_out. Returns UP_OK; UP_EUSAGE for a malformed or
  * already used id; UP_EFAIL when the run could not be started (program missing, sbatch
  * refused: the status file then says Failed); UP_EIO for the reports folder. err says why.
  */

@@ -98,10 +98,11 @@ static void self_proc(struct up_proc_id *p, long pid)
 
 /*
  * Runs argv with stdin from /dev/null and stdout (and stderr when with_err) into out[n]
- * (terminated, the rest dropped). Returns the exit status as the shell gives it (128 +
+ * (terminated, the rest dropped); in env when it is not NULL (argv[0] then a path), else in
+ * this process's environment. Returns the exit status as the shell gives it (128 +
  * signal), or -1 when it could not be started (errno-style message in out).
  */
-static int run_capture(char *const argv[], int with_err, char *out, size_t n)
+static int run_capture_env(char *const argv[], char *const env[], int with_err, char *out, size_t n)
 {
     int fds[2], status = 0;
     size_t used = 0;
@@ -130,7 +131,10 @@ static int run_capture(char *const argv[], int with_err, char *out, size_t n)
         if (with_err)
             dup2(fds[1], 2);
         close(fds[0]);
-        execvp(argv[0], argv);
+        if (env)
+            execve(argv[0], argv, env);
+        else
+            execvp(argv[0], argv);
         fprintf(stdout, "cannot run %s: %s", argv[0], strerror(errno));
         _exit(127);
     }
@@ -154,6 +158,11 @@ static int run_capture(char *const argv[], int with_err, char *out, size_t n)
         if (errno != EINTR)
             return -1;
     return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+}
+
+static int run_capture(char *const argv[], int with_err, char *out, size_t n)
+{
+    return run_capture_env(argv, NULL, with_err, out, n);
 }
 
 static const char *signal_name(int sig)
@@ -205,22 +214,73 @@ static int make_dirs(const char *path)
     return mkdir(buf, 0777) != 0 && errno != EEXIST ? -1 : 0;
 }
 
-/* 1 if name is an executable file in $PATH (or a path to one). */
-static int in_path(const char *name)
+/* 1 if name is an executable file in $PATH (or a path to one); its path goes to buf[n]. */
+static int in_path(const char *name, char *buf, size_t n)
 {
     const char *path = getenv("PATH"), *p;
-    char buf[PATH_MAX];
 
     if (strchr(name, '/'))
-        return access(name, X_OK) == 0;
+        return fits(snprintf(buf, n, "%s", name), n) && access(name, X_OK) == 0;
     for (p = path ? path : "/usr/bin:/bin"; *p;) {
         size_t k = strcspn(p, ":");
-        int n = snprintf(buf, sizeof buf, "%.*s/%s", (int)k, k ? p : ".", name);
-        if (n > 0 && (size_t)n < sizeof buf && access(buf, X_OK) == 0)
+        int r = snprintf(buf, n, "%.*s/%s", (int)k, k ? p : ".", name);
+        if (fits(r, n) && access(buf, X_OK) == 0)
             return 1;
         p += k + (p[k] == ':');
     }
     return 0;
+}
+
+/* The run's environment: this process's, with UPTIME_DB, UPTIME_HOME, UPTIME_REPORT and
+ * UPTIME_CTL replaced. Built before fork, so that neither this process's environment is
+ * changed (setenv is unsafe beside other threads, e.g. in the HTTP server) nor the child
+ * allocates. NULL when out of memory; freed with env_free. */
+static const char *const run_vars[] = {"UPTIME_DB", "UPTIME_HOME", "UPTIME_REPORT", "UPTIME_CTL"};
+#define N_RUN_VARS (sizeof run_vars / sizeof run_vars[0])
+
+static void env_free(char **env)
+{
+    size_t i;
+
+    if (!env)
+        return;
+    for (i = 0; i < N_RUN_VARS; i++)
+        free(env[i]);
+    free(env);
+}
+
+static char **env_for_run(const char *const values[N_RUN_VARS])
+{
+    extern char **environ;
+    size_t n = 0, k, i, j;
+    char **env;
+
+    while (environ && environ[n])
+        n++;
+    /* Our own variables first (env[0..3], freed by env_free), then the others. */
+    env = calloc(n + N_RUN_VARS + 1, sizeof *env);
+    if (!env)
+        return NULL;
+    for (i = 0; i < N_RUN_VARS; i++) {
+        size_t len = strlen(run_vars[i]) + strlen(values[i]) + 2;
+        env[i] = malloc(len);
+        if (!env[i]) {
+            env_free(env);
+            return NULL;
+        }
+        snprintf(env[i], len, "%s=%s", run_vars[i], values[i]);
+    }
+    for (k = N_RUN_VARS, j = 0; j < n; j++) {
+        int ours = 0;
+        for (i = 0; i < N_RUN_VARS; i++) {
+            size_t l = strlen(run_vars[i]);
+            ours |= strncmp(environ[j], run_vars[i], l) == 0 && environ[j][l] == '=';
+        }
+        if (!ours)
+            env[k++] = environ[j];
+    }
+    env[k] = NULL;
+    return env;
 }
 
 /* A growable argv, capped: the trigger's command lines have a known, small shape. */
@@ -250,7 +310,7 @@ static int add_num(struct argv_buf *a, long v)
 /* The local launcher: the wrapper (jobs/trigger_report --run-local, which sets up Open MPI's
  * environment) detached in a session of its own, its output in the log. Returns its pid,
  * or -1 (errno set). */
-static pid_t start_wrapper(char *const argv[], const char *log)
+static pid_t start_wrapper(char *const argv[], char *const env[], const char *log)
 {
     pid_t pid = fork();
 
@@ -271,7 +331,7 @@ static pid_t start_wrapper(char *const argv[], const char *log)
         close(null);
         close(out);
     }
-    execv(argv[0], argv);
+    execve(argv[0], argv, env);
     fprintf(stderr, "trigger_report: cannot run %s: %s\n", argv[0], strerror(errno));
     _exit(127);
 }
@@ -291,9 +351,11 @@ static void parse_job_id(char *out)
     out[strcspn(out, ";")] = '\0';
 }
 
-/* Submits the batch job (status Pending written, lock held); records its id or Failed. */
+/* Submits the batch job (status Pending written, lock held) as sbatch (its path) in env;
+ * records its id or Failed. */
 static enum up_code submit_slurm(const struct up_trigger *t, struct up_status *st, const char *dir,
-                                 const char *id, const char *log, char *err, size_t errlen)
+                                 const char *id, const char *log, const char *sbatch,
+                                 char *const env[], char *err, size_t errlen)
 {
     struct argv_buf a = {{0}, {{0}}, 0, 0};
     char name[UP_REPORT_ID_MAX + 16], script[PATH_MAX], out[CAPTURE_MAX], why[1024];
@@ -306,7 +368,7 @@ static enum up_code submit_slurm(const struct up_trigger *t, struct up_status *s
         snprintf(err, errlen, "project folder path too long: %s", t->home);
         return UP_EUSAGE;
     }
-    bad |= add(&a, "sbatch") | add(&a, "--parsable") | add(&a, "--job-name") | add(&a, name);
+    bad |= add(&a, sbatch) | add(&a, "--parsable") | add(&a, "--job-name") | add(&a, name);
     bad |= add(&a, "--ntasks") | add_num(&a, t->ranks) | add(&a, "--time");
     bad |= add_num(&a, t->time_min > 0 ? t->time_min : 30);
     bad |= add(&a, "--output") | add(&a, log) | add(&a, "--error") | add(&a, log);
@@ -327,7 +389,7 @@ static enum up_code submit_slurm(const struct up_trigger *t, struct up_status *s
         snprintf(err, errlen, "too many sbatch options");
         return UP_EUSAGE;
     }
-    code = run_capture(a.v, 1, out, sizeof out);
+    code = run_capture_env(a.v, env, 1, out, sizeof out);
     if (code != 0) {
         size_t k = strlen(out);
         while (k > 0 && (out[k - 1] == '\n' || out[k - 1] == '\r'))
@@ -346,7 +408,9 @@ enum up_code up_lifecycle_trigger(const struct up_trigger *t, char id_out[UP_REP
                                   char *err, size_t errlen)
 {
     char dir[PATH_MAX], source[PATH_MAX + 16], log[PATH_MAX], path[PATH_MAX], host[256];
-    char wrapper[PATH_MAX];
+    char wrapper[PATH_MAX], sbatch[PATH_MAX];
+    const char *values[N_RUN_VARS];
+    char **env = NULL;
     struct up_status *st = NULL;
     struct up_submit sub;
     struct up_proc_id w;
@@ -366,7 +430,7 @@ enum up_code up_lifecycle_trigger(const struct up_trigger *t, char id_out[UP_REP
         snprintf(id_out, UP_REPORT_ID_MAX + 1, "%s", uuid);
     }
     if (t->slurm) {
-        if (!in_path("sbatch")) {
+        if (!in_path("sbatch", sbatch, sizeof sbatch)) {
             snprintf(err, errlen, "sbatch not found (install slurm-wlm)");
             return UP_EFAIL;
         }
@@ -396,25 +460,32 @@ enum up_code up_lifecycle_trigger(const struct up_trigger *t, char id_out[UP_REP
         snprintf(err, errlen, "the source is too long, or the working folder unreadable");
         return UP_EUSAGE;
     }
-    if (setenv("UPTIME_DB", source, 1) != 0 || setenv("UPTIME_HOME", t->home, 1) != 0 ||
-        setenv("UPTIME_REPORT", t->program, 1) != 0 || setenv("UPTIME_CTL", t->ctl, 1) != 0) {
-        snprintf(err, errlen, "out of memory");
-        return UP_ENOMEM;
-    }
     if (!fits(snprintf(log, sizeof log, "%s/%s.log", dir, id_out), sizeof log) ||
         !fits(snprintf(path, sizeof path, "%s/%s.csv", dir, id_out), sizeof path)) {
         snprintf(err, errlen, "reports folder path too long: %s", dir);
         return UP_EUSAGE;
+    }
+    values[0] = source;
+    values[1] = t->home;
+    values[2] = t->program;
+    values[3] = t->ctl;
+    env = env_for_run(values);
+    if (!env) {
+        snprintf(err, errlen, "out of memory");
+        return UP_ENOMEM;
     }
     hostname(host, sizeof host);
 
     /* Held until every field of ours is written: the wrapper and the batch script wait
      * for it before they start the job. */
     rc = up_status_open(dir, id_out, &st, err, errlen);
-    if (rc != UP_OK)
+    if (rc != UP_OK) {
+        env_free(env);
         return rc == UP_ENOMEM ? rc : UP_EFAIL;
+    }
     if (up_status_info(st)->exists || access(path, F_OK) == 0) {
         up_status_close(st);
+        env_free(env);
         snprintf(err, errlen, "report id '%s' is already used in %s", id_out, dir);
         return UP_EUSAGE;
     }
@@ -428,7 +499,7 @@ enum up_code up_lifecycle_trigger(const struct up_trigger *t, char id_out[UP_REP
     if (rc != UP_OK)
         goto out;
     if (t->slurm) {
-        rc = submit_slurm(t, st, dir, id_out, log, err, errlen);
+        rc = submit_slurm(t, st, dir, id_out, log, sbatch, env, err, errlen);
         goto out;
     }
     {
@@ -443,7 +514,7 @@ enum up_code up_lifecycle_trigger(const struct up_trigger *t, char id_out[UP_REP
         bad |= add(&a, "--reports-dir") | add(&a, dir) | add(&a, "--report-id") | add(&a, id_out);
         if (t->now)
             bad |= add(&a, "--now") | add(&a, t->now);
-        w.pid = bad ? -1 : start_wrapper(a.v, log);
+        w.pid = bad ? -1 : start_wrapper(a.v, env, log);
         if (w.pid < 0) {
             char why[PATH_MAX + 64], e[256];
             snprintf(why, sizeof why, "cannot start %s: %s", wrapper,
@@ -459,6 +530,7 @@ enum up_code up_lifecycle_trigger(const struct up_trigger *t, char id_out[UP_REP
     }
 out:
     up_status_close(st);
+    env_free(env);
     if (rc != UP_OK || t->slurm)
         return rc;
     /* The wrapper records mpirun's pid as soon as it has the lock (some 50 ms): wait for

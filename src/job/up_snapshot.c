@@ -123,6 +123,8 @@ static enum up_code read_polls(struct snap *s)
         ids[i] = UP_SHARE_STORE(&p->share, i)->id;
     rc = up_store_open(s->o->db, UP_STORE_READ, &st, s->d.err, ERRLEN);
     if (rc == UP_OK)
+        rc = up_store_read_at(st, s->plan.token, s->d.err, ERRLEN);
+    if (rc == UP_OK)
         rc = up_store_polls(st, ids, n, s->lo, s->plan.now, &sink, s->d.err, ERRLEN);
     if (p->rc != UP_OK) {
         rc = p->rc;
@@ -639,12 +641,15 @@ enum up_code up_snapshot_run(const struct up_snapshot_opts *o, MPI_Comm caller)
         snprintf(s.d.err, ERRLEN, "--days must be 7 or more (a report reads a week)");
         rc = UP_EUSAGE;
     } else if (s.d.rank == 0) {
-        rc = up_plan_read(&s.plan, o->db, o->has_now, o->now, s.d.err, ERRLEN);
+        rc = up_plan_read_pinned(&s.plan, o->db, o->has_now, o->now, s.d.err, ERRLEN);
     }
     rc = up_dist_agree(&s.d, rc);
     if (rc != UP_OK)
         goto done;
     up_dist_bcast_now(&s.d, &s.plan);
+    /* Every rank reads the view rank 0 planned on: a snapshot taken during a load holds
+     * the database before it or after it, never a mix. */
+    UP_MPI_CHECK(s.d.comm, MPI_Bcast(s.plan.token, sizeof s.plan.token, MPI_CHAR, 0, s.d.comm));
     s.lo = s.plan.now - (int64_t)o->days * UP_USEC_PER_DAY;
     rc = share_zones(&s);
     if (rc == UP_OK)

@@ -16,6 +16,7 @@ struct up_job_opts {
     int has_now;
     const char *tzdir; /* NULL: $TZDIR or /usr/share/zoneinfo */
     int quiet;         /* no run summary on stdout */
+    int progress_ms;   /* least time between two progress writes; 0: 500 ms */
 };
 
 /*

@@ -71,6 +71,116 @@ static enum up_code plan(struct job *j)
 
 /* ---- Phase 2: contiguous ranges balanced by weight, packed and scattered. ---- */
 
+/* ---- Phase 3's progress: stores computed on every rank, seen by rank 0. ---- */
+
+/*
+ * Each rank but 0 sends exactly PROGRESS_MSGS small messages to rank 0 over its life, the
+ * k-th once it has computed k/PROGRESS_MSGS of its stores (the rest at its end, even when
+ * it failed), so rank 0 knows how many to receive and no collective is needed per store.
+ * Rank 0 takes them while it computes its own stores and while it waits for the others,
+ * and rewrites the status file's progress at most every --progress-ms (500 ms).
+ */
+#define PROGRESS_MSGS 20
+#define TAG_PROGRESS 12
+
+struct progress {
+    struct job *j;
+    size_t n;                     /* this rank's stores */
+    int sent;                     /* ranks but 0: messages sent */
+    int64_t value[PROGRESS_MSGS]; /* their payloads, alive until the sends complete */
+    MPI_Request req[PROGRESS_MSGS];
+    int64_t *done_of; /* rank 0: the latest count of each rank */
+    int64_t total;    /* rank 0: stores of the plan */
+    int received;     /* rank 0 */
+    double last_write;
+};
+
+static void progress_write(struct progress *p, int force)
+{
+    const struct up_job_opts *o = p->j->o;
+    double now = up_job_wall();
+    int64_t done = 0;
+    char err[ERRLEN];
+    int r;
+
+    if (!force && now - p->last_write < (o->progress_ms > 0 ? o->progress_ms : 500) / 1e3)
+        return;
+    p->last_write = now;
+    for (r = 0; r < p->j->d.size; r++)
+        done += p->done_of[r];
+    UP_LOG(DEBUG, "progress: %lld of %lld stores computed", (long long)done, (long long)p->total);
+    /* 10 when the computing starts, 90 when the last store is done. */
+    status_warn(up_status_progress(o->reports_dir, o->report_id, UP_PHASE_COMPUTING,
+                                   (int)(10 + (p->total ? 80 * done / p->total : 80)), -1, err,
+                                   sizeof err),
+                err);
+}
+
+/* Rank 0: takes the progress messages that have arrived (all that remain, if block). */
+static void progress_take(struct progress *p, int block)
+{
+    int want = PROGRESS_MSGS * (p->j->d.size - 1);
+
+    while (p->received < want) {
+        MPI_Status st;
+        int64_t v;
+        int any = 1;
+        if (!block)
+            UP_MPI_CHECK(p->j->d.comm,
+                         MPI_Iprobe(MPI_ANY_SOURCE, TAG_PROGRESS, p->j->d.comm, &any, &st));
+        if (!any)
+            break;
+        UP_MPI_CHECK(p->j->d.comm,
+                     MPI_Recv(&v, 1, MPI_INT64_T, MPI_ANY_SOURCE, TAG_PROGRESS, p->j->d.comm, &st));
+        p->received++;
+        if (p->done_of) { /* without it (out of memory) the messages are still taken */
+            p->done_of[st.MPI_SOURCE] = v;
+            progress_write(p, 0);
+        }
+    }
+}
+
+static void progress_send(struct progress *p, int64_t done)
+{
+    p->value[p->sent] = done;
+    UP_MPI_CHECK(p->j->d.comm, MPI_Isend(&p->value[p->sent], 1, MPI_INT64_T, 0, TAG_PROGRESS,
+                                         p->j->d.comm, &p->req[p->sent]));
+    p->sent++;
+}
+
+/* The worker's hook, after each store. */
+static void progress_on_store(void *ctx, size_t done)
+{
+    struct progress *p = ctx;
+
+    if (p->j->d.rank == 0) {
+        if (p->done_of)
+            p->done_of[0] = (int64_t)done;
+        progress_take(p, 0);
+        return;
+    }
+    /* The k-th message once done reaches ceil(k n / PROGRESS_MSGS). */
+    while (p->sent < PROGRESS_MSGS && done * PROGRESS_MSGS >= (size_t)(p->sent + 1) * p->n)
+        progress_send(p, (int64_t)done);
+}
+
+/* Every rank, after its worker (whatever happened): the ranks but 0 send what is left
+ * and complete their sends; rank 0 receives everything. */
+static void progress_end(struct progress *p, int64_t done)
+{
+    if (p->j->d.rank == 0) {
+        if (p->done_of)
+            p->done_of[0] = done;
+        progress_take(p, 1);
+        if (p->done_of)
+            progress_write(p, 1); /* every rank's last count, whatever the interval */
+        return;
+    }
+    while (p->sent < PROGRESS_MSGS)
+        progress_send(p, done);
+    UP_MPI_CHECK(p->j->d.comm, MPI_Waitall(PROGRESS_MSGS, p->req, MPI_STATUSES_IGNORE));
+}
+
 /* ---- Phase 4: the rows to rank 0, streamed rank by rank, which is store order. ---- */
 
 /* Bytes of formatted rows per message: rank 0 holds two of them, whatever the platform. */
@@ -259,6 +369,7 @@ enum up_code up_job_run(struct up_job_opts *o, MPI_Comm caller)
 {
     struct job j;
     struct up_report_writer *rep = NULL;
+    struct progress prog;
     enum up_code rc = UP_OK;
     double t0;
     char err[ERRLEN];
@@ -286,9 +397,24 @@ enum up_code up_job_run(struct up_job_opts *o, MPI_Comm caller)
         status_warn(up_status_progress(o->reports_dir, o->report_id, UP_PHASE_COMPUTING, 10,
                                        (int64_t)UP_PLAN_N(&j.plan), err, sizeof err),
                     err);
+    memset(&prog, 0, sizeof prog);
+    prog.j = &j;
+    prog.n = UP_SHARE_N(&j.share);
+    prog.total = (int64_t)UP_PLAN_N(&j.plan);
+    if (j.d.rank == 0) {
+        prog.done_of = calloc((size_t)j.d.size, sizeof *prog.done_of);
+        if (!prog.done_of && rc == UP_OK) {
+            snprintf(j.d.err, ERRLEN, "out of memory");
+            rc = UP_ENOMEM;
+        }
+    }
+    j.worker.on_store = progress_on_store;
+    j.worker.on_store_ctx = &prog;
     if (rc == UP_OK)
         rc = up_worker_run_at(&j.worker, &j.share, o->db, j.plan.token, o->tzdir, j.plan.now,
                               j.plan.has_now, j.d.err, ERRLEN);
+    progress_end(&prog, (int64_t)j.worker.cur);
+    free(prog.done_of);
     rc = up_dist_agree(&j.d, rc);
     if (rc != UP_OK)
         goto done;

@@ -91,9 +91,9 @@ void up_plan_balance(const struct up_plan *p, int size, size_t *cut);
 /*
  * Appends stores [from, to) of p to out (a byte buffer, elem 1) in the wire format that
  * up_share_unpack reads: per store the id and zone name (NUL-terminated), the zone's
- * index in the plan (int32, -1: the default), the row count (uint32) and each hours row field by field (int32 day, int64 start, int64 end; no
- * padding bytes). Returns UP_OK, or UP_ENOMEM when out passes its cap (an MPI count) or
- * memory runs out, with a message in err.
+ * index in the plan (int32, -1: the default), the row count (uint32) and each hours row field by
+ * field (int32 day, int64 start, int64 end; no padding bytes). Returns UP_OK, or UP_ENOMEM when out
+ * passes its cap (an MPI count) or memory runs out, with a message in err.
  */
 enum up_code up_plan_pack(const struct up_plan *p, size_t from, size_t to, struct up_buf *out,
                           char *err, size_t errlen) UP_WARN_UNUSED;
@@ -101,10 +101,10 @@ enum up_code up_plan_pack(const struct up_plan *p, size_t from, size_t to, struc
 /* ---- One rank's share: what it gets from the scatter. ---- */
 
 struct up_share_store {
-    const char *id;   /* points into the share's buffer */
-    const char *zone; /* points into the share's buffer */
+    const char *id;     /* points into the share's buffer */
+    const char *zone;   /* points into the share's buffer */
     int32_t zone_index; /* in the plan's zone table, -1: the default (no zone row) */
-    size_t hours_off; /* rows hours[hours_off .. hours_off + nhours) */
+    size_t hours_off;   /* rows hours[hours_off .. hours_off + nhours) */
     uint32_t nhours;
 };
 
@@ -137,6 +137,10 @@ struct up_worker {
     struct up_result *out; /* one per store of the share, in its order (owned) */
     int64_t polls_read;
     double read_s, compute_s; /* wall time streaming polls, and computing */
+    /* Called after each store is computed with the number done so far (NULL: none); set
+     * before up_worker_run, which keeps it. */
+    void (*on_store)(void *ctx, size_t done);
+    void *on_store_ctx;
     /* private */
     size_t cur;
     struct up_buf polls; /* struct up_poll of the store being collected */

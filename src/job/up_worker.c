@@ -57,6 +57,8 @@ static int advance_to(struct up_worker *w, const char *id)
         if (w->rc != UP_OK)
             return 1;
         w->cur++;
+        if (w->on_store)
+            w->on_store(w->on_store_ctx, w->cur);
     }
     if (id && w->cur == n) {
         snprintf(w->err, sizeof w->err,
@@ -112,7 +114,13 @@ enum up_code up_worker_run_at(struct up_worker *w, const struct up_share *share,
     enum up_code rc;
     double t0 = up_job_wall();
 
-    memset(w, 0, sizeof *w);
+    {
+        void (*on_store)(void *, size_t) = w->on_store;
+        void *ctx = w->on_store_ctx;
+        memset(w, 0, sizeof *w);
+        w->on_store = on_store;
+        w->on_store_ctx = ctx;
+    }
     w->share = share;
     w->now = now;
     w->lo = now - UP_USEC_PER_WEEK;

@@ -1,4 +1,5 @@
 /* uptime_report: the MPI batch job. Thin main: init, parse, run, finalize. */
+#include <errno.h>
 #include <getopt.h>
 #include <mpi.h>
 #include <stdio.h>
@@ -20,6 +21,8 @@ static void usage(FILE *f)
           "      --now TS          report as of TS (SPEC timestamp, e.g. '2023-01-25 18:13:22 "
           "UTC');\n"
           "                        later polls are ignored (default: the latest poll)\n"
+          "      --progress-ms MS  least time between two progress updates of the status\n"
+          "                        file while the stores are computed (default 500)\n"
           "  -q, --quiet           no run summary\n"
           "  -v, --verbose         debug logging\n"
           "  -h, --help            this help\n\n"
@@ -30,19 +33,21 @@ static void usage(FILE *f)
 
 /* Options with no short form (each short option means one thing in every program:
  * README "Options"). */
-enum { OPT_NOW = 256 };
+enum { OPT_NOW = 256, OPT_PROGRESS_MS };
 
 /* Parses the command line (same on every rank). Returns -1 to continue, else an exit code. */
 static int parse(int argc, char **argv, struct up_job_opts *o, int rank, int *verbose)
 {
-    static const struct option longopts[] = {{"db", required_argument, NULL, 'd'},
-                                             {"report-id", required_argument, NULL, 'i'},
-                                             {"reports-dir", required_argument, NULL, 'r'},
-                                             {"now", required_argument, NULL, OPT_NOW},
-                                             {"quiet", no_argument, NULL, 'q'},
-                                             {"verbose", no_argument, NULL, 'v'},
-                                             {"help", no_argument, NULL, 'h'},
-                                             {NULL, 0, NULL, 0}};
+    static const struct option longopts[] = {
+        {"db", required_argument, NULL, 'd'},
+        {"report-id", required_argument, NULL, 'i'},
+        {"reports-dir", required_argument, NULL, 'r'},
+        {"now", required_argument, NULL, OPT_NOW},
+        {"progress-ms", required_argument, NULL, OPT_PROGRESS_MS},
+        {"quiet", no_argument, NULL, 'q'},
+        {"verbose", no_argument, NULL, 'v'},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0}};
     const char *why = NULL;
     int c;
 
@@ -78,6 +83,22 @@ static int parse(int argc, char **argv, struct up_job_opts *o, int rank, int *ve
             }
             o->has_now = 1;
             break;
+        case OPT_PROGRESS_MS: {
+            char *end = NULL;
+            long v;
+            errno = 0;
+            v = strtol(optarg, &end, 10);
+            if (errno != 0 || end == optarg || *end != '\0' || v < 1 || v > 3600000) {
+                if (rank == 0)
+                    fprintf(stderr,
+                            "uptime_report: --progress-ms needs 1 to 3600000 milliseconds, "
+                            "not '%s'\n",
+                            optarg);
+                return UP_EUSAGE;
+            }
+            o->progress_ms = (int)v;
+            break;
+        }
         case 'q':
             o->quiet = 1;
             break;

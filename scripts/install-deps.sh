@@ -13,6 +13,7 @@ PACKAGES=(
   libpq-dev postgresql
   libhdf5-openmpi-dev hdf5-tools
   slurm-wlm munge
+  libmicrohttpd-dev wrk
   iproute2 util-linux
 )
 

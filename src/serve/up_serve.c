@@ -40,6 +40,8 @@
 #define CHILDREN_CAP 4096
 /* libmicrohttpd's threads: the lifecycle's deepest path (a Slurm query) needs ~150 KiB. */
 #define THREAD_STACK (1024 * 1024)
+/* Bytes of an over-long body without Content-Length read and dropped before the 413. */
+#define DISCARD_MAX (1024 * 1024)
 /* A status-file writer of ours waits at most this long for a report's lock. */
 #define LOCK_WAIT_MS 5000
 
@@ -64,7 +66,7 @@ struct req {
     char path[PATH_SHOWN_MAX + 1]; /* printable bytes only, for the access log */
     int route_checked;
     int too_big;
-    size_t body_len;
+    size_t body_len, discarded;
     char *body; /* POST /trigger_report only, max_body + 1 bytes */
     unsigned code;
     uint64_t bytes;
@@ -566,19 +568,21 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *con, const c
     if (*upload_size > 0) {
         size_t n = *upload_size;
         *upload_size = 0;
-        if (r->too_big)
-            return MHD_YES;
-        if (!r->body || r->body_len + n > s->c.max_body) {
+        /* libmicrohttpd answers only before the body or after it: a body without a length
+         * that grows past the cap is discarded up to DISCARD_MAX more, then the connection
+         * is closed. */
+        if (r->too_big || !r->body || r->body_len + n > s->c.max_body) {
             r->too_big = 1;
-            return send_detail(con, s, r, MHD_HTTP_CONTENT_TOO_LARGE, NULL, NULL,
-                               "request body larger than %zu bytes", s->c.max_body);
+            r->discarded += n;
+            return r->discarded > DISCARD_MAX ? MHD_NO : MHD_YES;
         }
         memcpy(r->body + r->body_len, upload, n);
         r->body_len += n;
         return MHD_YES;
     }
     if (r->too_big)
-        return MHD_YES;
+        return send_detail(con, s, r, MHD_HTTP_CONTENT_TOO_LARGE, NULL, NULL,
+                           "request body larger than %zu bytes", s->c.max_body);
     switch (rt) {
     case ROUTE_HEALTH:
         return send_buf(con, s, r, MHD_HTTP_OK, "application/json", "{\"ok\": true}\n", 13);

@@ -36,6 +36,7 @@ static void usage(FILE *f)
           "      --time MIN            Slurm time limit (default 30)\n"
           "  -N, --nodes K             Slurm nodes\n"
           "  -p, --partition P         Slurm partition\n"
+          "      --sbatch-arg ARG      extra sbatch option, repeatable (--sbatch-arg=--hold)\n"
           "      --token-file FILE     every request needs 'Authorization: Bearer <token>',\n"
           "                            the token being FILE's first line\n"
           "      --max-connections N   open connections in all (default 512)\n"
@@ -65,8 +66,11 @@ enum {
     OPT_TIMEOUT,
     OPT_MAX_BODY,
     OPT_MAX_RUNNING,
-    OPT_GRACE
+    OPT_GRACE,
+    OPT_SBATCH_ARG
 };
+/* --sbatch-arg may be given this many times. */
+#define MAX_SBATCH_ARGS 32
 
 /* s as a whole number in [1, max]; -1 if it is not one. */
 static long number(const char *s, long max)
@@ -133,6 +137,7 @@ int main(int argc, char **argv)
         {"max-body", required_argument, NULL, OPT_MAX_BODY},
         {"max-running", required_argument, NULL, OPT_MAX_RUNNING},
         {"grace", required_argument, NULL, OPT_GRACE},
+        {"sbatch-arg", required_argument, NULL, OPT_SBATCH_ARG},
         {"quiet", no_argument, NULL, 'q'},
         {"verbose", no_argument, NULL, 'v'},
         {"help", no_argument, NULL, 'h'},
@@ -140,6 +145,7 @@ int main(int argc, char **argv)
     struct up_serve_config c;
     struct paths p;
     static char token[TOKEN_MAX];
+    static char *sbatch_args[MAX_SBATCH_ARGS];
     const char *token_file = NULL, *e, *mpiexec = getenv("MPIEXEC");
     char err[2048];
     int ch, verbose = 0, slurm_only = 0;
@@ -205,6 +211,15 @@ int main(int argc, char **argv)
             c.run.partition = optarg;
             slurm_only = 1;
             break;
+        case OPT_SBATCH_ARG:
+            if (c.run.n_sbatch_args >= MAX_SBATCH_ARGS) {
+                fprintf(stderr, "uptime_serve: at most %d --sbatch-arg\n", MAX_SBATCH_ARGS);
+                return UP_EUSAGE;
+            }
+            sbatch_args[c.run.n_sbatch_args++] = optarg;
+            c.run.sbatch_args = sbatch_args;
+            slurm_only = 1;
+            break;
         case OPT_TOKEN_FILE:
             token_file = optarg;
             break;
@@ -228,7 +243,8 @@ int main(int argc, char **argv)
         return UP_EUSAGE;
     }
     if (slurm_only && !c.run.slurm) {
-        fprintf(stderr, "uptime_serve: --time, --nodes and --partition need --slurm\n");
+        fprintf(stderr,
+                "uptime_serve: --time, --nodes, --partition and --sbatch-arg need --slurm\n");
         return UP_EUSAGE;
     }
     if (!c.run.source[0] || !c.run.reports_dir[0]) {

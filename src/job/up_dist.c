@@ -118,3 +118,346 @@ out:
     up_buf_free(&packed);
     return rc;
 }
+
+/* ---- The streamed scatter: rank 0 never holds the platform's metadata. ---- */
+
+/* Bytes of records per message; rank 0 holds one buffer, each rank one. */
+#define META_CHUNK ((size_t)1 << 18)
+#define TAG_META 13
+
+/* Record kinds on the wire: a store, an hours row, a zone. Each record is the kind byte,
+ * the id and its NUL, then: a store's weight (int64), a row's day, start and end (int32,
+ * int64, int64), or a zone name and its NUL. */
+enum { REC_STORE = 'S', REC_HOURS = 'H', REC_ZONE = 'Z' };
+#define MAX_ID_BYTES 1024
+#define MAX_ZONE_BYTES 128
+#define MAX_RECORD (1 + MAX_ID_BYTES + 1 + MAX_ZONE_BYTES + 1)
+
+/* A builder fed records in order: it rewinds its cursor as the kind changes. */
+struct feeder {
+    struct up_plan_builder *b;
+    char last;
+    int failed;
+};
+
+/* Feeds the record at rec (avail bytes); returns its length, or 0 if it is cut short. */
+static size_t feed(struct feeder *fd, const char *rec, size_t avail)
+{
+    const char *id = rec + 1, *f;
+    size_t idlen, len;
+    int bad = 0;
+
+    if (avail < 2)
+        return 0;
+    idlen = strnlen(id, avail - 1);
+    if (idlen + 2 > avail)
+        return 0;
+    f = id + idlen + 1;
+    len = (size_t)(f - rec);
+    if (rec[0] != fd->last) {
+        up_plan_builder_rewind(fd->b);
+        fd->last = rec[0];
+    }
+    switch (rec[0]) {
+    case REC_STORE: {
+        int64_t w;
+        if (avail < len + 8)
+            return 0;
+        memcpy(&w, f, 8);
+        bad = up_plan_builder_store(fd->b, id, w);
+        len += 8;
+        break;
+    }
+    case REC_HOURS: {
+        struct up_hours_row row;
+        int32_t day;
+        if (avail < len + 20)
+            return 0;
+        memcpy(&day, f, 4);
+        memcpy(&row.start_us, f + 4, 8);
+        memcpy(&row.end_us, f + 12, 8);
+        row.day = day;
+        bad = up_plan_builder_hours(fd->b, id, &row);
+        len += 20;
+        break;
+    }
+    case REC_ZONE: {
+        size_t zl = strnlen(f, avail - len);
+        if (len + zl + 1 > avail)
+            return 0;
+        bad = up_plan_builder_zone(fd->b, id, f);
+        len += zl + 1;
+        break;
+    }
+    default:
+        return 0;
+    }
+    if (bad)
+        fd->failed = 1;
+    return len;
+}
+
+/* Rank 0's side: the destination of each row, the outgoing chunk, its own builder. */
+struct streamer {
+    struct up_dist *d;
+    struct feeder own; /* rank 0's own stores */
+    char *buf;
+    size_t used;
+    int dest; /* the rank the buffer is for */
+    /* the balance, in one pass over the stores */
+    int64_t total, acc, nstores;
+    int cur;      /* the rank taking stores */
+    char **first; /* each rank's first store id (NULL: it has none) */
+    int *with;    /* the ranks that have stores, ascending, nwith of them */
+    int nwith;
+    int oom;
+};
+
+static void flush(struct streamer *s)
+{
+    if (s->used > 0)
+        UP_MPI_CHECK(s->d->comm,
+                     MPI_Send(s->buf, (int)s->used, MPI_CHAR, s->dest, TAG_META, s->d->comm));
+    s->used = 0;
+}
+
+/* A record for rank dest: rank 0's own go straight to its builder; the others' are sent
+ * when the destination changes or the chunk is full (rows come in id order, so one
+ * destination at a time). */
+static void put_record(struct streamer *s, int dest, const char *rec, size_t len)
+{
+    if (dest == 0) {
+        if (s->own.b)
+            feed(&s->own, rec, len);
+        return;
+    }
+    if (dest != s->dest || META_CHUNK - s->used < len) {
+        flush(s);
+        s->dest = dest;
+    }
+    memcpy(s->buf + s->used, rec, len);
+    s->used += len;
+}
+
+static size_t record(char *rec, char kind, const char *id, const void *f, size_t flen)
+{
+    size_t n = strnlen(id, MAX_ID_BYTES);
+
+    rec[0] = kind;
+    memcpy(rec + 1, id, n);
+    rec[1 + n] = '\0';
+    memcpy(rec + 2 + n, f, flen);
+    return 2 + n + flen;
+}
+
+static int count_store(void *ctx, const char *id, int64_t weight)
+{
+    struct streamer *s = ctx;
+
+    (void)id;
+    s->total += weight;
+    s->nstores++;
+    return 0;
+}
+
+/* Rank r starts once the prefix weight would pass r/size of the total (up_plan_balance's
+ * rule, in one pass). */
+static int send_store(void *ctx, const char *id, int64_t weight)
+{
+    struct streamer *s = ctx;
+    char rec[MAX_RECORD];
+
+    while (s->cur + 1 < s->d->size &&
+           s->acc + weight > (int64_t)((double)s->total * (s->cur + 1) / s->d->size))
+        s->cur++;
+    s->acc += weight;
+    if (!s->first[s->cur] && !(s->first[s->cur] = strdup(id)))
+        s->oom = 1;
+    put_record(s, s->cur, rec, record(rec, REC_STORE, id, &weight, sizeof weight));
+    return 0;
+}
+
+/* The rank whose range holds id: the last rank with stores whose first id is <= id (ids
+ * before every range go to rank 0, which counts them as orphans). */
+static int owner(const struct streamer *s, const char *id)
+{
+    int lo = 0, hi = s->nwith; /* the first of with[] whose first id is > id */
+
+    while (lo < hi) {
+        int mid = lo + (hi - lo) / 2;
+        if (strcmp(s->first[s->with[mid]], id) <= 0)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo == 0 ? 0 : s->with[lo - 1];
+}
+
+static int send_hours(void *ctx, const char *id, const struct up_hours_row *row)
+{
+    struct streamer *s = ctx;
+    char rec[MAX_RECORD], f[20];
+    int32_t day = row->day;
+
+    memcpy(f, &day, 4);
+    memcpy(f + 4, &row->start_us, 8);
+    memcpy(f + 12, &row->end_us, 8);
+    put_record(s, owner(s, id), rec, record(rec, REC_HOURS, id, f, sizeof f));
+    return 0;
+}
+
+static int send_zone(void *ctx, const char *id, const char *zone)
+{
+    struct streamer *s = ctx;
+    char rec[MAX_RECORD], z[MAX_ZONE_BYTES + 1];
+    size_t zl = strnlen(zone, MAX_ZONE_BYTES);
+
+    memcpy(z, zone, zl);
+    z[zl] = '\0';
+    put_record(s, owner(s, id), rec, record(rec, REC_ZONE, id, z, zl + 1));
+    return 0;
+}
+
+/* Rank 0: the three scans of its planning connection, streamed out; then an empty
+ * message to every other rank. */
+static enum up_code stream_out(struct up_dist *d, struct up_plan *plan, struct streamer *s)
+{
+    struct up_store_sink sink = {count_store, send_hours, send_zone, NULL, s};
+    int64_t lo = plan->now - UP_USEC_PER_WEEK;
+    enum up_code rc = UP_OK;
+    int r;
+
+    s->buf = malloc(META_CHUNK);
+    s->first = calloc((size_t)d->size, sizeof *s->first);
+    s->with = calloc((size_t)d->size, sizeof *s->with);
+    if (!s->buf || !s->first || !s->with) {
+        snprintf(d->err, ERRLEN, "out of memory");
+        rc = UP_ENOMEM;
+    }
+    /* Pass 1 sums the weights for the balance; pass 2 sends the stores. */
+    if (rc == UP_OK && plan->has_now)
+        rc = up_store_stores(plan->pin, lo, plan->now, &sink, d->err, ERRLEN);
+    sink.store = send_store;
+    if (rc == UP_OK && plan->has_now)
+        rc = up_store_stores(plan->pin, lo, plan->now, &sink, d->err, ERRLEN);
+    if (rc == UP_OK)
+        for (r = 0; r < d->size; r++)
+            if (s->first[r])
+                s->with[s->nwith++] = r;
+    if (rc == UP_OK && plan->has_now)
+        rc = up_store_hours(plan->pin, &sink, d->err, ERRLEN);
+    if (rc == UP_OK && plan->has_now)
+        rc = up_store_timezones(plan->pin, &sink, d->err, ERRLEN);
+    if (s->buf)
+        flush(s);
+    /* Every rank waits for this, whatever happened above. */
+    for (r = 1; r < d->size; r++)
+        UP_MPI_CHECK(d->comm, MPI_Send(s->buf, 0, MPI_CHAR, r, TAG_META, d->comm));
+    if (rc == UP_OK && s->own.b && (s->oom || s->own.failed)) {
+        snprintf(d->err, ERRLEN, "out of memory (or past its cap) building rank 0's share%s%s",
+                 up_plan_builder_failed(s->own.b) ? ": " : "",
+                 up_plan_builder_failed(s->own.b) ? up_plan_builder_failed(s->own.b) : "");
+        rc = UP_ENOMEM;
+    }
+    return rc;
+}
+
+/* Ranks but 0: records until the empty message, into the builder. */
+static enum up_code stream_in(struct up_dist *d, struct feeder *fd)
+{
+    char *buf = malloc(META_CHUNK);
+    char scratch[1];
+    enum up_code rc = UP_OK;
+
+    if (!buf) {
+        snprintf(d->err, ERRLEN, "out of memory for the metadata's buffer");
+        rc = UP_ENOMEM;
+    }
+    for (;;) {
+        MPI_Status st;
+        int count = 0;
+        size_t pos = 0, len;
+        /* Without a buffer the messages are still taken (and dropped), so rank 0 ends. */
+        UP_MPI_CHECK(d->comm, MPI_Recv(buf ? buf : scratch, buf ? (int)META_CHUNK : 0, MPI_CHAR, 0,
+                                       TAG_META, d->comm, &st));
+        UP_MPI_CHECK(d->comm, MPI_Get_count(&st, MPI_CHAR, &count));
+        if (count == 0)
+            break;
+        while (buf && fd->b && pos < (size_t)count) {
+            len = feed(fd, buf + pos, (size_t)count - pos);
+            if (len == 0) {
+                snprintf(d->err, ERRLEN, "store metadata cut short in a message from rank 0");
+                rc = UP_EFAIL;
+                break;
+            }
+            pos += len;
+        }
+    }
+    if (rc == UP_OK && fd->b && fd->failed) {
+        snprintf(d->err, ERRLEN, "out of memory (or past its cap) building this rank's share%s%s",
+                 up_plan_builder_failed(fd->b) ? ": " : "",
+                 up_plan_builder_failed(fd->b) ? up_plan_builder_failed(fd->b) : "");
+        rc = UP_ENOMEM;
+    }
+    free(buf);
+    return rc;
+}
+
+enum up_code up_dist_stream(struct up_dist *d, struct up_plan *plan, struct up_share *share,
+                            struct up_dist_counts *counts)
+{
+    struct up_plan mine;
+    struct streamer s;
+    struct up_buf packed;
+    enum up_code rc = UP_OK;
+    int64_t local[4] = {0, 0, 0, 0}, sum[4] = {0, 0, 0, 0};
+    size_t i;
+    int r;
+
+    memset(&s, 0, sizeof s);
+    memset(counts, 0, sizeof *counts);
+    up_plan_init(&mine);
+    up_buf_init(&packed, 1, SIZE_MAX);
+    s.d = d;
+    s.own.last = REC_STORE;
+    s.own.b = up_plan_builder_new(&mine);
+    if (!s.own.b) {
+        snprintf(d->err, ERRLEN, "out of memory");
+        rc = UP_ENOMEM;
+    }
+    {
+        /* Both sides run even after a failure here, so that no rank waits for the other. */
+        enum up_code got = d->rank == 0 ? stream_out(d, plan, &s) : stream_in(d, &s.own);
+        if (rc == UP_OK)
+            rc = got;
+    }
+    up_plan_builder_free(s.own.b);
+    if (s.first)
+        for (r = 0; r < d->size; r++)
+            free(s.first[r]);
+    free(s.first);
+    free(s.with);
+    free(s.buf);
+    /* This rank's share, packed and unpacked as a scattered one would be. */
+    if (rc == UP_OK)
+        rc = up_plan_pack(&mine, 0, UP_PLAN_N(&mine), &packed, d->err, ERRLEN);
+    if (rc == UP_OK) {
+        size_t n = packed.n;
+        rc = up_share_unpack(share, up_buf_take(&packed), n, d->err, ERRLEN);
+    }
+    local[0] = (int64_t)UP_PLAN_N(&mine);
+    for (i = 0; i < UP_PLAN_N(&mine); i++) {
+        local[1] += UP_PLAN_STORE(&mine, i)->nhours == 0;
+        local[2] += UP_PLAN_STORE(&mine, i)->zone < 0;
+    }
+    local[3] = mine.orphans;
+    up_plan_free(&mine);
+    up_buf_free(&packed);
+    rc = up_dist_agree(d, rc);
+    UP_MPI_CHECK(d->comm, MPI_Reduce(local, sum, 4, MPI_INT64_T, MPI_SUM, 0, d->comm));
+    counts->stores = sum[0];
+    counts->no_hours = sum[1];
+    counts->no_zone = sum[2];
+    counts->orphans = sum[3];
+    return rc;
+}

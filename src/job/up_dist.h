@@ -57,4 +57,23 @@ void up_dist_bcast_now(struct up_dist *d, struct up_plan *plan);
 enum up_code up_dist_scatter(struct up_dist *d, const struct up_plan *plan,
                              struct up_share *share) UP_WARN_UNUSED;
 
+/* What the streamed scatter counts on the way, summed on rank 0 (for the summary). */
+struct up_dist_counts {
+    int64_t stores;   /* stores reported */
+    int64_t no_hours; /* of them without hours rows (open 24x7) */
+    int64_t no_zone;  /* of them without a zone row (the default zone) */
+    int64_t orphans;  /* ids with hours or a zone but no poll */
+};
+
+/*
+ * The scatter without a whole plan on rank 0: rank 0 (after up_plan_begin) scans its
+ * pinned connection's store list twice (the total weight, then each store to the rank
+ * the running balance gives) and its hours and zones once, and sends every row, in
+ * 256 KiB chunks, to the rank whose range holds its store; each rank builds its own share
+ * from what it receives. Rank 0 holds one chunk and its own share, never the platform.
+ * Collective; returns the agreed code; counts are rank 0's sums.
+ */
+enum up_code up_dist_stream(struct up_dist *d, struct up_plan *plan, struct up_share *share,
+                            struct up_dist_counts *counts) UP_WARN_UNUSED;
+
 #endif

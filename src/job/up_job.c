@@ -66,7 +66,7 @@ static enum up_code plan(struct job *j)
     s.rank0_host = host;
     s.source = o->db;
     status_warn(up_status_running(o->reports_dir, o->report_id, &s, err, sizeof err), err);
-    return up_plan_read_pinned(&j->plan, o->db, o->has_now, o->now, j->d.err, ERRLEN);
+    return up_plan_begin(&j->plan, o->db, o->has_now, o->now, j->d.err, ERRLEN);
 }
 
 /* ---- Phase 2: contiguous ranges balanced by weight, packed and scattered. ---- */
@@ -330,19 +330,9 @@ static enum up_code publish(struct job *j, struct up_report_writer *rep)
     return UP_OK;
 }
 
-/* Rank 0 keeps what the summary needs and frees the plan: from here on it holds no more
- * than its own share. */
+/* Rank 0 closes its planning connection once every rank has read on its view. */
 static void plan_done(struct job *j)
 {
-    const struct up_plan *p = &j->plan;
-    size_t i;
-
-    j->stores = (int64_t)UP_PLAN_N(p);
-    j->orphans = p->orphans;
-    for (i = 0; i < UP_PLAN_N(p); i++) {
-        j->no_hours += UP_PLAN_STORE(p, i)->nhours == 0;
-        j->no_zone += UP_PLAN_STORE(p, i)->zone < 0;
-    }
     up_plan_free(&j->plan);
 }
 
@@ -391,16 +381,23 @@ enum up_code up_job_run(struct up_job_opts *o, MPI_Comm caller)
     j.t_meta = up_job_wall() - j.t_start;
 
     t0 = up_job_wall();
-    rc = up_dist_scatter(&j.d, &j.plan, &j.share);
+    {
+        struct up_dist_counts counts;
+        rc = up_dist_stream(&j.d, &j.plan, &j.share, &counts);
+        j.stores = counts.stores;
+        j.no_hours = counts.no_hours;
+        j.no_zone = counts.no_zone;
+        j.orphans = counts.orphans;
+    }
     j.t_scatter = up_job_wall() - t0;
     if (rc == UP_OK && j.d.rank == 0)
         status_warn(up_status_progress(o->reports_dir, o->report_id, UP_PHASE_COMPUTING, 10,
-                                       (int64_t)UP_PLAN_N(&j.plan), err, sizeof err),
+                                       j.stores, err, sizeof err),
                     err);
     memset(&prog, 0, sizeof prog);
     prog.j = &j;
     prog.n = UP_SHARE_N(&j.share);
-    prog.total = (int64_t)UP_PLAN_N(&j.plan);
+    prog.total = j.stores;
     if (j.d.rank == 0) {
         prog.done_of = calloc((size_t)j.d.size, sizeof *prog.done_of);
         if (!prog.done_of && rc == UP_OK) {

@@ -78,6 +78,32 @@ enum up_code up_plan_read(struct up_plan *p, const char *db, int has_now, int64_
 enum up_code up_plan_read_pinned(struct up_plan *p, const char *db, int has_now, int64_t now,
                                  char *err, size_t errlen) UP_WARN_UNUSED;
 
+/*
+ * Begins a plan read in pieces (the streamed scatter): opens db read-only on one view
+ * (its token in p->token, the connection kept in p->pin for the scans that follow) and
+ * sets now (the given one when has_now, else the latest poll). Returns UP_OK or the
+ * store's code with a message in err.
+ */
+enum up_code up_plan_begin(struct up_plan *p, const char *db, int has_now, int64_t now, char *err,
+                           size_t errlen) UP_WARN_UNUSED;
+
+/*
+ * Builds a plan from rows fed in store order: every store first (ascending ids), then
+ * after up_plan_builder_rewind the hours rows, then after another rewind the zones;
+ * rows of ids that are not stores of this plan are counted once as orphans
+ * (p->orphans, set by up_plan_builder_free). The feeding functions return 0, or -1 when
+ * a cap is passed or memory runs out (up_plan_builder_failed says which list).
+ */
+struct up_plan_builder;
+struct up_plan_builder *up_plan_builder_new(struct up_plan *p);
+int up_plan_builder_store(struct up_plan_builder *b, const char *id, int64_t weight);
+int up_plan_builder_hours(struct up_plan_builder *b, const char *id,
+                          const struct up_hours_row *row);
+int up_plan_builder_zone(struct up_plan_builder *b, const char *id, const char *zone);
+void up_plan_builder_rewind(struct up_plan_builder *b);
+const char *up_plan_builder_failed(const struct up_plan_builder *b);
+void up_plan_builder_free(struct up_plan_builder *b);
+
 /* Frees everything p holds (closing p->pin) and empties it. Accepts NULL. */
 void up_plan_free(struct up_plan *p);
 

@@ -194,6 +194,81 @@ out:
     return rc;
 }
 
+enum up_code up_plan_begin(struct up_plan *p, const char *db, int has_now, int64_t now, char *err,
+                           size_t errlen)
+{
+    struct up_store *st = NULL;
+    enum up_code rc;
+
+    rc = up_store_open(db, UP_STORE_READ, &st, err, errlen);
+    if (rc != UP_OK)
+        return rc;
+    rc = up_store_snapshot(st, p->token, sizeof p->token, err, errlen);
+    p->has_now = has_now;
+    p->now = now;
+    if (rc == UP_OK && !has_now)
+        rc = up_store_max_ts(st, &p->now, &p->has_now, err, errlen);
+    if (rc != UP_OK) {
+        up_store_close(st);
+        return rc;
+    }
+    p->pin = st;
+    return UP_OK;
+}
+
+struct up_plan_builder {
+    struct reader r;
+};
+
+struct up_plan_builder *up_plan_builder_new(struct up_plan *p)
+{
+    struct up_plan_builder *b = calloc(1, sizeof *b);
+
+    if (!b)
+        return NULL;
+    b->r.p = p;
+    b->r.orphans = up_strmap_new();
+    if (!b->r.orphans) {
+        free(b);
+        return NULL;
+    }
+    return b;
+}
+
+int up_plan_builder_store(struct up_plan_builder *b, const char *id, int64_t weight)
+{
+    return on_store(&b->r, id, weight) ? -1 : 0;
+}
+
+int up_plan_builder_hours(struct up_plan_builder *b, const char *id, const struct up_hours_row *row)
+{
+    return on_hours(&b->r, id, row) ? -1 : 0;
+}
+
+int up_plan_builder_zone(struct up_plan_builder *b, const char *id, const char *zone)
+{
+    return on_zone(&b->r, id, zone) ? -1 : 0;
+}
+
+void up_plan_builder_rewind(struct up_plan_builder *b)
+{
+    b->r.cur = 0;
+}
+
+const char *up_plan_builder_failed(const struct up_plan_builder *b)
+{
+    return b->r.failed;
+}
+
+void up_plan_builder_free(struct up_plan_builder *b)
+{
+    if (!b)
+        return;
+    b->r.p->orphans = (int64_t)up_strmap_count(b->r.orphans);
+    up_strmap_free(b->r.orphans);
+    free(b);
+}
+
 enum up_code up_plan_read(struct up_plan *p, const char *db, int has_now, int64_t now, char *err,
                           size_t errlen)
 {

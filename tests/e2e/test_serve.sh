@@ -191,6 +191,8 @@ expect_http 401 "" "no token on POST" -- -X POST "$B/trigger_report"
 expect_http 200 "" "the right token" -- -H "Authorization: Bearer $(cat tok)" "$B/get_report/$id"
 cmp -s "$T/body" direct/u2.csv || fail "with the token, the CSV differs"
 stop_server "$SPID"
+! grep -qF -- "$(cat tok)" "$T/token.out" "$T/token.err" || fail "the token appears in the server's logs"
+pass "the token is in neither the access log nor the messages"
 if python3 -c 'import socket; socket.socket(socket.AF_INET6).bind(("::1", 0))' 2>/dev/null; then
   start_server tokenv6 --db g.db -r rep --token-file tok --listen '[::1]:0'
   B="http://[::1]:$PORT"

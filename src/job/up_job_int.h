@@ -163,8 +163,9 @@ struct up_worker {
     struct up_result *out; /* one per store of the share, in its order (owned) */
     int64_t polls_read;
     double read_s, compute_s; /* wall time streaming polls, and computing */
-    /* Called after each store is computed with the number done so far (NULL: none); set
-     * before up_worker_run, which keeps it. */
+    /* Called after each store is computed with the number done so far (NULL: none):
+     * up_worker_run_at keeps what the caller set (set both, or zero them), up_worker_run
+     * clears them. */
     void (*on_store)(void *ctx, size_t done);
     void *on_store_ctx;
     /* private */

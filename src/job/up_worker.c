@@ -100,6 +100,8 @@ static int on_poll(void *ctx, const char *id, int64_t ts, int active)
 enum up_code up_worker_run(struct up_worker *w, const struct up_share *share, const char *db,
                            const char *tzdir, int64_t now, int has_polls, char *err, size_t errlen)
 {
+    w->on_store = NULL;
+    w->on_store_ctx = NULL;
     return up_worker_run_at(w, share, db, NULL, tzdir, now, has_polls, err, errlen);
 }
 

@@ -201,7 +201,9 @@ static size_t feed(struct feeder *fd, const char *rec, size_t avail)
 struct streamer {
     struct up_dist *d;
     struct feeder own; /* rank 0's own stores */
-    char *buf;
+    char *buf;         /* the chunk being filled: one of spare[] */
+    char *spare[2];    /* two chunks: one filled while the other is on its way */
+    MPI_Request sending;
     size_t used;
     int dest; /* the rank the buffer is for */
     /* the balance, in one pass over the stores */
@@ -213,11 +215,16 @@ struct streamer {
     int oom;
 };
 
+/* Sends the chunk and fills the other one meanwhile (the receiver parses one chunk while
+ * the next is on its way). */
 static void flush(struct streamer *s)
 {
-    if (s->used > 0)
-        UP_MPI_CHECK(s->d->comm,
-                     MPI_Send(s->buf, (int)s->used, MPI_CHAR, s->dest, TAG_META, s->d->comm));
+    if (s->used == 0)
+        return;
+    UP_MPI_CHECK(s->d->comm, MPI_Wait(&s->sending, MPI_STATUS_IGNORE));
+    UP_MPI_CHECK(s->d->comm, MPI_Isend(s->buf, (int)s->used, MPI_CHAR, s->dest, TAG_META,
+                                       s->d->comm, &s->sending));
+    s->buf = s->buf == s->spare[0] ? s->spare[1] : s->spare[0];
     s->used = 0;
 }
 
@@ -231,6 +238,8 @@ static void put_record(struct streamer *s, int dest, const char *rec, size_t len
             feed(&s->own, rec, len);
         return;
     }
+    if (!s->spare[0] || !s->spare[1])
+        return; /* out of memory: already failed, the other ranks only wait for the end */
     if (dest != s->dest || META_CHUNK - s->used < len) {
         flush(s);
         s->dest = dest;
@@ -327,10 +336,13 @@ static enum up_code stream_out(struct up_dist *d, struct up_plan *plan, struct s
     enum up_code rc = UP_OK;
     int r;
 
-    s->buf = malloc(META_CHUNK);
+    s->sending = MPI_REQUEST_NULL;
+    s->spare[0] = malloc(META_CHUNK);
+    s->spare[1] = malloc(META_CHUNK);
+    s->buf = s->spare[0];
     s->first = calloc((size_t)d->size, sizeof *s->first);
     s->with = calloc((size_t)d->size, sizeof *s->with);
-    if (!s->buf || !s->first || !s->with) {
+    if (!s->spare[0] || !s->spare[1] || !s->first || !s->with) {
         snprintf(d->err, ERRLEN, "out of memory");
         rc = UP_ENOMEM;
     }
@@ -348,8 +360,9 @@ static enum up_code stream_out(struct up_dist *d, struct up_plan *plan, struct s
         rc = up_store_hours(plan->pin, &sink, d->err, ERRLEN);
     if (rc == UP_OK && plan->has_now)
         rc = up_store_timezones(plan->pin, &sink, d->err, ERRLEN);
-    if (s->buf)
+    if (s->spare[0] && s->spare[1])
         flush(s);
+    UP_MPI_CHECK(d->comm, MPI_Wait(&s->sending, MPI_STATUS_IGNORE));
     /* Every rank waits for this, whatever happened above. */
     for (r = 1; r < d->size; r++)
         UP_MPI_CHECK(d->comm, MPI_Send(s->buf, 0, MPI_CHAR, r, TAG_META, d->comm));
@@ -437,7 +450,8 @@ enum up_code up_dist_stream(struct up_dist *d, struct up_plan *plan, struct up_s
             free(s.first[r]);
     free(s.first);
     free(s.with);
-    free(s.buf);
+    free(s.spare[0]);
+    free(s.spare[1]);
     /* This rank's share, packed and unpacked as a scattered one would be. */
     if (rc == UP_OK)
         rc = up_plan_pack(&mine, 0, UP_PLAN_N(&mine), &packed, d->err, ERRLEN);

@@ -7,6 +7,7 @@
 #   BENCH_OLD=/path/to/old/build bench/load.sh    the same rows with an older uptime_load
 #                                     beside (before/after in one run)
 #   BENCH_BIG=0 bench/load.sh     skip the 160 k-store rows (19 M polls, ~1 GB of CSV)
+#   BENCH_SQLITE=0 bench/load.sh  PostgreSQL rows only (with BENCH_PG)
 #
 # Needs a build in build/ (or BENCH_BUILD) and writes into $BENCH_DIR (default
 # /tmp/up_bench_load). The 11 k-store rows use the real hours and zones of
@@ -18,6 +19,7 @@ OLD=${BENCH_OLD:-}
 dir=${BENCH_DIR:-/tmp/up_bench_load}
 reps=${BENCH_REPS:-3}
 big=${BENCH_BIG:-1}
+sq=${BENCH_SQLITE:-1}
 pg=${BENCH_PG:-}
 real=${BENCH_REAL:-$root/../shared/data/loop-2023}
 if [ "$pg" = private ]; then
@@ -78,20 +80,25 @@ r11=$(rows r11/*.csv)
 for v in new ${OLD:+old}; do
   L=$B/uptime_load
   [ "$v" = old ] && L=$OLD/uptime_load
-  best "first load, 11 k stores, real hours and zones, SQLite ($v)" "$r11" "rm -f r11.db" -- \
-    "$L" --db r11.db --dir r11 --no-rejects -q
-  if [ "$big" = 1 ]; then
+  if [ "$sq" = 1 ]; then
+    best "first load, 11 k stores, real hours and zones, SQLite ($v)" "$r11" "rm -f r11.db" -- \
+      "$L" --db r11.db --dir r11 --no-rejects -q
+  fi
+  if [ "$sq" = 1 ] && [ "$big" = 1 ]; then
     g160=$(rows g160/*.csv)
     best "first load, 160 k stores, 19 M polls, SQLite ($v)" "$g160" "rm -f g160.db" -- \
       "$L" --db g160.db --dir g160 --no-rejects -q
     cp g160.db g160-base.db
     nh=$(rows hour/store_status.csv)
     if [ "$v" = old ]; then
-      # The old loader needs all three files: the hour's polls with the hours and zones.
-      cp g160/menu_hours.csv g160/timezones.csv hour/
-      best "one more hour into 19 M polls, SQLite ($v: with hours and zones)" "$nh" \
-        "cp g160-base.db inc.db" -- "$L" --db inc.db --dir hour --no-rejects -q
-      rm hour/menu_hours.csv hour/timezones.csv
+      # The old loader needs all three files: the hour's polls beside header-only hours
+      # and zones files (no rows: the same load of polls alone).
+      mkdir -p hour-old
+      cp hour/store_status.csv hour-old/
+      head -1 g160/menu_hours.csv >hour-old/menu_hours.csv
+      head -1 g160/timezones.csv >hour-old/timezones.csv
+      best "one more hour into 19 M polls, SQLite ($v: empty hours and zones files)" "$nh" \
+        "cp g160-base.db inc.db" -- "$L" --db inc.db --dir hour-old --no-rejects -q
     else
       best "one more hour into 19 M polls, SQLite ($v: polls alone)" "$nh" \
         "cp g160-base.db inc.db" -- "$L" --db inc.db --status hour/store_status.csv --no-rejects -q

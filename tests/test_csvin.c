@@ -5,6 +5,7 @@
 #include <string.h>
 #include <unistd.h>
 #include <CUnit/CUnit.h>
+#include <zlib.h>
 
 #include "test_list.h"
 #include "test_util.h"
@@ -486,6 +487,92 @@ static void test_too_long(void)
     free(s);
 }
 
+/* A line without a quote is cut at commas in place, one with a quote goes through libcsv:
+ * the same fields, trimming, rejects and line numbers either way. */
+static void test_fast_path_same_as_libcsv(void)
+{
+    static const char *const plain = HDR " A ,\tactive\t, t1 \r\n"
+                                         "B,inactive\n"
+                                         "C,active,t3,extra\n"
+                                         "D,,\n"
+                                         "E,\xC3\x28,t5\n";
+    static const char *const quoted = HDR "\" A \",\tactive\t, t1 \r\n"
+                                          "\"B\",inactive\n"
+                                          "C,\"active\",t3,extra\n"
+                                          "D,,\"\"\n"
+                                          "E,\xC3\x28,\"t5\"\n";
+    static const char *const expect = "2:A|active|t1\n"
+                                      "3!wrong field count: 2 fields, expected 3\n"
+                                      "4!wrong field count: 4 fields, expected 3\n"
+                                      "5:D||\n"
+                                      "6!invalid UTF-8: field 2: truncated sequence at offset 0\n";
+
+    check_dump(plain, expect);
+    check_dump(quoted, expect);
+}
+
+/* Writes text gzip-compressed (members members, the text split between them). */
+static void write_gz(const char *path, const char *text, int members)
+{
+    size_t n = strlen(text), per = n / (size_t)members + 1, off = 0;
+    int k;
+
+    for (k = 0; k < members; k++) {
+        gzFile gz = gzopen(path, k == 0 ? "wb" : "ab");
+        size_t len = off + per > n ? n - off : per;
+        CU_ASSERT_PTR_NOT_NULL_FATAL(gz);
+        if (len > 0)
+            CU_ASSERT_EQUAL(gzwrite(gz, text + off, (unsigned)len), (int)len);
+        CU_ASSERT_EQUAL(gzclose(gz), Z_OK);
+        off += len;
+    }
+}
+
+/* gzip input, whatever the name, one member or several; a truncated one is an error. */
+static void test_gzip(void)
+{
+    static const char *const text = HDR "A,active,t1\n\nB,inactive,t2\n\"C\nD\",active,t3\n";
+    static const char *const expect = "2:A|active|t1\n4:B|inactive|t2\n5:C\nD|active|t3\n";
+    char dir[256], path[512];
+    enum up_code code = UP_OK;
+    struct up_csvin *in;
+    struct up_csv_record rec;
+    FILE *f;
+    long size;
+    int members;
+
+    snprintf(dir, sizeof dir, "%s", tu_tmpdir());
+    snprintf(path, sizeof path, "%s/in.csv", dir);
+    for (members = 1; members <= 3; members++) {
+        write_gz(path, text, members);
+        CU_ASSERT_EQUAL(dump(path, STATUS_COLS, 3, got, sizeof got, errbuf, sizeof errbuf), UP_OK);
+        CU_ASSERT_STRING_EQUAL(got, expect);
+    }
+    /* Cut the single-member file short: the header still reads, the rest is an error. */
+    write_gz(path, text, 1);
+    f = fopen(path, "rb+");
+    CU_ASSERT_PTR_NOT_NULL_FATAL(f);
+    fseek(f, 0, SEEK_END);
+    size = ftell(f);
+    fclose(f);
+    CU_ASSERT_EQUAL_FATAL(truncate(path, size - 6), 0);
+    in = up_csvin_open(path, STATUS_COLS, 3, &code, errbuf, sizeof errbuf);
+    if (in) {
+        enum up_code rc;
+        do
+            rc = up_csvin_next(in, &rec, errbuf, sizeof errbuf);
+        while (rc == UP_OK && rec.kind != UP_CSV_END);
+        CU_ASSERT_EQUAL(rc, UP_EUSAGE);
+        up_csvin_free(in);
+    } else {
+        CU_ASSERT_EQUAL(code, UP_EUSAGE);
+    }
+    CU_ASSERT_PTR_NOT_NULL(strstr(errbuf, "truncated gzip data"));
+    CU_ASSERT_PTR_NOT_NULL(strstr(errbuf, path));
+    unlink(path);
+    rmdir(dir);
+}
+
 static void test_reject_names(void)
 {
     CU_ASSERT_STRING_EQUAL(up_csv_reject_name(UP_CSV_REJ_SYNTAX), "broken quoting");
@@ -517,7 +604,9 @@ int test_csvin_add(void)
         !CU_add_test(s, "no final newline", test_no_final_newline) ||
         !CU_add_test(s, "raw text of rejects", test_raw) ||
         !CU_add_test(s, "too long records", test_too_long) ||
-        !CU_add_test(s, "reject names", test_reject_names))
+        !CU_add_test(s, "reject names", test_reject_names) ||
+        !CU_add_test(s, "fast path same as libcsv", test_fast_path_same_as_libcsv) ||
+        !CU_add_test(s, "gzip input", test_gzip))
         return CU_get_error();
     return CUE_SUCCESS;
 }

@@ -528,6 +528,12 @@ static enum up_code sqlite_put_status(struct up_store *st, const char *id, int64
     uint32_t i;
 
     s->load_any = 1;
+    /* Short of memory for a bigger chunk: write what is held (a sorted run) and go on. */
+    if (s->chunk.n == s->chunk.cap && s->chunk.n > 0 && up_buf_reserve(&s->chunk, 1) != 0) {
+        enum up_code rc = flush_chunk(s, err, errlen);
+        if (rc != UP_OK)
+            return rc;
+    }
     if (store_index(s, id, &i) != 0 || !(r = up_buf_push(&s->chunk))) {
         snprintf(err, errlen, "sqlite %s: out of memory (or more than %zu stores)", s->path,
                  MAX_STORES);

@@ -55,6 +55,17 @@ pass "the time zones load added its zone"
 expect_exit 2 "standard input for two files" -- "$LOAD" --db x.db -s - -H - --no-rejects
 [ ! -e x.db ] || fail "a usage error left a database"
 
+# ---- the progress line: on request, never when stderr is not a terminal ----
+cp early.db prog.db
+"$LOAD" --db prog.db --status late/store_status.csv --no-rejects -q --progress 2>prog.err
+grep -q 'store_status.csv.*rows/s' prog.err && grep -q 'committing' prog.err ||
+  { cat prog.err; fail "--progress"; }
+pass "--progress: file, rows, rows/s, then the commit, on stderr"
+cp early.db prog.db
+"$LOAD" --db prog.db --status late/store_status.csv --no-rejects -q 2>noprog.err
+[ ! -s noprog.err ] || { cat noprog.err; fail "progress without a terminal"; }
+pass "no progress line when stderr is not a terminal"
+
 # ---- standard input and gzip: the same database and rejects as the plain file ----
 gzip -c late/store_status.csv >late.csv.gz
 cp early.db gz.db

@@ -11,7 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "up_buf.h"
-#include "up_snapshot.h"
+#include "up_snapshot_format.h"
 #include "up_source.h"
 #include "up_store_int.h"
 #include "up_time.h"

@@ -15,6 +15,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 #include "up_dist.h"
+#include "up_file.h"
 #include "up_job.h"
 #include "up_snapshot.h"
 #include "up_source.h"
@@ -474,16 +475,11 @@ static enum up_code make_tmp(struct snap *s)
         if (n < 0 || (size_t)n >= sizeof s->tmp) {
             snprintf(s->d.err, ERRLEN, "output path too long: %.512s", s->o->out);
             rc = UP_EUSAGE;
-        } else if ((fd = mkstemp(s->tmp)) < 0) {
+        } else if ((fd = up_file_temp(s->tmp)) < 0) {
             snprintf(s->d.err, ERRLEN, "cannot create %.512s: %s", s->tmp, strerror(errno));
             s->tmp[0] = '\0';
             rc = UP_EIO;
         } else {
-            /* mkstemp makes it 0600; a snapshot is read by whoever may read its folder. */
-            mode_t mask = umask(0);
-            umask(mask);
-            if (fchmod(fd, 0666 & ~mask) != 0)
-                UP_LOG(WARN, "cannot set the mode of %s: %s", s->tmp, strerror(errno));
             close(fd);
         }
     }

@@ -1,5 +1,6 @@
 #include "up_lifecycle.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -182,13 +183,26 @@ static const char *signal_name(int sig)
     return NULL;
 }
 
-/* Removes dir/.<id>.csv.tmp, the partial CSV of a run that did not finish. */
+/* Removes dir/.<id>.csv.tmp.XXXXXX, the partial CSV of a run that did not finish
+ * (unlink never follows a symlink). */
 static void remove_partial(const char *dir, const char *id)
 {
-    char path[PATH_MAX];
-    int n = snprintf(path, sizeof path, "%s/.%s.csv.tmp", dir, id);
-    if (n > 0 && (size_t)n < sizeof path)
-        unlink(path);
+    char prefix[UP_REPORT_ID_MAX + 16], path[PATH_MAX];
+    size_t k = (size_t)snprintf(prefix, sizeof prefix, ".%s.csv.tmp.", id);
+    DIR *d = opendir(dir);
+    struct dirent *e;
+
+    if (!d)
+        return;
+    while ((e = readdir(d)) != NULL) {
+        int n;
+        if (strncmp(e->d_name, prefix, k) != 0 || strlen(e->d_name) != k + 6)
+            continue;
+        n = snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
+        if (n > 0 && (size_t)n < sizeof path)
+            unlink(path);
+    }
+    closedir(d);
 }
 
 /* ---- Starting a run ---- */
@@ -322,7 +336,8 @@ static pid_t start_wrapper(char *const argv[], char *const env[], const char *lo
     signal(SIGHUP, SIG_IGN);
     {
         int null = open("/dev/null", O_RDONLY);
-        int out = open(log, O_WRONLY | O_CREAT | O_TRUNC, 0666);
+        /* A new id's log: created exclusively, never through a planted name or symlink. */
+        int out = open(log, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW, 0644);
         if (null < 0 || out < 0)
             _exit(127);
         dup2(null, 0);

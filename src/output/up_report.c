@@ -11,6 +11,7 @@
 #include <unistd.h>
 #include "up_csvout.h"
 #include "up_err.h"
+#include "up_file.h"
 
 struct up_report_writer {
     FILE *f;
@@ -42,16 +43,24 @@ enum up_code up_report_open(const char *dir, const char *id, struct up_report_wr
                             char *err, size_t errlen)
 {
     struct up_report_writer *w = calloc(1, sizeof *w);
+    int fd;
 
     *out = NULL;
-    if (!w || !(w->tmp = path_join(dir, ".", id, ".csv.tmp")) ||
+    /* A name of our own, made exclusively: a file or symlink planted at a guessable name
+     * in a shared reports folder is never opened. */
+    if (!w || !(w->tmp = path_join(dir, ".", id, ".csv.tmp.XXXXXX")) ||
         !(w->final = path_join(dir, "", id, ".csv")) || !(w->dir = strdup(dir))) {
         up_report_abort(w);
         return up_errf(UP_ENOMEM, err, errlen, "out of memory");
     }
-    w->f = fopen(w->tmp, "w");
+    fd = up_file_temp(w->tmp);
+    w->f = fd >= 0 ? fdopen(fd, "w") : NULL;
     if (!w->f) {
         up_errf(UP_EIO, err, errlen, "cannot create report %s: %s", w->tmp, strerror(errno));
+        if (fd >= 0) {
+            close(fd);
+            unlink(w->tmp);
+        }
         free(w->tmp);
         w->tmp = NULL;
         up_report_abort(w);

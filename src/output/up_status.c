@@ -12,6 +12,7 @@
 #include <unistd.h>
 #include <uuid/uuid.h>
 #include "up_clock.h"
+#include "up_file.h"
 #include "up_source.h"
 #include "up_time.h"
 
@@ -289,7 +290,7 @@ static enum up_code take_lock(const char *path, int *fd_out, char *err, size_t e
     int fd, waited = 0;
 
     for (;;) {
-        fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0666);
+        fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC | O_NOFOLLOW, 0644);
         if (fd < 0) {
             snprintf(err, errlen, "cannot open lock file %s: %s", path, strerror(errno));
             return UP_EIO;
@@ -374,7 +375,9 @@ static enum up_code set_fields(struct up_status *st, const struct up_status_fiel
     enum up_code rc = UP_ENOMEM;
     size_t i;
 
-    snprintf(tail, sizeof tail, ".status.json.tmp.%ld", (long)getpid());
+    int fd = -1;
+
+    snprintf(tail, sizeof tail, ".status.json.tmp.XXXXXX");
     tmp = path_join(st->dir, ".", st->id, tail);
     if (!path || !tmp)
         goto nomem;
@@ -389,7 +392,13 @@ static enum up_code set_fields(struct up_status *st, const struct up_status_fiel
             goto nomem;
     }
     rc = UP_EIO;
-    if (json_dump_file(st->obj, tmp, JSON_INDENT(2) | JSON_SORT_KEYS) != 0) {
+    /* Made exclusively (mkstemp), never through a guessable name. */
+    fd = up_file_temp(tmp);
+    if (fd < 0) {
+        snprintf(err, errlen, "cannot create status file %s: %s", tmp, strerror(errno));
+        goto out;
+    }
+    if (json_dumpfd(st->obj, fd, JSON_INDENT(2) | JSON_SORT_KEYS) != 0 || close(fd) != 0) {
         snprintf(err, errlen, "cannot write status file %s: %s", tmp, strerror(errno));
         unlink(tmp);
         goto out;

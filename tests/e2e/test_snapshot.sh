@@ -26,8 +26,8 @@ for w in 1 2 3; do
 done
 run_report 2 --db "hdf5:$T/g2.h5" --reports-dir rep --report-id prefixed
 same_files "$G/expected.csv" rep/prefixed.csv "the hdf5: prefix names the same snapshot"
-[ "$(stat -c %a g1.h5)" = "$(printf '%o' $((0666 & ~$(umask))))" ] ||
-  fail "snapshot mode $(stat -c %a g1.h5) is not 0666 less the umask"
+[ "$(stat -c %a g1.h5)" = "$(printf '%o' $((0644 & ~$(umask))))" ] ||
+  fail "snapshot mode $(stat -c %a g1.h5) is not 0644 less the umask"
 pass "the snapshot's mode follows the umask"
 ! ls .g1.h5* g1.h5.tmp.* >/dev/null 2>&1 || fail "a temporary file was left beside the snapshot"
 

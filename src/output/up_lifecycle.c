@@ -13,6 +13,7 @@
 #include <time.h>
 #include <unistd.h>
 #include "up_source.h"
+#include "up_time.h"
 
 /* Output of scontrol or sbatch kept (their answers are a few hundred bytes). */
 #define CAPTURE_MAX 65536
@@ -432,6 +433,15 @@ enum up_code up_lifecycle_trigger(const struct up_trigger *t, char id_out[UP_REP
     enum up_code rc;
     int i;
 
+    if (t->now) {
+        /* Refused here, not found out by the run ("killed or crashed") later. */
+        int64_t us;
+        const char *why = NULL;
+        if (up_parse_timestamp(t->now, strlen(t->now), &us, &why) != 0) {
+            snprintf(err, errlen, "invalid --now '%s': %s", t->now, why);
+            return UP_EUSAGE;
+        }
+    }
     if (t->report_id) {
         if (!up_report_id_valid(t->report_id)) {
             snprintf(err, errlen, "malformed report id '%s': expected " UP_REPORT_ID_RULE,

@@ -38,4 +38,12 @@ jq -e '.status == "Failed" and (.error | test("nonexistent"))' rep/notz.status.j
   { cat rep/notz.status.json; fail "status of a run without a tz database"; }
 [ ! -e rep/notz.csv ] || fail "a run without a tz database left a CSV"
 pass "no tz database: Failed with the reason, no CSV"
+
+# ---- trigger_report refuses what the run would fail on, before starting anything ----
+export UPTIME_REPORT=$REPORT UPTIME_CTL=$UP_BUILD/uptime_ctl
+expect_exit 2 "trigger_report with an invalid --now" -- "$UP_SRC/jobs/trigger_report" --db g.db -r trig --now "2023-02-30 00:00:00 UTC"
+grep -q "invalid --now" err.txt || { cat err.txt; fail "no reason for the invalid --now"; }
+expect_exit 2 "trigger_report with an empty --report-id" -- "$UP_SRC/jobs/trigger_report" --db g.db -r trig --report-id ""
+[ -z "$(ls -A trig 2>/dev/null)" ] || fail "a refused trigger left files: $(ls -A trig)"
+pass "refused triggers start nothing and leave no file"
 echo "$checks passed, 0 failed"

@@ -49,7 +49,7 @@ static enum up_code plan(struct job *j)
 {
     struct up_job_opts *o = j->o;
     struct up_status_start s;
-    char host[256], err[ERRLEN];
+    char host[256];
 
     if (o->report_id[0] == '\0')
         up_report_new_id(o->report_id);
@@ -65,7 +65,10 @@ static enum up_code plan(struct job *j)
     s.rank0_pid = (long)getpid();
     s.rank0_host = host;
     s.source = o->db;
-    status_warn(up_status_running(o->reports_dir, o->report_id, &s, err, sizeof err), err);
+    /* A reports folder the status cannot be written to is found now, not after all the
+     * computing: the report could not be published there either. */
+    if (up_status_running(o->reports_dir, o->report_id, &s, j->d.err, ERRLEN) != UP_OK)
+        return UP_EIO;
     return up_plan_begin(&j->plan, o->db, o->has_now, o->now, j->d.err, ERRLEN);
 }
 

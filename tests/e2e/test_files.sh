@@ -35,6 +35,14 @@ run_report 1 --db g.db --reports-dir rep --report-id victim3 2>err3.txt || true
 [ ! -e created-through-lock ] || fail "a file was created through a planted lock symlink"
 pass "a planted lock symlink is refused (O_NOFOLLOW), nothing is created through it"
 
+# A status file that cannot be written is found before any computing: exit 4 at once.
+mkdir rep/early.status.json
+start=$SECONDS
+expect_exit 4 "a status file that cannot be written" -- run_report 2 --db g.db --reports-dir rep --report-id early
+grep -q "status file" err.txt || { cat err.txt; fail "no reason given for the unwritable status"; }
+[ ! -e rep/early.csv ] || fail "a report was published without its status"
+pass "an unwritable status fails the job before it computes (in $((SECONDS - start)) s)"
+
 # Modes: 0644 narrowed by the umask, never wider.
 (umask 000 && run_report 1 --db g.db --reports-dir rep --report-id wide)
 [ "$(stat -c %a rep/wide.csv)" = 644 ] || fail "umask 000 gave the report mode $(stat -c %a rep/wide.csv)"

@@ -32,6 +32,7 @@ struct job {
     struct up_worker worker; /* this rank's results */
     int64_t now;             /* the report's now, on every rank */
     int has_polls;           /* 0: no poll anywhere, the report is the header alone */
+    int no_status;           /* rank 0: the status is not ours to write (id in use) */
     /* Rank 0, for the summary and the status: kept when the plan is freed. */
     int64_t stores, no_hours, no_zone, orphans, polls_total;
     double t_start, t_meta, t_scatter, t_gather, t_write;
@@ -67,8 +68,14 @@ static enum up_code plan(struct job *j)
     s.source = o->db;
     /* A reports folder the status cannot be written to is found now, not after all the
      * computing: the report could not be published there either. */
-    if (up_status_running(o->reports_dir, o->report_id, &s, j->d.err, ERRLEN) != UP_OK)
-        return UP_EIO;
+    {
+        enum up_code rc = up_status_running(o->reports_dir, o->report_id, &s, j->d.err, ERRLEN);
+        if (rc != UP_OK) {
+            /* Another run's status (id in use) or none at all: never marked Failed. */
+            j->no_status = 1;
+            return rc == UP_EUSAGE ? UP_EUSAGE : UP_EIO;
+        }
+    }
     return up_plan_begin(&j->plan, o->db, o->has_now, o->now, j->d.err, ERRLEN);
 }
 
@@ -432,7 +439,9 @@ enum up_code up_job_run(struct up_job_opts *o, MPI_Comm caller)
 done:
     if (rc != UP_OK && j.d.rank == 0) {
         UP_LOG(ERROR, "%s", j.d.err);
-        status_warn(up_status_failed(o->reports_dir, o->report_id, j.d.err, err, sizeof err), err);
+        if (!j.no_status)
+            status_warn(up_status_failed(o->reports_dir, o->report_id, j.d.err, err, sizeof err),
+                        err);
     }
     up_report_abort(rep);
     final = (int)rc;

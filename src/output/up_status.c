@@ -582,7 +582,28 @@ enum up_code up_status_running(const char *dir, const char *id, const struct up_
             {"phase", phase_name(UP_PHASE_METADATA), 0, 0},
             {"progress", NULL, 0, 0},
         };
-        return up_status_update(dir, id, f, sizeof f / sizeof f[0], err, errlen);
+        struct up_status *st = NULL;
+        const struct up_status_info *in;
+        enum up_code rc = up_status_open(dir, id, &st, err, errlen);
+
+        /* The claim of the id, under the report's lock: a run may start on a status its
+         * launcher wrote (Pending or Running, no job yet), never on one that another job
+         * has started, finished or failed. A refused run touches nothing. */
+        if (rc == UP_OK) {
+            in = up_status_info(st);
+            if (in->exists && (in->rank0_pid > 0 || in->state == UP_STATE_COMPLETE ||
+                               in->state == UP_STATE_FAILED || in->state == UP_STATE_OTHER)) {
+                snprintf(err, errlen,
+                         "report id '%s' is already used in %s (status %s%s): choose a new id", id,
+                         dir, in->status[0] ? in->status : "unknown",
+                         in->rank0_pid > 0 ? ", a job started on it" : "");
+                rc = UP_EUSAGE;
+            }
+        }
+        if (rc == UP_OK)
+            rc = set_fields(st, f, sizeof f / sizeof f[0], err, errlen);
+        up_status_close(st);
+        return rc;
     }
 }
 

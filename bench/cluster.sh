@@ -82,7 +82,7 @@ for src in "${sources[@]}"; do
       # shellcheck disable=SC2046
       rc=0
       out=$(UPTIME_DB=$src OMPI_MCA_btl=$(shape_btl $shape) srun --mpi=pmix $(shape_args $shape) \
-        --kill-on-bad-exit=1 "$B/uptime_report" --reports-dir rep --report-id "b-$shape-$i" 2>&1) || rc=$?
+        --kill-on-bad-exit=1 "$B/uptime_report" --reports-dir rep --report-id "b-${src%%:*}-$shape-$i" 2>&1) || rc=$?
       if [ "$rc" -ne 0 ]; then
         printf '%s\n' "$out" >&2
         echo "bench/cluster.sh: $shape $name run $i failed with exit $rc" >&2
@@ -94,8 +94,8 @@ for src in "${sources[@]}"; do
         bestw=$w bestline=$line
       fi
     done
-    cmp -s "rep/b-$shape-1.csv" "rep/b-1x2-1.csv" || { echo "reports differ: $shape $name" >&2; exit 1; }
-    cp "rep/b-$shape-1.csv" "rep/$shape-${name%% *}.csv"
+    cmp -s "rep/b-${src%%:*}-$shape-1.csv" "rep/b-${src%%:*}-1x2-1.csv" || { echo "reports differ: $shape $name" >&2; exit 1; }
+    cp "rep/b-${src%%:*}-$shape-1.csv" "rep/$shape-${name%% *}.csv"
     # "time: metadata 0.6 s, scatter 0.2 s, ... total 8.2 s" -> the numbers
     nums=$(sed 's/.*time: //; s/[a-z]* \([0-9.]*\) s,\{0,1\}/\1 |/g' <<<"$bestline")
     printf '| %s | %s | %.2f | %s\n' "$shape" "$name" "$bestw" "$nums"

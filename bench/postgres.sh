@@ -102,7 +102,7 @@ for size in $sizes; do
         [ $be = postgresql ] && db=$pgs
         t=$(now_s)
         mpirun -n "$n" "$B/uptime_report" --db "$db" --reports-dir rep \
-          --report-id "$size-$be-$n" >sum.txt
+          --report-id "$size-$be-$n-$i" >sum.txt
         w=$(elapsed "$t")
         if awk -v a="$w" -v b="${bw[$be]:-999}" 'BEGIN { exit !(a < b) }'; then
           bw[$be]=$w
@@ -115,10 +115,10 @@ for size in $sizes; do
     done
     printf '| ratio | %s | PostgreSQL / SQLite | %d | %.2f | wall over wall |\n' "$size" "$n" \
       "$(awk -v a="${bw[postgresql]}" -v b="${bw[sqlite]}" 'BEGIN { print a / b }')"
-    cmp "rep/$size-sqlite-$n.csv" "rep/$size-postgresql-$n.csv"
+    cmp "rep/$size-sqlite-$n-1.csv" "rep/$size-postgresql-$n-1.csv"
   done
   n1=${ranks%% *}
-  for n in $ranks; do cmp "rep/$size-postgresql-$n1.csv" "rep/$size-postgresql-$n.csv"; done
+  for n in $ranks; do cmp "rep/$size-postgresql-$n1-1.csv" "rep/$size-postgresql-$n-1.csv"; done
 
   # The server alone: each query of a report, executed without sending its rows (no
   # transfer, no rank work). The polls query is the one-rank one (every store).

@@ -103,22 +103,25 @@ pass "the same change is in the next report"
 
 # ---- 2. uptime_load racing reports at several offsets. ----
 declare -A seen=()
+k=0
 for off in 0 0.2 0.4 0.6 0.8 1.0 1.3 1.6; do
+  k=$((k + 1))
+  # A new report id each time: an id is claimed once (tests/e2e/test_ids.sh).
   url=$(pg_schema "${tag}_race")
   "$LOAD" --db "$url" --dir a --no-rejects -q
   "$LOAD" --db "$url" --dir b --no-rejects -q &
   load=$!
   sleep "$off"
-  run_report 3 --db "$url" --reports-dir rep --report-id "race"
+  run_report 3 --db "$url" --reports-dir rep --report-id "race$k"
   wait "$load" || fail "the racing load failed"
-  if cmp -s rep/before.csv rep/race.csv; then
+  if cmp -s rep/before.csv rep/race$k.csv; then
     seen[before]=1
-  elif cmp -s rep/after.csv rep/race.csv; then
+  elif cmp -s rep/after.csv rep/race$k.csv; then
     seen[after]=1
   else
-    diff rep/before.csv rep/race.csv | head -5 >&2
+    diff rep/before.csv rep/race$k.csv | head -5 >&2
     fail "report started ${off}s into a load is neither the before nor the after report"
   fi
-  pass "report started ${off}s into a load is the $( cmp -s rep/before.csv rep/race.csv && echo before || echo after) report"
+  pass "report started ${off}s into a load is the $( cmp -s rep/before.csv rep/race$k.csv && echo before || echo after) report"
 done
 echo "# states seen: ${!seen[*]}"

@@ -546,23 +546,6 @@ out:
     return rc;
 }
 
-static void publish_sync(const char *path)
-{
-    char dir[PATH_MAX];
-    const char *slash = strrchr(path, '/');
-    int fd;
-
-    if (slash)
-        snprintf(dir, sizeof dir, "%.*s", (int)(slash - path) ? (int)(slash - path) : 1, path);
-    else
-        snprintf(dir, sizeof dir, ".");
-    fd = open(dir, O_RDONLY | O_DIRECTORY);
-    if (fd >= 0) {
-        fsync(fd);
-        close(fd);
-    }
-}
-
 /* Rank 0: fsync the file, rename it into place, fsync its folder. */
 static enum up_code publish(struct snap *s)
 {
@@ -581,7 +564,7 @@ static enum up_code publish(struct snap *s)
         return UP_EIO;
     }
     s->tmp[0] = '\0';
-    publish_sync(s->o->out);
+    up_file_sync_dir(s->o->out);
     return UP_OK;
 }
 

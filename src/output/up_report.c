@@ -29,16 +29,6 @@ static char *path_join(const char *dir, const char *a, const char *b, const char
     return p;
 }
 
-/* Makes a rename durable: fsync of the folder that holds the entry. */
-static void sync_dir(const char *dir)
-{
-    int fd = open(dir, O_RDONLY | O_DIRECTORY);
-    if (fd >= 0) {
-        fsync(fd);
-        close(fd);
-    }
-}
-
 enum up_code up_report_open(const char *dir, const char *id, struct up_report_writer **out,
                             char *err, size_t errlen)
 {
@@ -190,7 +180,7 @@ enum up_code up_report_commit(struct up_report_writer *w, char *err, size_t errl
         up_report_abort(w);
         return UP_EIO;
     }
-    sync_dir(w->dir);
+    up_file_sync_dir(w->final);
     writer_free(w);
     return UP_OK;
 }

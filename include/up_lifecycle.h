@@ -63,12 +63,13 @@ enum up_code up_lifecycle_batch_start(const char *dir, const char *id, const str
 /*
  * The batch script, after srun returned rc (terminated: Slurm sent SIGTERM, i.e. scancel
  * or the time limit). Records Failed unless the job wrote its verdict (or Slurm ended it:
- * get_report records that reason), removes a partial CSV, records exit_code. Returns the
+ * get_report records that reason), with reason when not NULL or "" (the script refused to
+ * start the step, and says why), removes a partial CSV, records exit_code. Returns the
  * script's exit code (rc, or 1 when the report is not Complete though srun said 0), or -1
  * with err set.
  */
-int up_lifecycle_batch_end(const char *dir, const char *id, int rc, int terminated, char *err,
-                           size_t errlen);
+int up_lifecycle_batch_end(const char *dir, const char *id, int rc, int terminated,
+                           const char *reason, char *err, size_t errlen);
 
 /* What get_report answers. */
 enum up_answer {

@@ -684,18 +684,20 @@ enum up_code up_lifecycle_batch_start(const char *dir, const char *id, const str
     return rc;
 }
 
-int up_lifecycle_batch_end(const char *dir, const char *id, int rc, int terminated, char *err,
-                           size_t errlen)
+int up_lifecycle_batch_end(const char *dir, const char *id, int rc, int terminated,
+                           const char *reason, char *err, size_t errlen)
 {
     struct up_status *st = NULL;
     enum up_state s;
-    char why[256] = "";
+    char why[1024] = "";
 
     if (up_status_open(dir, id, &st, err, errlen) != UP_OK)
         return -1;
     s = up_status_info(st)->state;
     if (s != UP_STATE_COMPLETE && s != UP_STATE_FAILED) {
-        if (terminated)
+        if (reason && reason[0])
+            snprintf(why, sizeof why, "%s", reason);
+        else if (terminated)
             /* Cancelled, timed out or shut down: until this script ends Slurm shows the
              * job as COMPLETING, its final state (CANCELLED, TIMEOUT, ...) only after. The
              * status file keeps Running; get_report records that final state as the

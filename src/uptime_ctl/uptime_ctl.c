@@ -37,7 +37,7 @@ static void usage(FILE *f)
           "  get_report [options] ID       the report's CSV, or its state as one JSON line\n"
           "  run_local -r DIR -i ID -- MPIRUN...   the local launcher's wrapper (internal)\n"
           "  batch_start -r DIR -i ID      the batch script: the allocation started\n"
-          "  batch_end -r DIR -i ID --exit-code RC [--terminated]\n"
+          "  batch_end -r DIR -i ID --exit-code RC [--terminated] [--error TEXT]\n"
           "                                the batch script: srun ended; exits with its code\n"
           "  id new                        prints a new report id (a UUID)\n"
           "  id check ID                   exit 0 if ID is 1-64 of [A-Za-z0-9_-], else 2\n"
@@ -60,7 +60,8 @@ static void usage(FILE *f)
 }
 
 /* Long-only options. */
-enum { OPT_SLURM = 256, OPT_NOW, OPT_TIME, OPT_SBATCH_ARG, OPT_EXIT_CODE, OPT_TERMINATED };
+enum { OPT_SLURM = 256, OPT_NOW, OPT_TIME, OPT_SBATCH_ARG, OPT_EXIT_CODE, OPT_TERMINATED,
+       OPT_ERROR };
 
 static const struct option longopts[] = {{"reports-dir", required_argument, NULL, 'r'},
                                          {"report-id", required_argument, NULL, 'i'},
@@ -75,11 +76,12 @@ static const struct option longopts[] = {{"reports-dir", required_argument, NULL
                                          {"sbatch-arg", required_argument, NULL, OPT_SBATCH_ARG},
                                          {"exit-code", required_argument, NULL, OPT_EXIT_CODE},
                                          {"terminated", no_argument, NULL, OPT_TERMINATED},
+                                         {"error", required_argument, NULL, OPT_ERROR},
                                          {"help", no_argument, NULL, 'h'},
                                          {NULL, 0, NULL, 0}};
 
 struct opts {
-    const char *dir, *id, *output, *db, *now, *partition;
+    const char *dir, *id, *output, *db, *now, *partition, *error;
     long ranks, time_min, nodes, exit_code;
     int slurm, terminated, has_exit_code, has_slurm_only;
     char *sbatch_args[MAX_SBATCH_ARGS];
@@ -189,6 +191,9 @@ static int parse(int argc, char **argv, struct opts *o, int *first)
             break;
         case OPT_TERMINATED:
             o->terminated = 1;
+            break;
+        case OPT_ERROR:
+            o->error = optarg;
             break;
         case 'h':
             o->help = 1;
@@ -422,7 +427,8 @@ static int do_batch(int argc, char **argv, int start)
     if (!start) {
         if (!o.has_exit_code)
             return usage_error("batch_end needs --exit-code");
-        r = up_lifecycle_batch_end(o.dir, o.id, (int)o.exit_code, o.terminated, err, sizeof err);
+        r = up_lifecycle_batch_end(o.dir, o.id, (int)o.exit_code, o.terminated, o.error, err,
+                                   sizeof err);
         if (r < 0) {
             fprintf(stderr, "%s: %s\n", cmd, err);
             return o.exit_code ? (int)o.exit_code : UP_EIO;

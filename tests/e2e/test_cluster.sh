@@ -152,9 +152,10 @@ id=$(trigger --slurm -N 2 -n 4 --db "$CLDIR/local/up_cluster_$$.db" --reports-di
 grep -q "refused: the SQLite file .* is not the same file on every node (node1=.* node2=missing" "sq/$id.log" ||
   fail "no refusal naming node2: $(cat "sq/$id.log")"
 wait_field sq "$id" exit_code
-jq -e '.status == "Failed" and .exit_code == 2' "sq/$id.status.json" >/dev/null || fail "$(cat "sq/$id.status.json")"
+jq -e '.status == "Failed" and .exit_code == 2 and (.error | test("not the same file on every node .*node2="))' \
+  "sq/$id.status.json" >/dev/null || fail "$(cat "sq/$id.status.json")"
 [ ! -e "sq/$id.csv" ] || fail "a refused job left a CSV"
-pass "a SQLite file on node1's own disk: refused (exit 2), the log names node2 where it is missing"
+pass "a SQLite file on node1's own disk: refused (exit 2), the log and the status name node2 where it is missing"
 
 # 5. The tz database is read on each node: one missing on node2 fails the job (exit 7).
 zdir=$CLDIR/nodes/node1/zoneinfo_$$

@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -12,11 +13,15 @@
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
+#include "up_clock.h"
 #include "up_source.h"
 #include "up_time.h"
 
 /* Output of scontrol or sbatch kept (their answers are a few hundred bytes). */
 #define CAPTURE_MAX 65536
+/* sbatch and scontrol get this long (seconds) before they are killed; $UPTIME_SLURM_TIMEOUT
+ * overrides it. Slurm's own MessageTimeout is 10 s, and a client retries a few times. */
+#define SLURM_CMD_TIMEOUT_S 60
 /* The jobcomp file is read from its end: a job's line is among the last ones. */
 #define JOBCOMP_TAIL (4 * 1024 * 1024)
 
@@ -98,15 +103,32 @@ static void self_proc(struct up_proc_id *p, long pid)
     proc_start(pid, p->start, sizeof p->start);
 }
 
+/* Seconds a Slurm command may take: $UPTIME_SLURM_TIMEOUT (1-86400) or the default. */
+static int command_timeout_s(void)
+{
+    const char *v = getenv("UPTIME_SLURM_TIMEOUT");
+    char *end;
+    long t;
+
+    if (!v || !*v)
+        return SLURM_CMD_TIMEOUT_S;
+    errno = 0;
+    t = strtol(v, &end, 10);
+    return *end || errno || t < 1 || t > 86400 ? SLURM_CMD_TIMEOUT_S : (int)t;
+}
+
 /*
  * Runs argv with stdin from /dev/null and stdout (and stderr when with_err) into out[n]
  * (terminated, the rest dropped); in env when it is not NULL (argv[0] then a path), else in
- * this process's environment. Returns the exit status as the shell gives it (128 +
- * signal), or -1 when it could not be started (errno-style message in out).
+ * this process's environment. The command runs in its own process group and gets
+ * command_timeout_s(): then the group is sent SIGTERM, and SIGKILL 2 s later. Returns the
+ * exit status as the shell gives it (128 + signal); -1 when it could not be started or
+ * timed out, with the reason in out.
  */
 static int run_capture_env(char *const argv[], char *const env[], int with_err, char *out, size_t n)
 {
-    int fds[2], status = 0;
+    int fds[2], status = 0, limit_s = command_timeout_s(), timed_out = 0;
+    int64_t deadline, killed_at = 0;
     size_t used = 0;
     pid_t pid;
 
@@ -124,6 +146,7 @@ static int run_capture_env(char *const argv[], char *const env[], int with_err, 
     }
     if (pid == 0) {
         int null = open("/dev/null", O_RDWR);
+        setpgid(0, 0);
         if (null >= 0) {
             dup2(null, 0);
             if (!with_err)
@@ -140,10 +163,32 @@ static int run_capture_env(char *const argv[], char *const env[], int with_err, 
         fprintf(stdout, "cannot run %s: %s", argv[0], strerror(errno));
         _exit(127);
     }
+    setpgid(pid, pid); /* both sides: the group exists before either goes on */
     close(fds[1]);
+    deadline = up_now_us() + (int64_t)limit_s * 1000000;
     for (;;) {
         char chunk[4096];
-        ssize_t r = read(fds[0], chunk, sizeof chunk);
+        struct pollfd pf = {.fd = fds[0], .events = POLLIN};
+        int64_t now = up_now_us(), left = (killed_at ? killed_at + 2000000 : deadline) - now;
+        ssize_t r;
+        int p;
+
+        if (left <= 0) {
+            if (killed_at)
+                break; /* SIGKILLed: whatever still holds the pipe open is not ours to wait on */
+            timed_out = 1;
+            killed_at = now;
+            kill(-pid, SIGTERM);
+            continue;
+        }
+        p = poll(&pf, 1, (int)(left / 1000 + 1));
+        if (p < 0 && errno == EINTR)
+            continue;
+        if (p < 0)
+            break;
+        if (p == 0)
+            continue;
+        r = read(fds[0], chunk, sizeof chunk);
         if (r < 0 && errno == EINTR)
             continue;
         if (r <= 0)
@@ -156,9 +201,17 @@ static int run_capture_env(char *const argv[], char *const env[], int with_err, 
     }
     out[used] = '\0';
     close(fds[0]);
+    if (killed_at)
+        kill(-pid, SIGKILL);
     while (waitpid(pid, &status, 0) < 0)
         if (errno != EINTR)
             return -1;
+    if (timed_out) {
+        snprintf(out, n,
+                 "%s did not answer within %d s (killed; $UPTIME_SLURM_TIMEOUT sets the limit)",
+                 argv[0], limit_s);
+        return -1;
+    }
     return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
 }
 
@@ -678,8 +731,18 @@ enum up_code up_lifecycle_batch_start(const char *dir, const char *id, const str
     struct up_status *st = NULL;
     enum up_code rc = up_status_open(dir, id, &st, err, errlen);
 
-    if (rc == UP_OK)
-        rc = up_status_batch_running(st, b, err, errlen);
+    if (rc == UP_OK) {
+        const struct up_status_info *in = up_status_info(st);
+        /* An id runs once: a job submitted again for an ended report (by hand, or queued by
+         * an sbatch that timed out after the trigger had given up) does not run. */
+        if (in->state == UP_STATE_COMPLETE || in->state == UP_STATE_FAILED) {
+            snprintf(err, errlen, "report %s already ended (%s): a report id runs once", id,
+                     in->status);
+            rc = UP_EUSAGE;
+        } else {
+            rc = up_status_batch_running(st, b, err, errlen);
+        }
+    }
     up_status_close(st);
     return rc;
 }

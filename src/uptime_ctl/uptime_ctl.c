@@ -446,9 +446,10 @@ static int do_batch(int argc, char **argv, int start)
     host[sizeof host - 1] = '\0';
     b.host = host;
     b.ranks = ntasks && positive(ntasks, 6) > 0 ? (int)positive(ntasks, 6) : 1;
-    if (up_lifecycle_batch_start(o.dir, o.id, &b, err, sizeof err) != UP_OK) {
+    r = up_lifecycle_batch_start(o.dir, o.id, &b, err, sizeof err);
+    if (r != UP_OK) {
         fprintf(stderr, "%s: %s\n", cmd, err);
-        return UP_EIO;
+        return r == UP_EUSAGE ? UP_EUSAGE : UP_EIO;
     }
     return UP_OK;
 }

@@ -103,4 +103,21 @@ same_files "$G/expected.csv" hand/reports/by-hand.csv "sbatch slurm/uptime_repor
 jq -e --argjson j "$jid" '.slurm_job_id == $j and .ranks == 3' hand/reports/by-hand.status.json >/dev/null ||
   fail "by-hand status: $(cat hand/reports/by-hand.status.json)"
 pass "by hand: the batch script keeps the status file"
+
+# The same id submitted again after it ended does not run: exit 2, files untouched.
+wait_field hand/reports by-hand exit_code
+before=$(md5sum hand/reports/by-hand.csv hand/reports/by-hand.status.json)
+jid=$(cd hand && UPTIME_HOME=$UP_SRC sbatch --parsable -n 2 --output=again.log \
+  "$UP_SRC/slurm/uptime_report.sbatch" --db "$T/g.db" --report-id by-hand --quiet)
+jid=${jid%%;*}
+start=$SECONDS
+while squeue -h -j "$jid" 2>/dev/null | grep -q .; do
+  [ $((SECONDS - start)) -lt 60 ] || fail "the second by-hand job never ended"
+  sleep 0.2
+done
+grep -q "already ended (Complete): a report id runs once" "hand/uptime-report-$jid.log" ||
+  fail "second submission: $(cat "hand/uptime-report-$jid.log" hand/again.log)"
+[ "$(md5sum hand/reports/by-hand.csv hand/reports/by-hand.status.json)" = "$before" ] ||
+  fail "the second submission changed the report's files"
+pass "an ended id submitted again: refused, its CSV and status untouched"
 echo "$checks passed, 0 failed"

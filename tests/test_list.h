@@ -29,8 +29,9 @@ int test_plan_add(void);
 int test_worker_add(void);
 int test_source_add(void);
 int test_status_add(void);
+int test_serve_add(void);
 
 #define UP_TEST_LIST(X)                                                                        \
-    X(buf) X(err) X(csvout) X(clock) X(time) X(tz) X(hours) X(uptime) X(csvin) X(rows) X(store) X(store_mem) UP_TEST_PG(X) X(load) X(report) X(plan) X(worker) X(source) X(status)
+    X(buf) X(err) X(csvout) X(clock) X(time) X(tz) X(hours) X(uptime) X(csvin) X(rows) X(store) X(store_mem) UP_TEST_PG(X) X(load) X(report) X(plan) X(worker) X(source) X(status) X(serve)
 
 #endif

@@ -97,5 +97,11 @@ struct up_report_state {
  */
 enum up_code up_lifecycle_state(const char *dir, const char *id, struct up_report_state *s,
                                 char *err, size_t errlen) UP_WARN_UNUSED;
+/* The same from a status already read (up_status_read returned UP_OK): for a caller that
+ * looked at it first (the HTTP server, to answer a report that may need Slurm on a thread
+ * of its own). Runs Slurm commands only for a Slurm report still Pending or Running. */
+enum up_code up_lifecycle_state_of(const char *dir, const char *id,
+                                   const struct up_status_info *in, struct up_report_state *s,
+                                   char *err, size_t errlen) UP_WARN_UNUSED;
 
 #endif

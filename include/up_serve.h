@@ -1,9 +1,10 @@
 /*
  * The original service's HTTP API over the batch job (docs/http.md): POST /trigger_report
  * starts a run through up_lifecycle, GET /get_report/{id} answers from up_lifecycle_state
- * (the CSV streamed from its file), GET /health. A libmicrohttpd server, one thread per
- * connection (a trigger or a Slurm query blocks only its own connection), every wait
- * bounded. The only module of the serve layer; it uses output, time and util.
+ * (the CSV streamed from its file), GET /health. A libmicrohttpd server: a pool of
+ * threads that never block serves the connections; a trigger or a Slurm query is answered
+ * on a thread of its own while its connection waits suspended; every wait bounded. The only module
+ * of the serve layer; it uses output, time and util.
  */
 #ifndef UP_SERVE_H
 #define UP_SERVE_H
@@ -20,7 +21,8 @@ struct up_serve_config {
     const char *listen;       /* "ADDR:PORT" or "[ADDR6]:PORT"; port 0: an ephemeral one */
     const char *token;        /* NULL: no authentication; else every request needs
                                  "Authorization: Bearer <token>" */
-    unsigned max_connections; /* open connections in all (one thread each) */
+    unsigned max_connections; /* open connections in all */
+    unsigned threads;         /* the pool's threads; 0: one per online CPU */
     unsigned max_per_client;  /* open connections per client address */
     unsigned timeout_s;       /* an idle connection is closed after this many seconds */
     size_t max_body;          /* request body cap in bytes (413 beyond) */

@@ -1003,7 +1003,6 @@ enum up_code up_lifecycle_state(const char *dir, const char *id, struct up_repor
                                 char *err, size_t errlen)
 {
     struct up_status_info in;
-    char csv[PATH_MAX], why[512];
     enum up_code rc;
 
     memset(s, 0, sizeof *s);
@@ -1016,17 +1015,29 @@ enum up_code up_lifecycle_state(const char *dir, const char *id, struct up_repor
         s->answer = UP_ANSWER_BROKEN;
         return UP_OK;
     }
-    if (!in.exists) {
+    return up_lifecycle_state_of(dir, id, &in, s, err, errlen);
+}
+
+enum up_code up_lifecycle_state_of(const char *dir, const char *id,
+                                   const struct up_status_info *in, struct up_report_state *s,
+                                   char *err, size_t errlen)
+{
+    char csv[PATH_MAX], why[512];
+
+    (void)err;
+    (void)errlen;
+    memset(s, 0, sizeof *s);
+    if (!in->exists) {
         /* A CSV published without a status file (copied in by hand) is complete. */
         snprintf(csv, sizeof csv, "%s/%s.csv", dir, id);
         s->answer = access(csv, F_OK) == 0 ? UP_ANSWER_COMPLETE : UP_ANSWER_UNKNOWN;
         return UP_OK;
     }
-    answer_from(&in, dir, id, s);
+    answer_from(in, dir, id, s);
     if (s->answer != UP_ANSWER_PENDING && s->answer != UP_ANSWER_RUNNING)
         return UP_OK;
 
-    if (in.launcher == UP_LAUNCHER_SLURM) {
+    if (in->launcher == UP_LAUNCHER_SLURM) {
         static const char *const pending[] = {"PENDING",      "CONFIGURING", "RESV_DEL_HOLD",
                                               "SPECIAL_EXIT", "SUSPENDED",   NULL};
         static const char *const running[] = {"RUNNING",  "COMPLETING", "STAGE_OUT", "SIGNALING",
@@ -1034,28 +1045,28 @@ enum up_code up_lifecycle_state(const char *dir, const char *id, struct up_repor
         char state[64], code[32];
         /* Not yet recorded: the trigger is between sbatch and its write (it holds the
          * lock). */
-        if (!in.slurm_job_id[0])
+        if (!in->slurm_job_id[0])
             return UP_OK;
-        if (!slurm_job(in.slurm_job_id, state, sizeof state, code, sizeof code)) {
+        if (!slurm_job(in->slurm_job_id, state, sizeof state, code, sizeof code)) {
             snprintf(s->warning, sizeof s->warning,
                      "Slurm does not know job %s (or cannot be reached); trusting the status "
                      "file",
-                     in.slurm_job_id);
+                     in->slurm_job_id);
         } else if (one_of(state, pending) || strncmp(state, "REQUEUED", 8) == 0) {
             s->answer = UP_ANSWER_PENDING;
         } else if (one_of(state, running)) {
             /* The batch script may not have written Running yet. */
             s->answer = UP_ANSWER_RUNNING;
         } else {
-            slurm_reason(in.slurm_job_id, state, code, why, sizeof why);
+            slurm_reason(in->slurm_job_id, state, code, why, sizeof why);
             verdict(dir, id, why, s);
         }
         return UP_OK;
     }
-    if (!local_alive(&in)) {
-        long pid = in.mpirun.pid > 0  ? in.mpirun.pid
-                   : in.rank0_pid > 0 ? in.rank0_pid
-                                      : in.wrapper.pid;
+    if (!local_alive(in)) {
+        long pid = in->mpirun.pid > 0  ? in->mpirun.pid
+                   : in->rank0_pid > 0 ? in->rank0_pid
+                                      : in->wrapper.pid;
         if (pid > 0)
             snprintf(why, sizeof why, "killed (pid %ld no longer running)", pid);
         else

@@ -215,17 +215,71 @@ static void parse_info(json_t *obj, int exists, struct up_status_info *in)
     }
 }
 
-/* Loads path: *obj a JSON object (empty when the file is missing), *exists set. Returns
- * UP_OK, UP_EIO (exists but unreadable or not an object) or UP_ENOMEM. */
+/* A status file is a few hundred bytes; anything this big is not one. */
+#define STATUS_FILE_MAX (1024 * 1024)
+
+/* Loads path: *obj a JSON object (empty when the file is missing), *exists set. One read
+ * of the whole file (never through a symbolic link), parsed from memory: get_report and
+ * the HTTP server call this for every answer. Returns UP_OK, UP_EIO (exists but unreadable
+ * or not an object) or UP_ENOMEM. */
 static enum up_code load(const char *path, json_t **obj, int *exists, char *err, size_t errlen)
 {
     json_error_t je;
+    struct stat sb;
+    char stack[8192], *buf = stack;
+    size_t used = 0, cap = sizeof stack;
+    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+    const char *why = NULL;
 
-    *exists = access(path, F_OK) == 0;
-    *obj = *exists ? json_load_file(path, 0, &je) : json_object();
-    if (*exists && !json_is_object(*obj)) {
-        snprintf(err, errlen, "cannot read status file %s: %s", path,
-                 *obj ? "not a JSON object" : je.text);
+    *obj = NULL;
+    *exists = fd >= 0 || errno != ENOENT;
+    if (!*exists) {
+        *obj = json_object();
+        goto done;
+    }
+    if (fd < 0 || fstat(fd, &sb) != 0) {
+        why = strerror(errno);
+        goto done;
+    }
+    if (!S_ISREG(sb.st_mode) || sb.st_size > STATUS_FILE_MAX) {
+        why = S_ISREG(sb.st_mode) ? "larger than 1 MiB" : "not a regular file";
+        goto done;
+    }
+    if ((size_t)sb.st_size >= cap) {
+        cap = (size_t)sb.st_size + 1;
+        buf = malloc(cap);
+        if (!buf) {
+            close(fd);
+            snprintf(err, errlen, "out of memory");
+            return UP_ENOMEM;
+        }
+    }
+    for (;;) {
+        ssize_t r = read(fd, buf + used, cap - used);
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r < 0) {
+            why = strerror(errno);
+            goto done;
+        }
+        if (r == 0)
+            break;
+        used += (size_t)r;
+        if (used == cap) { /* grew since fstat: a writer does not do that (rename) */
+            why = "changed while read";
+            goto done;
+        }
+    }
+    *obj = json_loadb(buf, used, 0, &je);
+    if (!json_is_object(*obj))
+        why = *obj ? "not a JSON object" : je.text;
+done:
+    if (fd >= 0)
+        close(fd);
+    if (buf != stack)
+        free(buf);
+    if (why) {
+        snprintf(err, errlen, "cannot read status file %s: %s", path, why);
         json_decref(*obj);
         *obj = NULL;
         return UP_EIO;

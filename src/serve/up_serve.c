@@ -38,7 +38,8 @@
 #define RUNNING_CAP 4096
 /* Local launchers to reap (each is a child until its run ends). */
 #define CHILDREN_CAP 4096
-/* libmicrohttpd's threads: the lifecycle's deepest path (a Slurm query) needs ~150 KiB. */
+/* Our threads for slow requests: the lifecycle's deepest path (a Slurm query) needs
+ * ~150 KiB. */
 #define THREAD_STACK (1024 * 1024)
 /* Bytes of an over-long body without Content-Length read and dropped before the 413. */
 #define DISCARD_MAX (1024 * 1024)
@@ -51,6 +52,7 @@ struct up_serve {
     struct MHD_Daemon *d;
     int listen_fd, port;
     atomic_int in_flight, stopping;
+    atomic_int slow;    /* requests answered on a thread of their own (slow_start) */
     pthread_mutex_t mu; /* guards running, children */
     char (*running)[UP_REPORT_ID_MAX + 1];
     int n_running, n_reserved;
@@ -70,6 +72,13 @@ struct req {
     char *body; /* POST /trigger_report only, max_body + 1 bytes */
     unsigned code;
     uint64_t bytes;
+    /* A slow request (slow_start): its answer is made on a thread of its own while the
+     * connection is suspended, kept here, and queued when libmicrohttpd calls back. */
+    int suspended;
+    int failed; /* the answer could not be made: close the connection */
+    struct MHD_Response *answer;
+    unsigned answer_code;
+    char id[UP_REPORT_ID_MAX + 1]; /* get_report: the decoded id */
 };
 
 /* ---- Small helpers ---- */
@@ -129,12 +138,28 @@ static int decode_id(const char *raw, char out[UP_REPORT_ID_MAX + 1])
 
 /* ---- Responses ---- */
 
+/* Queues resp on con, or, for a suspended request, keeps it for the call after the resume
+ * (libmicrohttpd takes answers only from its own callback). */
+static enum MHD_Result queue(struct MHD_Connection *con, struct req *r, unsigned code,
+                             struct MHD_Response *resp)
+{
+    if (r->suspended) {
+        r->answer = resp;
+        r->answer_code = code;
+        return MHD_YES;
+    }
+    {
+        enum MHD_Result ok = MHD_queue_response(con, code, resp);
+        MHD_destroy_response(resp);
+        return ok;
+    }
+}
+
 static enum MHD_Result send_buf(struct MHD_Connection *con, struct up_serve *s, struct req *r,
                                 unsigned code, const char *type, const char *body, size_t len)
 {
     struct MHD_Response *resp =
         MHD_create_response_from_buffer(len, (void *)body, MHD_RESPMEM_MUST_COPY);
-    enum MHD_Result ok;
 
     if (!resp)
         return MHD_NO;
@@ -145,9 +170,7 @@ static enum MHD_Result send_buf(struct MHD_Connection *con, struct up_serve *s, 
         MHD_add_response_header(resp, MHD_HTTP_HEADER_CONNECTION, "close");
     r->code = code;
     r->bytes = len;
-    ok = MHD_queue_response(con, code, resp);
-    MHD_destroy_response(resp);
-    return ok;
+    return queue(con, r, code, resp);
 }
 
 /* {"detail": "<msg>"}: FastAPI's error body, which the original's clients know. */
@@ -165,7 +188,6 @@ static enum MHD_Result send_detail(struct MHD_Connection *con, struct up_serve *
     va_list ap;
     int n;
     struct MHD_Response *resp;
-    enum MHD_Result ok;
 
     va_start(ap, fmt);
     vsnprintf(msg, sizeof msg, fmt, ap);
@@ -195,9 +217,7 @@ static enum MHD_Result send_detail(struct MHD_Connection *con, struct up_serve *
         MHD_add_response_header(resp, MHD_HTTP_HEADER_CONNECTION, "close");
     r->code = code;
     r->bytes = (uint64_t)n;
-    ok = MHD_queue_response(con, code, resp);
-    MHD_destroy_response(resp);
-    return ok;
+    return queue(con, r, code, resp);
 }
 
 /* ---- Reports Pending or Running, children to reap ---- */
@@ -382,7 +402,6 @@ static enum MHD_Result send_csv(struct MHD_Connection *con, struct up_serve *s, 
     char path[PATH_MAX], disp[UP_REPORT_ID_MAX + 48];
     struct MHD_Response *resp;
     struct stat sb;
-    enum MHD_Result ok;
     int fd;
 
     if (!fits(snprintf(path, sizeof path, "%s/%s.csv", s->dir, id), sizeof path))
@@ -409,36 +428,21 @@ static enum MHD_Result send_csv(struct MHD_Connection *con, struct up_serve *s, 
         MHD_add_response_header(resp, MHD_HTTP_HEADER_CONNECTION, "close");
     r->code = MHD_HTTP_OK;
     r->bytes = (uint64_t)sb.st_size;
-    ok = MHD_queue_response(con, MHD_HTTP_OK, resp);
-    MHD_destroy_response(resp);
-    return ok;
+    return queue(con, r, MHD_HTTP_OK, resp);
 }
 
-static enum MHD_Result get_report(struct MHD_Connection *con, struct up_serve *s, struct req *r,
-                                  const char *raw_id)
+/* The answer for report id from its state st: the CSV, its state, or why not. */
+static enum MHD_Result send_state(struct MHD_Connection *con, struct up_serve *s, struct req *r,
+                                  const char *id, const struct up_report_state *st)
 {
-    char id[UP_REPORT_ID_MAX + 1], err[256], answer[4096];
-    struct up_report_state *st;
-    enum MHD_Result ok;
+    char answer[4096];
     int n;
 
-    /* Refused before any file is looked at: the id is the only part of a path we build. */
-    if (decode_id(raw_id, id) != 0)
-        return send_detail(con, s, r, MHD_HTTP_BAD_REQUEST, NULL, NULL,
-                           "malformed report id: expected " UP_REPORT_ID_RULE);
-    st = malloc(sizeof *st);
-    if (!st)
-        return MHD_NO;
-    if (up_lifecycle_state(s->dir, id, st, err, sizeof err) != UP_OK) {
-        free(st);
-        return send_detail(con, s, r, MHD_HTTP_INTERNAL_SERVER_ERROR, NULL, NULL, "%s", err);
-    }
     if (st->warning[0])
         UP_LOG(WARN, "report %s: %s", id, st->warning);
     switch (st->answer) {
     case UP_ANSWER_COMPLETE:
-        ok = send_csv(con, s, r, id);
-        break;
+        return send_csv(con, s, r, id);
     case UP_ANSWER_PENDING:
     case UP_ANSWER_RUNNING:
     case UP_ANSWER_FAILED:
@@ -446,26 +450,146 @@ static enum MHD_Result get_report(struct MHD_Connection *con, struct up_serve *s
                                   : st->answer == UP_ANSWER_RUNNING ? UP_STATE_RUNNING
                                                                     : UP_STATE_FAILED,
                                   st->error, answer, sizeof answer - 1);
-        if (n != 0) {
-            ok = send_detail(con, s, r, MHD_HTTP_INTERNAL_SERVER_ERROR, NULL, NULL,
-                             "answer too long");
-            break;
-        }
+        if (n != 0)
+            return send_detail(con, s, r, MHD_HTTP_INTERNAL_SERVER_ERROR, NULL, NULL,
+                               "answer too long");
         n = (int)strlen(answer);
         answer[n++] = '\n';
-        ok = send_buf(con, s, r, MHD_HTTP_OK, "application/json", answer, (size_t)n);
-        break;
+        return send_buf(con, s, r, MHD_HTTP_OK, "application/json", answer, (size_t)n);
     case UP_ANSWER_UNKNOWN:
-        ok = send_detail(con, s, r, MHD_HTTP_NOT_FOUND, NULL, NULL, "unknown report id '%s'", id);
-        break;
+        return send_detail(con, s, r, MHD_HTTP_NOT_FOUND, NULL, NULL, "unknown report id '%s'", id);
     case UP_ANSWER_BROKEN:
     default:
         UP_LOG(ERROR, "report %s: %s", id, st->error);
-        ok = send_detail(con, s, r, MHD_HTTP_INTERNAL_SERVER_ERROR, NULL, NULL, "%s", st->error);
-        break;
+        return send_detail(con, s, r, MHD_HTTP_INTERNAL_SERVER_ERROR, NULL, NULL, "%s", st->error);
     }
+}
+
+/* The answer for report id, its status file read here (and a Slurm query when it needs
+ * one: the slow path). */
+static enum MHD_Result answer_report(struct MHD_Connection *con, struct up_serve *s, struct req *r,
+                                     const char *id)
+{
+    struct up_report_state *st = malloc(sizeof *st);
+    enum MHD_Result ok;
+    char err[256];
+
+    if (!st)
+        return MHD_NO;
+    if (up_lifecycle_state(s->dir, id, st, err, sizeof err) != UP_OK)
+        ok = send_detail(con, s, r, MHD_HTTP_INTERNAL_SERVER_ERROR, NULL, NULL, "%s", err);
+    else
+        ok = send_state(con, s, r, id, st);
     free(st);
     return ok;
+}
+
+/* ---- Slow requests: answered on a thread of their own, the connection suspended ---- */
+
+struct slow {
+    struct MHD_Connection *con;
+    struct up_serve *s;
+    struct req *r;
+    int trigger; /* POST /trigger_report; else GET /get_report/{r->id} */
+};
+
+static void *slow_main(void *arg)
+{
+    struct slow *w = arg;
+    struct up_serve *s = w->s;
+    struct req *r = w->r;
+    enum MHD_Result ok = w->trigger ? trigger(w->con, s, r) : answer_report(w->con, s, r, r->id);
+
+    if (ok != MHD_YES || !r->answer)
+        r->failed = 1;
+    /* From here on r belongs to libmicrohttpd again (it may complete and free it). */
+    MHD_resume_connection(w->con);
+    free(w);
+    atomic_fetch_sub(&s->slow, 1);
+    return NULL;
+}
+
+/* Suspends con and answers the request on a new thread (the pool's threads serve every
+ * other connection meanwhile); when no thread can be made, here. */
+static enum MHD_Result slow_start(struct MHD_Connection *con, struct up_serve *s, struct req *r,
+                                  int is_trigger)
+{
+    struct slow *w = malloc(sizeof *w);
+    pthread_attr_t attr;
+    pthread_t t;
+    int started = 0;
+
+    if (!w)
+        return is_trigger ? trigger(con, s, r) : answer_report(con, s, r, r->id);
+    w->con = con;
+    w->s = s;
+    w->r = r;
+    w->trigger = is_trigger;
+    r->suspended = 1;
+    atomic_fetch_add(&s->slow, 1);
+    MHD_suspend_connection(con);
+    if (pthread_attr_init(&attr) == 0) {
+        pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+        pthread_attr_setstacksize(&attr, THREAD_STACK);
+        started = pthread_create(&t, &attr, slow_main, w) == 0;
+        pthread_attr_destroy(&attr);
+    }
+    if (!started)
+        slow_main(w);
+    return MHD_YES;
+}
+
+/* The answer a slow request's thread made, queued once its connection is resumed. */
+static enum MHD_Result slow_finish(struct MHD_Connection *con, struct req *r)
+{
+    struct MHD_Response *resp = r->answer;
+    enum MHD_Result ok;
+
+    r->answer = NULL;
+    if (r->failed || !resp) {
+        if (resp)
+            MHD_destroy_response(resp);
+        return MHD_NO;
+    }
+    ok = MHD_queue_response(con, r->answer_code, resp);
+    MHD_destroy_response(resp);
+    return ok;
+}
+
+static enum MHD_Result get_report(struct MHD_Connection *con, struct up_serve *s, struct req *r,
+                                  const char *raw_id)
+{
+    /* Refused before any file is looked at: the id is the only part of a path we build. */
+    if (decode_id(raw_id, r->id) != 0)
+        return send_detail(con, s, r, MHD_HTTP_BAD_REQUEST, NULL, NULL,
+                           "malformed report id: expected " UP_REPORT_ID_RULE);
+    /* One read of the status file; a Slurm report still Pending or Running on paper needs
+     * scontrol to answer: a thread of its own. Anything unusual: answer_report's path. */
+    {
+        struct up_status_info *in = malloc(sizeof *in);
+        struct up_report_state *st = malloc(sizeof *st);
+        enum MHD_Result ok;
+        char err[256];
+
+        if (!in || !st || up_status_read(s->dir, r->id, in, err, sizeof err) != UP_OK) {
+            free(in);
+            free(st);
+            return answer_report(con, s, r, r->id);
+        }
+        if (in->launcher == UP_LAUNCHER_SLURM &&
+            (in->state == UP_STATE_PENDING || in->state == UP_STATE_RUNNING)) {
+            free(in);
+            free(st);
+            return slow_start(con, s, r, 0);
+        }
+        if (up_lifecycle_state_of(s->dir, r->id, in, st, err, sizeof err) != UP_OK)
+            ok = send_detail(con, s, r, MHD_HTTP_INTERNAL_SERVER_ERROR, NULL, NULL, "%s", err);
+        else
+            ok = send_state(con, s, r, r->id, st);
+        free(in);
+        free(st);
+        return ok;
+    }
 }
 
 /* ---- Requests ---- */
@@ -565,6 +689,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *con, const c
                                "request body larger than %zu bytes", s->c.max_body);
         return MHD_YES;
     }
+    if (r->suspended)
+        return slow_finish(con, r);
     if (*upload_size > 0) {
         size_t n = *upload_size;
         *upload_size = 0;
@@ -587,7 +713,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *con, const c
     case ROUTE_HEALTH:
         return send_buf(con, s, r, MHD_HTTP_OK, "application/json", "{\"ok\": true}\n", 13);
     case ROUTE_TRIGGER:
-        return trigger(con, s, r);
+        /* Starting a run forks and execs, or waits for sbatch: never on the pool. */
+        return slow_start(con, s, r, 1);
     case ROUTE_GET:
         return get_report(con, s, r, url + sizeof GET_PREFIX - 1);
     case ROUTE_NONE:
@@ -624,6 +751,8 @@ static void on_completed(void *cls, struct MHD_Connection *con, void **con_cls,
             /* Nothing to do: the log is best effort, the answer has gone. */
         }
     }
+    if (r->answer)
+        MHD_destroy_response(r->answer);
     free(r->body);
     free(r);
     *con_cls = NULL;
@@ -637,7 +766,9 @@ static size_t no_unescape(void *cls, struct MHD_Connection *con, char *s)
     return strlen(s);
 }
 
-static void mhd_log(void *cls, const char *fmt, va_list ap)
+/* The format attribute lets the compiler check the vsnprintf below (clang's
+ * -Wformat-nonliteral); microhttpd's formats are its own literals. */
+__attribute__((format(printf, 2, 0))) static void mhd_log(void *cls, const char *fmt, va_list ap)
 {
     char msg[1024];
     size_t n;
@@ -780,13 +911,20 @@ enum up_code up_serve_read_token(const char *path, char *out, size_t n, char *er
     return UP_OK;
 }
 
+/* The pool's default size: one thread per online CPU (1 to 64). */
+static unsigned online_cpus(void)
+{
+    long n = sysconf(_SC_NPROCESSORS_ONLN);
+    return n < 1 ? 1 : n > 64 ? 64 : (unsigned)n;
+}
+
 enum up_code up_serve_start(const struct up_serve_config *c, struct up_serve **out, char *err,
                             size_t errlen)
 {
     struct up_serve *s;
     struct sockaddr_storage ss;
     socklen_t sl = sizeof ss;
-    unsigned flags;
+    unsigned flags, threads;
     int v6 = 0;
 
     *out = NULL;
@@ -836,14 +974,19 @@ enum up_code up_serve_start(const struct up_serve_config *c, struct up_serve **o
     if (getsockname(s->listen_fd, (struct sockaddr *)&ss, &sl) == 0)
         s->port = ntohs(ss.ss_family == AF_INET6 ? ((struct sockaddr_in6 *)&ss)->sin6_port
                                                  : ((struct sockaddr_in *)&ss)->sin_port);
-    flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_THREAD_PER_CONNECTION | MHD_USE_POLL |
+    /* A pool of threads, each with its own epoll set: a status answer or the start of a
+     * sendfile takes microseconds, and a few threads that never block serve many
+     * connections with less waiting than a thread each (bench/README.md "HTTP server").
+     * What may block (a trigger, a Slurm query) goes to a thread of its own (slow_start). */
+    threads = c->threads ? c->threads : online_cpus();
+    flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_AUTO | MHD_ALLOW_SUSPEND_RESUME |
             MHD_USE_ITC | MHD_USE_ERROR_LOG | (v6 ? MHD_USE_IPv6 : 0);
     s->d = MHD_start_daemon(
-        flags, 0, NULL, NULL, on_request, s, MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL,
-        MHD_OPTION_LISTEN_SOCKET, s->listen_fd, MHD_OPTION_CONNECTION_LIMIT, c->max_connections,
-        MHD_OPTION_PER_IP_CONNECTION_LIMIT, c->max_per_client, MHD_OPTION_CONNECTION_TIMEOUT,
-        c->timeout_s, MHD_OPTION_NOTIFY_COMPLETED, on_completed, s, MHD_OPTION_UNESCAPE_CALLBACK,
-        no_unescape, NULL, MHD_OPTION_THREAD_STACK_SIZE, (size_t)THREAD_STACK, MHD_OPTION_END);
+        flags, 0, NULL, NULL, on_request, s, MHD_OPTION_THREAD_POOL_SIZE, threads,
+        MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL, MHD_OPTION_LISTEN_SOCKET, s->listen_fd,
+        MHD_OPTION_CONNECTION_LIMIT, c->max_connections, MHD_OPTION_PER_IP_CONNECTION_LIMIT,
+        c->max_per_client, MHD_OPTION_CONNECTION_TIMEOUT, c->timeout_s, MHD_OPTION_NOTIFY_COMPLETED,
+        on_completed, s, MHD_OPTION_UNESCAPE_CALLBACK, no_unescape, NULL, MHD_OPTION_END);
     if (!s->d) {
         snprintf(err, errlen, "libmicrohttpd could not start on %s", c->listen);
         up_serve_stop(s);
@@ -872,6 +1015,12 @@ void up_serve_stop(struct up_serve *s)
             s->listen_fd = -1;
         }
         while (atomic_load(&s->in_flight) > 0 && up_now_us() < until) {
+            struct timespec t = {0, 20 * 1000000L};
+            nanosleep(&t, NULL);
+        }
+        /* A suspended connection must be resumed before the daemon stops: its thread's
+         * work is bounded (a Slurm command's limit, a lock's wait), so wait for it. */
+        while (atomic_load(&s->slow) > 0) {
             struct timespec t = {0, 20 * 1000000L};
             nanosleep(&t, NULL);
         }

@@ -40,6 +40,7 @@ static void usage(FILE *f)
           "      --token-file FILE     every request needs 'Authorization: Bearer <token>',\n"
           "                            the token being FILE's first line\n"
           "      --max-connections N   open connections in all (default 512)\n"
+          "      --threads N           threads serving the connections (default: one per CPU)\n"
           "      --max-per-client N    open connections per client address (default 256)\n"
           "      --timeout SEC         idle connections are closed after SEC (default 10)\n"
           "      --max-body BYTES      request body cap (default 4096; 413 beyond)\n"
@@ -62,6 +63,7 @@ enum {
     OPT_TIME,
     OPT_TOKEN_FILE,
     OPT_MAX_CONN,
+    OPT_THREADS,
     OPT_MAX_PER_CLIENT,
     OPT_TIMEOUT,
     OPT_MAX_BODY,
@@ -132,6 +134,7 @@ int main(int argc, char **argv)
         {"partition", required_argument, NULL, 'p'},
         {"token-file", required_argument, NULL, OPT_TOKEN_FILE},
         {"max-connections", required_argument, NULL, OPT_MAX_CONN},
+        {"threads", required_argument, NULL, OPT_THREADS},
         {"max-per-client", required_argument, NULL, OPT_MAX_PER_CLIENT},
         {"timeout", required_argument, NULL, OPT_TIMEOUT},
         {"max-body", required_argument, NULL, OPT_MAX_BODY},
@@ -170,12 +173,13 @@ int main(int argc, char **argv)
         case 'N':
         case OPT_TIME:
         case OPT_MAX_CONN:
+        case OPT_THREADS:
         case OPT_MAX_PER_CLIENT:
         case OPT_TIMEOUT:
         case OPT_MAX_BODY:
         case OPT_MAX_RUNNING:
         case OPT_GRACE:
-            v = number(optarg, ch == OPT_MAX_BODY ? 1L << 24 : 1000000);
+            v = number(optarg, ch == OPT_MAX_BODY ? 1L << 24 : ch == OPT_THREADS ? 256 : 1000000);
             if (v < 0) {
                 fprintf(stderr, "uptime_serve: %s needs a positive number, not '%s'\n",
                         argv[optind - 1], optarg);
@@ -189,6 +193,8 @@ int main(int argc, char **argv)
                 c.run.time_min = (int)v;
             else if (ch == OPT_MAX_CONN)
                 c.max_connections = (unsigned)v;
+            else if (ch == OPT_THREADS)
+                c.threads = (unsigned)v;
             else if (ch == OPT_MAX_PER_CLIENT)
                 c.max_per_client = (unsigned)v;
             else if (ch == OPT_TIMEOUT)

@@ -68,3 +68,44 @@ grep -q "Slurm does not know job 4242 (or cannot be reached)" "$T/get.err" ||
   fail "no warning: $(cat "$T/get.err")"
 all_gone "$T/scontrol.pids"
 pass "a hung scontrol: get_report answers Pending from the status file in $took s, with a warning"
+
+# 3. The HTTP server: a get_report that waits on the hung scontrol holds only its own
+# connection (answered on a thread of its own); every other request is answered at once,
+# and SIGTERM still stops the server once that answer is out.
+python3 - "$T/rep/done.status.json" <<'PY'
+import json, sys
+json.dump({"report_id": "done", "status": "Failed", "error": "an earlier failure"}, open(sys.argv[1], "w"))
+PY
+: >serve.err
+UPTIME_REPORT=$REPORT UPTIME_CTL=$UP_BUILD/uptime_ctl "$UP_BUILD/uptime_serve" --listen 127.0.0.1:0 \
+  --threads 1 -n 1 --db g.db -r rep >serve.out 2>serve.err &
+spid=$!
+port=""
+for _ in $(seq 200); do
+  port=$(sed -n 's/.*(port \([0-9]*\)).*/\1/p' serve.err)
+  [ -n "$port" ] && break
+  sleep 0.05
+done
+[ -n "$port" ] || { kill "$spid"; fail "uptime_serve did not start: $(cat serve.err)"; }
+: >"$T/scontrol.pids"
+timeout 30 curl -s "http://127.0.0.1:$port/get_report/queued" >slow.json &
+cpid=$!
+sleep 0.5 # the slow request is in scontrol now
+fast_start=$(date +%s%N)
+for _ in $(seq 20); do
+  [ "$(timeout 5 curl -s "http://127.0.0.1:$port/get_report/done")" = '{"status": "Failed", "error": "an earlier failure"}' ] ||
+    { kill "$spid"; fail "a status answer while scontrol hangs"; }
+  [ "$(timeout 5 curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$port/health")" = 200 ] ||
+    { kill "$spid"; fail "/health while scontrol hangs"; }
+done
+fast_ms=$((($(date +%s%N) - fast_start) / 1000000))
+kill -0 "$cpid" 2>/dev/null || { kill "$spid"; fail "the slow request ended before the others ($fast_ms ms)"; }
+wait "$cpid" || fail "curl of the slow request failed"
+[ "$(cat slow.json)" = '{"status": "Pending"}' ] || fail "slow answer: $(cat slow.json)"
+kill -TERM "$spid"
+rc=0
+timeout 20 tail --pid="$spid" -f /dev/null || fail "uptime_serve still runs after SIGTERM"
+wait "$spid" || rc=$?
+[ "$rc" -eq 0 ] || fail "uptime_serve exited $rc"
+all_gone "$T/scontrol.pids"
+pass "uptime_serve (1 thread): 40 requests answered in $fast_ms ms while a get_report waited on a hung scontrol, which then answered Pending"

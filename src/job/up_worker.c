@@ -21,7 +21,9 @@ double up_job_wall(void)
 static void compute_store(struct up_worker *w, size_t i)
 {
     const struct up_share_store *s = UP_SHARE_STORE(w->share, i);
-    const struct up_hours_row *rows = UP_BUF_AT(&w->share->hours, struct up_hours_row, 0);
+    /* Not UP_BUF_AT(.., 0): a share without hours rows has p == NULL, and NULL + 0 is
+     * undefined in C (UBSan's pointer-overflow). */
+    const struct up_hours_row *rows = w->share->hours.p;
     struct up_poll *polls = w->polls.p;
     const struct up_tz *tz;
     double t0 = up_job_wall();

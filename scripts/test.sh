@@ -2,7 +2,8 @@
 # The second README command, and what CI runs: install packages, build, start the private
 # services the tests use (a PostgreSQL server, a single-node Slurm cluster and, where
 # network namespaces can be made, a two-node one, all on their own ports and folders,
-# stopped again at the end), then run every test with ctest.
+# stopped again at the end), then run every test with ctest; then the sanitizer build's
+# tests (scripts/test-sanitize.sh).
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
@@ -36,5 +37,13 @@ if [ -x scripts/cluster.sh ]; then
   fi
 fi
 
-cd build
-ctest --output-on-failure --timeout 900 "$@"
+rc=0
+(cd build && ctest --output-on-failure --timeout 900 "$@") || rc=$?
+
+# The sanitizer stage (scripts/test-sanitize.sh), in a build of its own, while the services
+# still run; after the main tests, so that a failure here still shows theirs.
+# UP_TEST_SANITIZE=0 leaves it out.
+if [ "${UP_TEST_SANITIZE:-1}" != 0 ]; then
+  scripts/test-sanitize.sh || rc=1
+fi
+exit "$rc"

@@ -307,6 +307,18 @@ static enum up_code covers(struct h5_store *h, int64_t lo, int64_t now, char *er
     return UP_EUSAGE;
 }
 
+/* 1 if off[0..n] never decreases. Each store's range of a batch then lies inside the
+ * batch's, which is all that was read: a damaged file must not send a read past it. */
+static int ascending(const uint64_t *off, uint64_t n)
+{
+    uint64_t i;
+
+    for (i = 0; i < n; i++)
+        if (off[i + 1] < off[i])
+            return 0;
+    return 1;
+}
+
 /* Store ids [from, from + n): offsets (n + 1) and bytes read into b; id i is
  * bytes[off[i] - off[0] ..). */
 struct id_batch {
@@ -320,7 +332,7 @@ static int read_ids(struct h5_store *h, uint64_t from, uint64_t n, struct id_bat
     uint64_t len;
 
     if (read_slab(h->d_id_off, H5T_NATIVE_UINT64, from, n + 1, b->off) != 0 ||
-        b->off[n] < b->off[0])
+        !ascending(b->off, n))
         return -1;
     len = b->off[n] - b->off[0];
     if (len + 1 > b->cap_bytes) {
@@ -388,7 +400,7 @@ static int read_batch(struct h5_store *h, uint64_t from, uint64_t k, unsigned wh
     if (!(what & SCAN_HOURS))
         return 0;
     if (read_slab(h->d_hours_off, H5T_NATIVE_UINT64, from, k + 1, b->hours_off) != 0 ||
-        b->hours_off[k] < b->hours_off[0] || b->hours_off[k] > h->nhours)
+        !ascending(b->hours_off, k) || b->hours_off[k] > h->nhours)
         return -1;
     nh = b->hours_off[k] - b->hours_off[0];
     if (nh > b->hours_cap) {
@@ -667,7 +679,7 @@ static enum up_code h5_polls(struct up_store *st, const char *const *ids, size_t
         /* Stores of this batch whose polls fit one poll batch (at least one store). */
         for (m = 1; m < k && poff[m + 1] - poff[0] <= POLL_BATCH; m++)
             ;
-        if (poff[m] < poff[0] || poff[m] > h->npolls) {
+        if (!ascending(poff, m) || poff[m] > h->npolls) {
             rc = fail(h, "the poll offsets are malformed", err, errlen);
             break;
         }
@@ -721,6 +733,7 @@ oom:
 out:
     free(id);
     free(b.off);
+    free(b.bytes);
     free(poff);
     free(ts);
     free(active);

@@ -35,4 +35,22 @@ enum up_row_reject up_check_status(const char *s, size_t len, int *active, const
 /* Parses a day of week: exactly one digit 0-6 (0 = Monday). */
 enum up_row_reject up_check_day(const char *s, size_t len, int *day, const char **why);
 
+/*
+ * The rejects file's text of a value (README "The rejects file"), the one escaping of both
+ * the CSV-level rejects (a line's raw text) and the row-level ones (a field). s[0..n) may
+ * hold any bytes, NUL included. Every byte that could act on a terminal, break a line or
+ * hide what the input held is written as \xNN (two lower-case hex digits): C0 controls
+ * and DEL (NUL, TAB, CR, LF, ESC among them); both bytes of a C1 control (U+0080-009F,
+ * C2 80..C2 9F); every byte that is not part of a valid UTF-8 sequence (a lone 0x80-0x9F
+ * among them: C1 bytes outside UTF-8 are escaped as invalid UTF-8); and the backslash
+ * itself (\x5c), so that the text reads back unambiguously. Valid UTF-8 sequences
+ * otherwise stay as they are.
+ *
+ * Writes as many whole units (a byte or a UTF-8 sequence, escaped or not) as fit in
+ * out[outlen] with room for the NUL (a unit takes at most 8 bytes), NUL-terminates out
+ * when outlen > 0, sets *used to the input bytes written (n when all of s fit), and
+ * returns the length written. Call it again from s + *used for the rest.
+ */
+size_t up_reject_escape(char *out, size_t outlen, const char *s, size_t n, size_t *used);
+
 #endif

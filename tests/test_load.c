@@ -164,6 +164,98 @@ static void test_hours_all_rejected_counted(void)
     CU_ASSERT_EQUAL(st.file[UP_FILE_HOURS].by_reason[SLOT(UP_ROW_START)], 1);
 }
 
+/* Writes n bytes (NUL bytes and all) to path. */
+static void write_bytes(const char *path, const char *bytes, size_t n)
+{
+    FILE *fp = fopen(path, "wb");
+
+    CU_ASSERT_PTR_NOT_NULL_FATAL(fp);
+    CU_ASSERT_EQUAL(fwrite(bytes, 1, n, fp), n);
+    fclose(fp);
+}
+
+/* Reads path whole into out[n] (NUL-terminated); returns its length. */
+static size_t read_all(const char *path, char *out, size_t n)
+{
+    FILE *fp = fopen(path, "rb");
+    size_t len;
+
+    CU_ASSERT_PTR_NOT_NULL_FATAL(fp);
+    len = fread(out, 1, n - 1, fp);
+    out[len] = '\0';
+    fclose(fp);
+    return len;
+}
+
+/*
+ * Values with control bytes, C1 controls, invalid UTF-8, NUL bytes and backslashes reach the
+ * rejects file escaped as \xNN, whole (past a NUL), one rejected row per line; row-level
+ * and CSV-level rejects alike. Expected bytes worked out by hand from up_rows.h's rules.
+ */
+static void test_rejects_escaped(void)
+{
+    static const char status[] =
+        "store_id,status,timestamp_utc\n"              /* 1 */
+        "s\x1b[31m1,active,2023-01-25 10:00:00 UTC\n"  /* 2 ESC in store_id */
+        "s2,act\tive,2023-01-25 10:00:00 UTC\n"        /* 3 TAB inside a status */
+        "s3,\"inactive\rX\",2023-01-25 10:00:00 UTC\n" /* 4 CR inside a quoted status */
+        "s4,active,2023-01-25 10:00:00 UTC\0junk\n"    /* 5 NUL: the rest is kept */
+        "s5,\xC2\x9b"
+        "31mactive,2023-01-25 10:00:00 UTC\n"      /* 6 C1 CSI, as UTF-8 */
+        "s\0x,active,2023-01-25 10:00:00 UTC\n"    /* 7 NUL in store_id */
+        "s6,\\active,2023-01-25 10:00:00 UTC\n"    /* 8 a backslash */
+        "s7,\"a,\"\"b\",2023-01-25 10:00:00 UTC\n" /* 9 comma and quote: CSV-quoted */
+        "s8\x1b,\xff\x9b,t\n"                      /* 10 invalid UTF-8 (CSV level) */
+        "s9,active,2023-01-25 11:00:00 UTC\n";     /* 11 ok */
+    static const char tz[] = "store_id,timezone_str\n"
+                             "s9,America/Chicago\0evil\n"; /* 2 NUL in a zone name */
+    static const char want[] =
+        "file,line,reason,detail,value\n"
+        "T/timezones.csv,2,unknown timezone,not a Zone or Link name of the tz database,"
+        "America/Chicago\\x00evil\n"
+        "T/store_status.csv,2,invalid store_id,control character in store_id,s\\x1b[31m1\n"
+        "T/store_status.csv,3,invalid status,status is not active or inactive,act\\x09ive\n"
+        "T/store_status.csv,4,invalid status,status is not active or inactive,inactive\\x0dX\n"
+        "T/store_status.csv,5,invalid timestamp_utc,must end in ' UTC',"
+        "2023-01-25 10:00:00 UTC\\x00junk\n"
+        "T/store_status.csv,6,invalid status,status is not active or inactive,"
+        "\\xc2\\x9b31mactive\n"
+        "T/store_status.csv,7,invalid store_id,control character in store_id,s\\x00x\n"
+        "T/store_status.csv,8,invalid status,status is not active or inactive,\\x5cactive\n"
+        "T/store_status.csv,9,invalid status,status is not active or inactive,\"a,\"\"b\"\n"
+        "T/store_status.csv,10,invalid UTF-8,field 2: byte 0xff at offset 0,"
+        "\"s8\\x1b,\\xff\\x9b,t\"\n";
+    struct files f;
+    struct up_load_stats st;
+    char err[512], got[4096], expect[4096];
+    const char *p;
+    size_t len, o = 0;
+
+    write_set(&f, "", hours_ok, "");
+    write_bytes(f.status, status, sizeof status - 1);
+    write_bytes(f.tz, tz, sizeof tz - 1);
+    CU_ASSERT_EQUAL_FATAL(load(&f, &st, err, sizeof err), UP_OK);
+    CU_ASSERT_EQUAL(st.file[UP_FILE_STATUS].loaded, 1);
+    CU_ASSERT_EQUAL(st.file[UP_FILE_STATUS].rejected, 9);
+    /* The expected text names the files by their folder, which is the test's own. */
+    for (p = want; *p && o + strlen(f.dir) + 1 < sizeof expect; p++) {
+        if (*p == 'T' && p[1] == '/' && (p == want || p[-1] == '\n'))
+            o += (size_t)snprintf(expect + o, sizeof expect - o, "%s", f.dir);
+        else
+            expect[o++] = *p;
+    }
+    expect[o] = '\0';
+    len = read_all(f.rejects, got, sizeof got);
+    CU_ASSERT_STRING_EQUAL(got, expect);
+    /* No control byte at all, C1 or C0, reached the file. */
+    for (o = 0; o < len; o++) {
+        unsigned char c = (unsigned char)got[o];
+        CU_ASSERT_FALSE_FATAL((c < 0x20 && c != '\n') || c == 0x7f ||
+                              (c == 0xC2 && (unsigned char)got[o + 1] <= 0x9F) ||
+                              (c >= 0x80 && c <= 0x9F));
+    }
+}
+
 static void test_fatal_inputs_write_nothing(void)
 {
     struct files f;
@@ -315,6 +407,7 @@ int test_load_add(void)
         !CU_add_test(s, "rejected rows and line numbers", test_rejected_rows_and_line_numbers) ||
         !CU_add_test(s, "columns checked left to right", test_columns_checked_left_to_right) ||
         !CU_add_test(s, "timezone rules", test_timezone_rules) ||
+        !CU_add_test(s, "rejected values escaped", test_rejects_escaped) ||
         !CU_add_test(s, "hours all rejected", test_hours_all_rejected_counted) ||
         !CU_add_test(s, "fatal inputs write nothing", test_fatal_inputs_write_nothing) ||
         !CU_add_test(s, "load twice changes nothing", test_load_twice_changes_nothing) ||

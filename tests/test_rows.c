@@ -1,4 +1,5 @@
-/* Unit tests of up_rows: store_id, status and day checks, and reject names. */
+/* Unit tests of up_rows: store_id, status and day checks, reject names, and the rejects
+ * file's escaping. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -170,6 +171,84 @@ static void test_day(void)
     CU_ASSERT_EQUAL(day("\xEF\xBC\x93", &d), UP_ROW_DAY);
 }
 
+/* up_reject_escape of s[0..n) with room to spare: checks the text and that all was used. */
+static void escaped(const char *s, size_t n, const char *want)
+{
+    char out[256];
+    size_t used = 99, len = up_reject_escape(out, sizeof out, s, n, &used);
+
+    CU_ASSERT_STRING_EQUAL(out, want);
+    CU_ASSERT_EQUAL(len, strlen(want));
+    CU_ASSERT_EQUAL(used, n);
+}
+
+#define ESC(lit, want) escaped(lit, sizeof(lit) - 1, want)
+
+static void test_reject_escape(void)
+{
+    char out[16];
+    size_t used;
+
+    /* Printable ASCII and valid UTF-8 stay as they are. */
+    ESC("", "");
+    ESC("store 1,\"x\"", "store 1,\"x\"");
+    ESC("caf\xC3\xA9", "caf\xC3\xA9");
+    ESC("\xF0\x9F\x98\x80", "\xF0\x9F\x98\x80"); /* U+1F600, four bytes */
+    ESC("\xC2\xA0", "\xC2\xA0");                 /* U+00A0, the first after the C1 range */
+    /* C0 controls and DEL: ESC (0x1b), CR, TAB, LF, NUL -- the whole value, past the NUL. */
+    ESC("a\x1b[31mb", "a\\x1b[31mb");
+    ESC("x\ry\tz\n", "x\\x0dy\\x09z\\x0a");
+    ESC("a\0b\0", "a\\x00b\\x00");
+    ESC("\x7f\x01\x1f", "\\x7f\\x01\\x1f");
+    /* The backslash itself, so that a literal "\x1b" reads back as four characters. */
+    ESC("\\x1b", "\\x5cx1b");
+    /* C1 controls as UTF-8 (U+0080, U+0085, U+009B, U+009F): both bytes. */
+    ESC("\xC2\x80", "\\xc2\\x80");
+    ESC("a\xC2\x85z", "a\\xc2\\x85z");
+    ESC("\xC2\x9B"
+        "31m",
+        "\\xc2\\x9b31m");
+    ESC("\xC2\x9F", "\\xc2\\x9f");
+    /* Bytes 0x80-0x9F outside a UTF-8 sequence (raw C1) and other invalid UTF-8, one by one:
+     * a lone continuation, a lone lead, an overlong '/', a surrogate U+D800, past U+10FFFF,
+     * a sequence cut by the end, 0xFF. */
+    ESC("\x85", "\\x85");
+    ESC("a\x9b"
+        "b",
+        "a\\x9bb");
+    ESC("\xC3z", "\\xc3z");
+    ESC("\xC0\xAF", "\\xc0\\xaf");
+    ESC("\xED\xA0\x80", "\\xed\\xa0\\x80");
+    ESC("\xF4\x90\x80\x80", "\\xf4\\x90\\x80\\x80");
+    ESC("\xE2\x82", "\\xe2\\x82");
+    ESC("\xE2\x82\xAC", "\xE2\x82\xAC"); /* the same, whole: U+20AC */
+    ESC("\xFF", "\\xff");
+
+    /* Whole units only, and room for the NUL: "ab" + "\x1b" needs 7 bytes. */
+    CU_ASSERT_EQUAL(up_reject_escape(out, 7, "ab\x1b", 3, &used), 6);
+    CU_ASSERT_STRING_EQUAL(out, "ab\\x1b");
+    CU_ASSERT_EQUAL(used, 3);
+    CU_ASSERT_EQUAL(up_reject_escape(out, 6, "ab\x1b", 3, &used), 2);
+    CU_ASSERT_STRING_EQUAL(out, "ab");
+    CU_ASSERT_EQUAL(used, 2);
+    CU_ASSERT_EQUAL(up_reject_escape(out, 6, "\x1b", 1, &used), 4);
+    CU_ASSERT_STRING_EQUAL(out, "\\x1b");
+    CU_ASSERT_EQUAL(used, 1);
+    /* A C1 control is one unit of 8 bytes: never cut between its two escapes. */
+    CU_ASSERT_EQUAL(up_reject_escape(out, 9, "a\xC2\x85", 3, &used), 1);
+    CU_ASSERT_STRING_EQUAL(out, "a");
+    CU_ASSERT_EQUAL(used, 1);
+    /* A valid sequence is not cut either: U+20AC needs 4 bytes with the NUL. */
+    CU_ASSERT_EQUAL(up_reject_escape(out, 3, "\xE2\x82\xAC", 3, &used), 0);
+    CU_ASSERT_STRING_EQUAL(out, "");
+    CU_ASSERT_EQUAL(used, 0);
+    /* No room at all: nothing written, nothing used. */
+    out[0] = 'q';
+    CU_ASSERT_EQUAL(up_reject_escape(out, 0, "a", 1, &used), 0);
+    CU_ASSERT_EQUAL(out[0], 'q');
+    CU_ASSERT_EQUAL(used, 0);
+}
+
 static void test_names(void)
 {
     CU_ASSERT_STRING_EQUAL(up_row_reject_name(UP_ROW_STORE_ID), "invalid store_id");
@@ -191,7 +270,8 @@ int test_rows_add(void)
         return CU_get_error();
     if (!CU_add_test(s, "store_id", test_store_id) || !CU_add_test(s, "status", test_status) ||
         !CU_add_test(s, "status trimmed by csvin", test_status_from_file) ||
-        !CU_add_test(s, "dayOfWeek", test_day) || !CU_add_test(s, "reject names", test_names))
+        !CU_add_test(s, "dayOfWeek", test_day) || !CU_add_test(s, "reject names", test_names) ||
+        !CU_add_test(s, "rejects file escaping", test_reject_escape))
         return CU_get_error();
     return CUE_SUCCESS;
 }

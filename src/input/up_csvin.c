@@ -23,6 +23,7 @@
 #include <zlib.h>
 #include "up_buf.h"
 #include "up_err.h"
+#include "up_rows.h"
 
 /* Size of the fixed read buffer (decompressed bytes). 256 KiB: fewer system calls than
  * 64 KiB, measured a few percent faster on a 1 GB file, and still small. */
@@ -229,57 +230,19 @@ static size_t content_len(const char *p, size_t n)
 }
 
 /*
- * Builds a printable copy of a line's start into out (CSVIN_RAW_BUF bytes):
- * control bytes and bytes that are not UTF-8 become \xNN, so that a reject
- * can be shown on a terminal or in a log; more than CSVIN_RAW_MAX bytes, or a
- * line known to be cut (cut != 0), end in "...".
+ * Builds a printable copy of a line's start into out (CSVIN_RAW_BUF bytes), escaped as
+ * every value of the rejects file is (up_reject_escape: controls, C1, bytes that are not
+ * UTF-8 and the backslash become \xNN), so that a reject can be shown on a terminal or in
+ * a log; more than CSVIN_RAW_MAX bytes, or a line known to be cut (cut != 0), end in "...".
  */
 static void make_raw(char *out, const char *line, size_t n, int cut)
 {
-    static const char hex[] = "0123456789abcdef";
-    const unsigned char *s = (const unsigned char *)line;
-    size_t i = 0, o = 0;
+    size_t used, o;
 
     n = content_len(line, n);
-    while (i < n) {
-        unsigned c = s[i];
-        size_t seq = 1;
-        int escape = 0;
-
-        if (c < 0x20 || c == 0x7F) {
-            escape = 1;
-        } else if (c >= 0x80) {
-            /* A whole valid sequence is kept; a C1 control (C2 80..9F) is escaped. */
-            seq = c >= 0xF0 ? 4 : c >= 0xE0 ? 3 : 2;
-            if (seq > n - i || utf8_check(s + i, seq, NULL, 0) != 0) {
-                escape = 1;
-                seq = 1;
-            } else if (c == 0xC2 && s[i + 1] <= 0x9F)
-                escape = 1;
-        }
-        if (o + (escape ? 4 * seq : seq) > CSVIN_RAW_MAX) {
-            cut = 1;
-            break;
-        }
-        if (escape) {
-            size_t k;
-            for (k = 0; k < seq; k++) {
-                out[o++] = '\\';
-                out[o++] = 'x';
-                out[o++] = hex[s[i + k] >> 4];
-                out[o++] = hex[s[i + k] & 0xF];
-            }
-        } else {
-            memcpy(out + o, s + i, seq);
-            o += seq;
-        }
-        i += seq;
-    }
-    if (cut) {
-        memcpy(out + o, "...", 3);
-        o += 3;
-    }
-    out[o] = '\0';
+    o = up_reject_escape(out, CSVIN_RAW_MAX + 1, line, n, &used);
+    if (cut || used < n)
+        memcpy(out + o, "...", 4);
 }
 
 /* Keeps the start of an overlong line (for its raw text), up to CSVIN_PREFIX_MAX. */

@@ -10,7 +10,6 @@
 #include <unistd.h>
 #include "up_buf.h"
 #include "up_csvin.h"
-#include "up_csvout.h"
 #include "up_err.h"
 #include "up_rows.h"
 #include "up_strmap.h"
@@ -97,8 +96,54 @@ struct pipe {
     struct block *cur; /* the block the reader fills (owned by the reader) */
 };
 
-static void reject(struct loader *L, int file, const char *path, long line, int slot,
-                   const char *detail, const char *value)
+/* Writes s[0..n) quoted as RFC 4180 does inside a quoted field ('"' doubled). */
+static void put_doubled(FILE *f, const char *s, size_t n)
+{
+    const char *q;
+
+    while (n > 0 && (q = memchr(s, '"', n)) != NULL) {
+        fwrite(s, 1, (size_t)(q - s) + 1, f);
+        fputc('"', f);
+        n -= (size_t)(q - s) + 1;
+        s = q + 1;
+    }
+    fwrite(s, 1, n, f);
+}
+
+/*
+ * One field of the rejects file: s[0..n), whole (NUL bytes included), escaped by
+ * up_reject_escape unless it is already (a CSV-level reject's raw text), and quoted when
+ * it holds a comma or a quote. Escaped text never holds a line break, so one rejected row
+ * is one line of the file.
+ */
+static void put_field(FILE *f, const char *s, size_t n, int escaped)
+{
+    char buf[4096];
+    int quote = memchr(s, ',', n) != NULL || memchr(s, '"', n) != NULL;
+
+    if (quote)
+        fputc('"', f);
+    if (escaped) {
+        put_doubled(f, s, n);
+    } else {
+        while (n > 0) {
+            size_t used, len = up_reject_escape(buf, sizeof buf, s, n, &used);
+            if (quote)
+                put_doubled(f, buf, len);
+            else
+                fwrite(buf, 1, len, f);
+            s += used;
+            n -= used;
+        }
+    }
+    if (quote)
+        fputc('"', f);
+}
+
+/* Counts a rejected row and lists it: value[0..len) is the offending text, raw bytes (a
+ * field) or, when escaped, a CSV-level reject's text that up_csvin escaped already. */
+static void reject_text(struct loader *L, int file, const char *path, long line, int slot,
+                        const char *detail, const char *value, size_t len, int escaped)
 {
     struct up_load_file_stats *fs = &L->stats->file[file];
 
@@ -106,14 +151,21 @@ static void reject(struct loader *L, int file, const char *path, long line, int 
     fs->by_reason[slot]++;
     if (!L->rejects)
         return;
-    up_csvout_put(L->rejects, path);
+    put_field(L->rejects, path, strlen(path), 0);
     fprintf(L->rejects, ",%ld,", line);
-    up_csvout_put(L->rejects, up_load_reason_name(slot));
+    put_field(L->rejects, up_load_reason_name(slot), strlen(up_load_reason_name(slot)), 0);
     fputc(',', L->rejects);
-    up_csvout_put(L->rejects, detail ? detail : "");
+    put_field(L->rejects, detail ? detail : "", detail ? strlen(detail) : 0, 0);
     fputc(',', L->rejects);
-    up_csvout_put(L->rejects, value ? value : "");
+    put_field(L->rejects, value, len, escaped);
     fputc('\n', L->rejects);
+}
+
+/* A row rejected for field col of r: the field whole, NUL bytes and all. */
+static void reject(struct loader *L, int file, const char *path, const struct up_csv_record *r,
+                   size_t col, int slot, const char *detail)
+{
+    reject_text(L, file, path, r->line, slot, detail, r->field[col], r->len[col], 0);
 }
 
 /* Checks a parsed row's store_id, then its other columns in header order (SPEC §5). */
@@ -281,19 +333,19 @@ static enum up_code load_file(struct loader *L, int file, struct up_csvin *in)
         if (++fs->rows % PROGRESS_EVERY == 0)
             report_progress(L, file, in);
         if (r.kind == UP_CSV_REJECT) {
-            reject(L, file, path, r.line, (int)r.reason, r.detail, r.raw);
+            reject_text(L, file, path, r.line, (int)r.reason, r.detail, r.raw, strlen(r.raw), 1);
             continue;
         }
         bad = up_check_store_id(r.field[0], r.len[0], &why);
         if (bad != UP_ROW_OK) {
-            reject(L, file, path, r.line, ROW_SLOT(bad), why, r.field[0]);
+            reject(L, file, path, &r, 0, ROW_SLOT(bad), why);
             continue;
         }
         if (file == UP_FILE_STATUS) {
             struct status_row row;
             for (k = 0; k < ncols - 1 && bad == UP_ROW_OK; k++)
                 if ((bad = check_status_col(&r, order[k].col, &row, &why)) != UP_ROW_OK)
-                    reject(L, file, path, r.line, ROW_SLOT(bad), why, r.field[order[k].col]);
+                    reject(L, file, path, &r, order[k].col, ROW_SLOT(bad), why);
             if (bad != UP_ROW_OK)
                 continue;
             rc = put_poll(L, r.field[0], r.len[0], row.ts, row.active);
@@ -301,7 +353,7 @@ static enum up_code load_file(struct loader *L, int file, struct up_csvin *in)
             struct up_hours_row row;
             for (k = 0; k < ncols - 1 && bad == UP_ROW_OK; k++)
                 if ((bad = check_hours_col(&r, order[k].col, &row, &why)) != UP_ROW_OK)
-                    reject(L, file, path, r.line, ROW_SLOT(bad), why, r.field[order[k].col]);
+                    reject(L, file, path, &r, order[k].col, ROW_SLOT(bad), why);
             if (bad != UP_ROW_OK) {
                 rc = note_store(L->hours_bad, r.field[0], L);
                 if (rc != UP_OK)
@@ -316,8 +368,8 @@ static enum up_code load_file(struct loader *L, int file, struct up_csvin *in)
             const char *first;
             /* A NUL byte inside the field would hide the rest of it from a C string. */
             if (strlen(zone) != r.len[1] || !up_tzdb_known(L->tzdb, zone)) {
-                reject(L, file, path, r.line, ROW_SLOT(UP_ROW_TIMEZONE),
-                       "not a Zone or Link name of the tz database", zone);
+                reject(L, file, path, &r, 1, ROW_SLOT(UP_ROW_TIMEZONE),
+                       "not a Zone or Link name of the tz database");
                 continue;
             }
             first = up_strmap_get(L->tz_first, r.field[0]);
@@ -326,7 +378,7 @@ static enum up_code load_file(struct loader *L, int file, struct up_csvin *in)
                 if (strcmp(first, zone) != 0) {
                     char detail[300];
                     snprintf(detail, sizeof detail, "store already has timezone %s", first);
-                    reject(L, file, path, r.line, ROW_SLOT(UP_ROW_TZ_CONFLICT), detail, zone);
+                    reject(L, file, path, &r, 1, ROW_SLOT(UP_ROW_TZ_CONFLICT), detail);
                 } else {
                     fs->loaded++;
                 }

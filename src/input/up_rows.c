@@ -101,6 +101,82 @@ enum up_row_reject up_check_status(const char *s, size_t len, int *active, const
     return UP_ROW_OK;
 }
 
+/* Length of the valid UTF-8 sequence at s[0..n) (2 to 4), or 0 when it is not one (overlong
+ * forms, surrogates and code points past U+10FFFF are not). s[0] >= 0x80. */
+static size_t utf8_seq(const unsigned char *s, size_t n)
+{
+    unsigned long cp, min;
+    size_t need, k;
+
+    if (s[0] >= 0xC2 && s[0] <= 0xDF) {
+        need = 1;
+        cp = s[0] & 0x1Fu;
+        min = 0x80;
+    } else if (s[0] >= 0xE0 && s[0] <= 0xEF) {
+        need = 2;
+        cp = s[0] & 0x0Fu;
+        min = 0x800;
+    } else if (s[0] >= 0xF0 && s[0] <= 0xF4) {
+        need = 3;
+        cp = s[0] & 0x07u;
+        min = 0x10000;
+    } else {
+        return 0;
+    }
+    if (need >= n)
+        return 0;
+    for (k = 1; k <= need; k++) {
+        if ((s[k] & 0xC0) != 0x80)
+            return 0;
+        cp = (cp << 6) | (s[k] & 0x3Fu);
+    }
+    if (cp < min || (cp >= 0xD800 && cp <= 0xDFFF) || cp > 0x10FFFF)
+        return 0;
+    return need + 1;
+}
+
+size_t up_reject_escape(char *out, size_t outlen, const char *s, size_t n, size_t *used)
+{
+    static const char hex[] = "0123456789abcdef";
+    const unsigned char *u = (const unsigned char *)s;
+    size_t i = 0, o = 0;
+
+    while (i < n) {
+        unsigned c = u[i];
+        size_t seq = 1, k;
+        int escape = 0;
+
+        if (c < 0x20 || c == 0x7F || c == '\\') {
+            escape = 1;
+        } else if (c >= 0x80) {
+            seq = utf8_seq(u + i, n - i);
+            if (seq == 0) {
+                seq = 1;
+                escape = 1;
+            } else if (c == 0xC2 && u[i + 1] <= 0x9F) {
+                escape = 1; /* a C1 control, U+0080-009F */
+            }
+        }
+        if (o + (escape ? 4 * seq : seq) + 1 > outlen)
+            break;
+        for (k = 0; k < seq; k++) {
+            if (escape) {
+                out[o++] = '\\';
+                out[o++] = 'x';
+                out[o++] = hex[u[i + k] >> 4];
+                out[o++] = hex[u[i + k] & 0xF];
+            } else {
+                out[o++] = (char)u[i + k];
+            }
+        }
+        i += seq;
+    }
+    if (outlen > 0)
+        out[o] = '\0';
+    *used = i;
+    return o;
+}
+
 enum up_row_reject up_check_day(const char *s, size_t len, int *day, const char **why)
 {
     if (len != 1 || s[0] < '0' || s[0] > '6') {

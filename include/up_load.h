@@ -49,6 +49,8 @@ struct up_load_stats {
     int64_t hours_stores;       /* stores with at least one valid hours row */
     int64_t hours_all_rejected; /* stores whose hours rows were all rejected (24x7) */
     int64_t tz_stores;          /* stores with a valid timezone row */
+    int64_t stale_removed;      /* temporary rejects files of killed loads removed (the sweep) */
+    int signal_in_commit;       /* a SIGTERM/SIGINT/SIGHUP that arrived during the commit, or 0 */
 };
 
 /* Static name of summary reason i (0 <= i < UP_LOAD_NREASONS), or NULL for unused slots. */
@@ -62,6 +64,14 @@ const char *up_load_reason_name(int i);
  * gzip data found later returns UP_EUSAGE too, and nothing is loaded. Rejected rows are
  * counted in stats and written to the rejects file; they do not make the load fail. On
  * failure nothing is committed and no rejects file is left. Message in err.
+ *
+ * The rejects file is written to <rejects>.tmp.XXXXXX (mkstemp), locked (flock) while
+ * the load lives and registered with up_signal_cleanup, so that a program that called
+ * up_signal_catch removes it on SIGTERM, SIGINT or SIGHUP; such temporaries that killed
+ * loads left (SIGKILL: no handler ran) are removed first, when no live load holds them
+ * (stats->stale_removed). The commit and the rename are one step for those signals: one
+ * that arrives meanwhile waits, and is taken once both are done (stats->signal_in_commit).
+ * One load at a time per process (the signal handler knows one temporary).
  */
 enum up_code up_load_run(const char *db_url, const struct up_load_opts *opts,
                          struct up_load_stats *stats, char *err, size_t errlen) UP_WARN_UNUSED;

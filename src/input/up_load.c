@@ -1,17 +1,20 @@
 #include "up_load.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 #include "up_buf.h"
 #include "up_csvin.h"
 #include "up_err.h"
 #include "up_rows.h"
+#include "up_signal.h"
 #include "up_strmap.h"
 #include "up_time.h"
 #include "up_tz.h"
@@ -394,39 +397,139 @@ static enum up_code load_file(struct loader *L, int file, struct up_csvin *in)
     }
 }
 
+/* 1 if fd is still the file at path (not removed or replaced by a sweep meanwhile). */
+static int still_named(int fd, const char *path)
+{
+    struct stat held, named;
+
+    return fstat(fd, &held) == 0 && lstat(path, &named) == 0 && held.st_dev == named.st_dev &&
+           held.st_ino == named.st_ino;
+}
+
 /*
  * Creates the rejects file's temporary twin, exclusively (mkstemp: never a guessable
  * name that a link could redirect), beside the final path so that rename publishes it.
- * Its mode is what fopen would have given (0666 less the umask). Returns the stream, or
- * NULL with errno set.
+ * Its mode is what fopen would have given (0666 less the umask). The file is registered
+ * with up_signal_cleanup as soon as it exists (SIGTERM, SIGINT or SIGHUP remove it) and
+ * stays flock'ed while the load lives: the lock is what tells a later load's sweep
+ * (sweep_stale) that its owner is alive. Returns the stream, or NULL with errno set.
  */
 static FILE *open_rejects_tmp(const char *final, char *tmp, size_t tmplen)
 {
     mode_t mask;
     FILE *f;
-    int fd;
+    int fd = -1, tries;
 
-    if ((size_t)snprintf(tmp, tmplen, "%s.tmp.XXXXXX", final) >= tmplen) {
-        errno = ENAMETOOLONG;
-        tmp[0] = '\0';
-        return NULL;
+    for (tries = 0; tries < 8; tries++) {
+        sigset_t held;
+
+        if ((size_t)snprintf(tmp, tmplen, "%s.tmp.XXXXXX", final) >= tmplen) {
+            errno = ENAMETOOLONG;
+            tmp[0] = '\0';
+            return NULL;
+        }
+        /* Held, so that no signal falls between the file's creation and its registration. */
+        up_signal_hold(&held);
+        fd = mkstemp(tmp);
+        if (fd >= 0 && up_signal_cleanup(tmp) != 0) {
+            close(fd);
+            unlink(tmp);
+            fd = -1;
+        }
+        up_signal_release(&held);
+        if (fd < 0) {
+            tmp[0] = '\0';
+            return NULL;
+        }
+        /* Another load's sweep may have found the file unlocked in the instant before this
+         * flock and removed it: then make another. A filesystem without locks (flock
+         * fails otherwise) leaves it unlocked, and every sweep there leaves it alone. */
+        if (flock(fd, LOCK_EX | LOCK_NB) == 0 ? still_named(fd, tmp) : errno != EWOULDBLOCK)
+            break;
+        close(fd);
+        fd = -1;
     }
-    fd = mkstemp(tmp);
     if (fd < 0) {
+        up_signal_cleanup(NULL);
         tmp[0] = '\0';
+        errno = EAGAIN;
         return NULL;
     }
     mask = umask(0);
     umask(mask);
-    if (fchmod(fd, 0666 & ~mask) != 0 || !(f = fdopen(fd, "w"))) {
+    if (fcntl(fd, F_SETFD, FD_CLOEXEC) != 0 || fchmod(fd, 0666 & ~mask) != 0 ||
+        !(f = fdopen(fd, "w"))) {
         int e = errno;
         close(fd);
         unlink(tmp);
+        up_signal_cleanup(NULL);
         tmp[0] = '\0';
         errno = e;
         return NULL;
     }
     return f;
+}
+
+/* 1 if name is <base>.tmp.XXXXXX, the rejects file's temporary twin as mkstemp names it. */
+static int is_tmp_name(const char *name, const char *base)
+{
+    size_t k = strlen(base), i;
+
+    if (strncmp(name, base, k) != 0 || strncmp(name + k, ".tmp.", 5) != 0 ||
+        strlen(name + k + 5) != 6)
+        return 0;
+    for (i = k + 5; name[i]; i++)
+        if (!((name[i] >= 'a' && name[i] <= 'z') || (name[i] >= 'A' && name[i] <= 'Z') ||
+              (name[i] >= '0' && name[i] <= '9')))
+            return 0;
+    return 1;
+}
+
+/*
+ * Removes the temporary rejects files that killed loads left beside final (a SIGKILL, a
+ * crash, a power cut: no handler ran). Only names of the temporary's pattern
+ * (<final>.tmp.XXXXXX), only regular files of this user, opened without following a
+ * symlink, and only when no live load holds the file's lock (a load locks its temporary
+ * from its creation to its rename: open_rejects_tmp). Returns how many were removed.
+ */
+static int64_t sweep_stale(const char *final)
+{
+    char dir[4096], path[4096];
+    const char *slash = strrchr(final, '/'), *base = slash ? slash + 1 : final;
+    struct dirent *e;
+    int64_t removed = 0;
+    DIR *d;
+
+    if (!slash)
+        snprintf(dir, sizeof dir, ".");
+    else if (slash == final)
+        snprintf(dir, sizeof dir, "/");
+    else if ((size_t)(slash - final) < sizeof dir)
+        snprintf(dir, sizeof dir, "%.*s", (int)(slash - final), final);
+    else
+        return 0;
+    d = opendir(dir);
+    if (!d)
+        return 0;
+    while ((e = readdir(d)) != NULL) {
+        struct stat sb;
+        int fd;
+
+        if (!is_tmp_name(e->d_name, base) ||
+            (size_t)snprintf(path, sizeof path, "%s/%s", dir, e->d_name) >= sizeof path)
+            continue;
+        /* O_NOFOLLOW: a symlink of that name is not followed (and left); O_NONBLOCK: a
+         * FIFO planted there does not block the open. */
+        fd = open(path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC | O_NOCTTY);
+        if (fd < 0)
+            continue;
+        if (fstat(fd, &sb) == 0 && S_ISREG(sb.st_mode) && sb.st_uid == geteuid() &&
+            flock(fd, LOCK_EX | LOCK_NB) == 0 && still_named(fd, path) && unlink(path) == 0)
+            removed++;
+        close(fd);
+    }
+    closedir(d);
+    return removed;
 }
 
 /* The reader thread: the polls file through load_file, into the queue. */
@@ -554,7 +657,8 @@ enum up_code up_load_run(const char *db_url, const struct up_load_opts *opts,
     struct up_csvin *in[UP_NFILES] = {NULL, NULL, NULL};
     char tmp_rejects[4096] = "";
     enum up_code rc = UP_OK;
-    int began = 0;
+    sigset_t held;
+    int began = 0, holding = 0;
     int i;
 
     int nfiles = 0, nstdin = 0;
@@ -603,6 +707,7 @@ enum up_code up_load_run(const char *db_url, const struct up_load_opts *opts,
     began = 1;
     if (opts->rejects_path) {
         make_parent(opts->rejects_path);
+        stats->stale_removed = sweep_stale(opts->rejects_path);
         L.rejects = open_rejects_tmp(opts->rejects_path, tmp_rejects, sizeof tmp_rejects);
         if (!L.rejects) {
             rc = up_errf(UP_EIO, err, errlen, "cannot write rejects file %s: %s",
@@ -630,16 +735,21 @@ enum up_code up_load_run(const char *db_url, const struct up_load_opts *opts,
     stats->tz_stores = (int64_t)up_strmap_count(L.tz_first);
     stats->hours_all_rejected = all_rejected(&L);
     if (L.rejects) {
-        /* ferror catches a write that failed in an earlier automatic flush. */
+        /* ferror catches a write that failed in an earlier automatic flush. The stream stays
+         * open (its lock held) until the rename. */
         int bad = fflush(L.rejects) != 0 || ferror(L.rejects) || fsync(fileno(L.rejects)) != 0;
-        bad |= fclose(L.rejects) != 0;
-        L.rejects = NULL;
         if (bad) {
             rc = up_errf(UP_EIO, err, errlen, "cannot write rejects file %s: %s", tmp_rejects,
                          strerror(errno));
             goto out;
         }
     }
+    /* The commit and the rejects file's rename are one step for the signals: one that
+     * arrives meanwhile waits, and is then taken, since the load it asked to stop is done
+     * (stats->signal_in_commit). Before this point a signal ends the load with nothing
+     * committed and the temporary removed. */
+    up_signal_hold(&held);
+    holding = 1;
     rc = up_store_commit(st, err, errlen);
     if (rc != UP_OK)
         goto out;
@@ -657,10 +767,16 @@ out:
         if (up_store_rollback(st, rb, sizeof rb) != UP_OK)
             fprintf(stderr, "uptime_load: rollback: %s\n", rb);
     }
-    if (L.rejects)
-        fclose(L.rejects);
     if (tmp_rejects[0])
         unlink(tmp_rejects);
+    if (L.rejects)
+        fclose(L.rejects); /* after the rename or the unlink: the lock covered the file */
+    /* Renamed or removed: from now on a signal has nothing to remove. */
+    up_signal_cleanup(NULL);
+    if (holding) {
+        stats->signal_in_commit = up_signal_take();
+        up_signal_release(&held);
+    }
     up_strmap_free(L.tz_first);
     up_strmap_free(L.hours_ok);
     up_strmap_free(L.hours_bad);
@@ -704,4 +820,7 @@ void up_load_print_summary(const struct up_load_stats *stats, const struct up_lo
                 (long long)stats->tz_stores);
     if (opts->rejects_path)
         fprintf(f, "rejects: %s\n", opts->rejects_path);
+    if (stats->stale_removed)
+        fprintf(f, "removed %lld temporary rejects file%s left by killed loads\n",
+                (long long)stats->stale_removed, stats->stale_removed == 1 ? "" : "s");
 }

@@ -1,4 +1,5 @@
 /* uptime_load: validates the three CSV files and loads them into a database, atomically. */
+#include <errno.h>
 #include <getopt.h>
 #include <glob.h>
 #include <stdio.h>
@@ -8,6 +9,7 @@
 #include <unistd.h>
 #include "up_error.h"
 #include "up_load.h"
+#include "up_signal.h"
 #include "up_source.h"
 #include "up_store.h"
 #include "up_time.h"
@@ -288,9 +290,18 @@ int main(int argc, char **argv)
         opts.progress = on_progress;
         opts.progress_ctx = &pr;
     }
+    /* SIGTERM, SIGINT, SIGHUP: the temporary rejects file removed, nothing committed. */
+    if (up_signal_catch("uptime_load:", "; stopped, nothing loaded") != 0)
+        fprintf(stderr, "uptime_load: warning: cannot catch signals: %s\n", strerror(errno));
     rc = up_load_run(db, &opts, &stats, err, sizeof err);
     if (pr.shown)
         fputs("\r\033[K", stderr);
+    if (stats.signal_in_commit)
+        fprintf(stderr,
+                "uptime_load: signal %s arrived while the load was committing: it is "
+                "complete\n",
+                up_signal_name(stats.signal_in_commit) ? up_signal_name(stats.signal_in_commit)
+                                                       : "?");
     if (rc != UP_OK) {
         fprintf(stderr, "uptime_load: %s\n", err);
         fprintf(stderr, "uptime_load: nothing loaded (exit %d: %s)\n", (int)rc, up_strerror(rc));

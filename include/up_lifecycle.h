@@ -49,9 +49,12 @@ enum up_code up_lifecycle_trigger(const struct up_trigger *t, char id_out[UP_REP
 /*
  * The local wrapper (run detached by the trigger): under the report's lock, starts argv
  * (mpirun ...) and records its pid, then waits for it; if it ended without the job's
- * verdict, records Failed and removes a partial CSV; records exit_code. Prints one line
- * on stdout (the run's log). Returns mpirun's exit code (128 + signal when killed), or -1
- * with err set when the status file could not be kept.
+ * verdict, records Complete when the CSV is published (the job was killed after its
+ * rename), else Failed naming what died (the log's end, the ranks the job recorded) and
+ * removes the partial files; records exit_code. Prints one line on stdout (the run's log).
+ * Returns the run's exit code, 0 exactly when the report is Complete: else mpirun's (128 +
+ * signal when killed), or 1 when that was 0; -1 with err set when the status file could
+ * not be kept.
  */
 int up_lifecycle_run_local(const char *dir, const char *id, char *const argv[], char *err,
                            size_t errlen);
@@ -64,9 +67,10 @@ enum up_code up_lifecycle_batch_start(const char *dir, const char *id, const str
  * The batch script, after srun returned rc (terminated: Slurm sent SIGTERM, i.e. scancel
  * or the time limit). Records Failed unless the job wrote its verdict (or Slurm ended it:
  * get_report records that reason), with reason when not NULL or "" (the script refused to
- * start the step, and says why), removes a partial CSV, records exit_code. Returns the
- * script's exit code (rc, or 1 when the report is not Complete though srun said 0), or -1
- * with err set.
+ * start the step, and says why) or naming the task that died; records Complete instead
+ * when the CSV is published (the job was killed after its rename); removes the partial
+ * files, records exit_code. Returns the script's exit code: 0 when the report is
+ * Complete, else rc, or 1 when that was 0; -1 with err set.
  */
 int up_lifecycle_batch_end(const char *dir, const char *id, int rc, int terminated,
                            const char *reason, char *err, size_t errlen);

@@ -84,6 +84,7 @@ struct up_status_info {
     struct up_proc_id wrapper; /* "wrapper_pid", "wrapper_pid_start" */
     long rank0_pid;            /* "rank0_pid" */
     char rank0_host[256];      /* "rank0_host" */
+    char log[1024];            /* "log": the run's log file */
     char slurm_job_id[32];     /* "slurm_job_id" */
     int has_exit_code;
     int exit_code; /* "exit_code": mpirun's or srun's */
@@ -168,12 +169,31 @@ enum up_code up_status_slurm_job(struct up_status *st, const char *job_id, char 
 enum up_code up_status_batch_running(struct up_status *st, const struct up_batch *b, char *err,
                                      size_t errlen) UP_WARN_UNUSED;
 /* -> Failed: error (why), finished. Callers that judge a run from outside (wrapper, batch
- * script, get_report) first check that the job has not written its own verdict. */
+ * script, get_report) first check that the job has not written its own verdict, and that
+ * the CSV was not published (then up_status_published). */
 enum up_code up_status_fail(struct up_status *st, const char *why, char *err,
                             size_t errlen) UP_WARN_UNUSED;
-/* The wrapper or batch script: exit_code, mpirun's or srun's. */
+/* The wrapper or batch script: exit_code, the run's (0 exactly when Complete). */
 enum up_code up_status_exit_code(struct up_status *st, int code, char *err,
                                  size_t errlen) UP_WARN_UNUSED;
+/* A verdict from outside on a run whose CSV is published (the rename, the report's one
+ * atomic step, happened) but whose job ended before it recorded Complete (killed between
+ * the two): -> Complete, finished, progress 100, phase done, error null. The counts the
+ * job would have written (now, stores, polls) stay as they were. */
+enum up_code up_status_published(struct up_status *st, char *err, size_t errlen) UP_WARN_UNUSED;
+
+/* Where one rank of the job runs, as the job records it (rank_pids, rank_hosts). */
+struct up_rank_proc {
+    long pid;
+    char host[64];
+};
+
+/* At most this many ranks are recorded (a status file stays small whatever the job). */
+#define UP_STATUS_RANKS_MAX 16384
+
+/* Rank rank's pid and host as the job recorded them into *out. Returns 1, or 0 when they
+ * are not recorded (an older job, a rank past UP_STATUS_RANKS_MAX, a job that died first). */
+int up_status_rank_proc(const struct up_status *st, int rank, struct up_rank_proc *out);
 
 /* ---- The job's transitions (rank 0), each one open, merge, close ---- */
 
@@ -191,6 +211,10 @@ struct up_status_start {
     long rank0_pid;
     const char *rank0_host;
     const char *source;
+    /* Every rank's pid and host, rank by rank (nprocs of them), recorded so that a verdict
+     * from outside can name the process that died; NULL: not recorded. */
+    const struct up_rank_proc *procs;
+    int nprocs;
 };
 
 /* What a complete report records. */
@@ -207,7 +231,8 @@ struct up_status_done {
  * UP_ENOMEM with a message in err.
  */
 /* -> Running: report_id, started, ranks, rank0_pid, rank0_host, source (redacted),
- * error null, phase metadata, progress 0. */
+ * error null, phase metadata, progress 0, and rank_pids, rank_hosts (arrays, rank by rank,
+ * the first UP_STATUS_RANKS_MAX) when s->procs is given. */
 enum up_code up_status_running(const char *dir, const char *id, const struct up_status_start *s,
                                char *err, size_t errlen) UP_WARN_UNUSED;
 /* phase, progress (0-100) and, when stores >= 0, the number of stores. */

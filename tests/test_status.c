@@ -50,7 +50,9 @@ static void test_local_lifecycle(void)
         UP_LAUNCHER_LOCAL,         3,          "postgresql://app:SECRET@db/uptime",
         "2023-01-25 18:13:22 UTC", "/r/x.log", "node1"};
     struct up_proc_id w = {4242, "777"}, m = {4243, "778"};
-    struct up_status_start start = {3, 4250, "node1", "host=db password='se cret'"};
+    static const struct up_rank_proc procs[3] = {{4250, "node1"}, {4251, "node1"}, {977, "node2"}};
+    struct up_status_start start = {3, 4250, "node1", "host=db password='se cret'", procs, 3};
+    struct up_rank_proc p;
     struct up_status_done done = {1, tu_utc(2023, 1, 25, 18, 13, 22), 12, 345};
     char err[256];
     json_t *j;
@@ -84,6 +86,16 @@ static void test_local_lifecycle(void)
     CU_ASSERT_EQUAL(up_status_launched(st, &m, &w, err, sizeof err), UP_OK);
     up_status_close(st);
     CU_ASSERT_EQUAL(up_status_running(dir, "r1", &start, err, sizeof err), UP_OK);
+    /* Every rank's pid and host, for a verdict that names the one that died. */
+    CU_ASSERT_EQUAL_FATAL(up_status_open(dir, "r1", &st, err, sizeof err), UP_OK);
+    CU_ASSERT_EQUAL(up_status_rank_proc(st, 2, &p), 1);
+    CU_ASSERT_EQUAL(p.pid, 977);
+    CU_ASSERT_STRING_EQUAL(p.host, "node2");
+    CU_ASSERT_EQUAL(up_status_rank_proc(st, 0, &p), 1);
+    CU_ASSERT_EQUAL(p.pid, 4250);
+    CU_ASSERT_EQUAL(up_status_rank_proc(st, 3, &p), 0);
+    CU_ASSERT_EQUAL(up_status_rank_proc(st, -1, &p), 0);
+    up_status_close(st);
     CU_ASSERT_EQUAL(up_status_progress(dir, "r1", UP_PHASE_COMPUTING, 10, 12, err, sizeof err),
                     UP_OK);
     CU_ASSERT_EQUAL(up_status_complete(dir, "r1", &done, err, sizeof err), UP_OK);
@@ -100,6 +112,10 @@ static void test_local_lifecycle(void)
     CU_ASSERT_EQUAL(num(j, "pid"), 4243);
     CU_ASSERT_STRING_EQUAL(str(j, "pid_start"), "778");
     CU_ASSERT_EQUAL(num(j, "rank0_pid"), 4250);
+    CU_ASSERT_EQUAL(json_integer_value(json_array_get(json_object_get(j, "rank_pids"), 1)), 4251);
+    CU_ASSERT_STRING_EQUAL(json_string_value(json_array_get(json_object_get(j, "rank_hosts"), 2)),
+                           "node2");
+    CU_ASSERT_EQUAL(json_array_size(json_object_get(j, "rank_pids")), 3);
     /* The job's now replaces the trigger's --now as given. */
     CU_ASSERT_STRING_EQUAL(str(j, "now"), "2023-01-25 18:13:22.000000 UTC");
     CU_ASSERT_EQUAL(num(j, "stores"), 12);
@@ -108,6 +124,36 @@ static void test_local_lifecycle(void)
     CU_ASSERT_STRING_EQUAL(str(j, "phase"), "done");
     CU_ASSERT_EQUAL(num(j, "exit_code"), 0);
     CU_ASSERT_EQUAL(strlen(str(j, "finished")), 24);
+    json_decref(j);
+}
+
+/* A run killed between the CSV's rename and the job's Complete: the verdict from outside
+ * records Complete, keeping what the job wrote before. */
+static void test_published(void)
+{
+    const char *dir = tu_tmpdir();
+    struct up_status_start start = {2, 4250, "node1", "u.db", NULL, 0};
+    struct up_status *st = NULL;
+    char err[256];
+    json_t *j;
+
+    CU_ASSERT_EQUAL(up_status_running(dir, "p1", &start, err, sizeof err), UP_OK);
+    CU_ASSERT_EQUAL(up_status_progress(dir, "p1", UP_PHASE_WRITING, 90, 7, err, sizeof err), UP_OK);
+    CU_ASSERT_EQUAL_FATAL(up_status_open(dir, "p1", &st, err, sizeof err), UP_OK);
+    CU_ASSERT_EQUAL(up_status_published(st, err, sizeof err), UP_OK);
+    CU_ASSERT_EQUAL(up_status_info(st)->state, UP_STATE_COMPLETE);
+    CU_ASSERT_EQUAL(up_status_exit_code(st, 0, err, sizeof err), UP_OK);
+    up_status_close(st);
+    j = load(dir, "p1");
+    CU_ASSERT_PTR_NOT_NULL_FATAL(j);
+    CU_ASSERT_STRING_EQUAL(str(j, "status"), "Complete");
+    CU_ASSERT_TRUE(json_is_null(json_object_get(j, "error")));
+    CU_ASSERT_EQUAL(num(j, "progress"), 100);
+    CU_ASSERT_STRING_EQUAL(str(j, "phase"), "done");
+    CU_ASSERT_EQUAL(num(j, "stores"), 7);
+    CU_ASSERT_EQUAL(num(j, "exit_code"), 0);
+    CU_ASSERT_EQUAL(strlen(str(j, "finished")), 24);
+    CU_ASSERT_PTR_NULL(json_object_get(j, "rank_pids")); /* not given: not written */
     json_decref(j);
 }
 
@@ -166,7 +212,7 @@ static void test_foreign_fields(void)
 {
     const char *dir = tu_tmpdir();
     char path[512], err[256];
-    struct up_status_start start = {2, 1, "h", "u.db"};
+    struct up_status_start start = {2, 1, "h", "u.db", NULL, 0};
     FILE *f;
     json_t *j;
 
@@ -321,6 +367,7 @@ int test_status_add(void)
 
     if (!s || !CU_add_test(s, "local lifecycle transitions", test_local_lifecycle) ||
         !CU_add_test(s, "Slurm lifecycle transitions", test_slurm_lifecycle) ||
+        !CU_add_test(s, "published before Complete", test_published) ||
         !CU_add_test(s, "merge keeps foreign fields", test_foreign_fields) ||
         !CU_add_test(s, "reading", test_read) || !CU_add_test(s, "answers", test_answers) ||
         !CU_add_test(s, "lock shared with other processes", test_lock))

@@ -44,9 +44,47 @@ static void status_warn(enum up_code rc, const char *err)
         UP_LOG(WARN, "%s", err);
 }
 
+/* ---- Phase 0 (all): every rank's pid and host, for the status file. ---- */
+
+#define TAG_PROCS 14
+
+/*
+ * Every rank's pid and host on rank 0 (NULL elsewhere, and when out of memory: then they
+ * are not recorded). The status file keeps them so that the lifecycle can name a rank that
+ * dies later by its pid too (mpirun's own message names the rank and the node, and Open
+ * MPI 4.1 prints its pid as 0). One small message per rank, at the start; collective.
+ */
+static struct up_rank_proc *gather_procs(struct job *j)
+{
+    struct up_rank_proc me, *all;
+    int r;
+
+    memset(&me, 0, sizeof me);
+    me.pid = (long)getpid();
+    if (gethostname(me.host, sizeof me.host) != 0)
+        snprintf(me.host, sizeof me.host, "unknown");
+    me.host[sizeof me.host - 1] = '\0';
+    if (j->d.rank != 0) {
+        UP_MPI_CHECK(j->d.comm, MPI_Send(&me, (int)sizeof me, MPI_BYTE, 0, TAG_PROCS, j->d.comm));
+        return NULL;
+    }
+    all = calloc((size_t)j->d.size, sizeof *all);
+    for (r = 1; r < j->d.size; r++) {
+        struct up_rank_proc got;
+        UP_MPI_CHECK(j->d.comm, MPI_Recv(&got, (int)sizeof got, MPI_BYTE, r, TAG_PROCS, j->d.comm,
+                                         MPI_STATUS_IGNORE));
+        got.host[sizeof got.host - 1] = '\0';
+        if (all)
+            all[r] = got;
+    }
+    if (all)
+        all[0] = me;
+    return all;
+}
+
 /* ---- Phase 1 (rank 0): the report id, status Running, the plan. ---- */
 
-static enum up_code plan(struct job *j)
+static enum up_code plan(struct job *j, const struct up_rank_proc *procs)
 {
     struct up_job_opts *o = j->o;
     struct up_status_start s;
@@ -66,6 +104,8 @@ static enum up_code plan(struct job *j)
     s.rank0_pid = (long)getpid();
     s.rank0_host = host;
     s.source = o->db;
+    s.procs = procs;
+    s.nprocs = procs ? j->d.size : 0;
     /* A reports folder the status cannot be written to is found now, not after all the
      * computing: the report could not be published there either. */
     {
@@ -376,8 +416,12 @@ enum up_code up_job_run(struct up_job_opts *o, MPI_Comm caller)
     int final;
 
     job_begin(&j, o, caller);
-    if (j.d.rank == 0)
-        rc = plan(&j);
+    {
+        struct up_rank_proc *procs = gather_procs(&j);
+        if (j.d.rank == 0)
+            rc = plan(&j, procs);
+        free(procs);
+    }
     UP_MPI_CHECK(j.d.comm, MPI_Bcast(o->report_id, sizeof o->report_id, MPI_CHAR, 0, j.d.comm));
     rc = up_dist_agree(&j.d, rc);
     if (rc != UP_OK)

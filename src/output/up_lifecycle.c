@@ -14,6 +14,7 @@
 #include <time.h>
 #include <unistd.h>
 #include "up_clock.h"
+#include "up_signal.h"
 #include "up_source.h"
 #include "up_time.h"
 
@@ -220,43 +221,294 @@ static int run_capture(char *const argv[], int with_err, char *out, size_t n)
     return run_capture_env(argv, NULL, with_err, out, n);
 }
 
-static const char *signal_name(int sig)
-{
-    static const struct {
-        int sig;
-        const char *name;
-    } names[] = {{SIGHUP, "HUP"},   {SIGINT, "INT"},   {SIGQUIT, "QUIT"}, {SIGILL, "ILL"},
-                 {SIGABRT, "ABRT"}, {SIGBUS, "BUS"},   {SIGFPE, "FPE"},   {SIGKILL, "KILL"},
-                 {SIGUSR1, "USR1"}, {SIGSEGV, "SEGV"}, {SIGUSR2, "USR2"}, {SIGPIPE, "PIPE"},
-                 {SIGALRM, "ALRM"}, {SIGTERM, "TERM"}, {SIGXCPU, "XCPU"}};
-    size_t i;
-
-    for (i = 0; i < sizeof names / sizeof names[0]; i++)
-        if (names[i].sig == sig)
-            return names[i].name;
-    return NULL;
-}
-
-/* Removes dir/.<id>.csv.tmp.XXXXXX, the partial CSV of a run that did not finish
- * (unlink never follows a symlink). */
+/* Removes what a run that did not finish left in dir: its partial CSV
+ * (.<id>.csv.tmp.XXXXXX) and a status file's temporary (.<id>.status.json.tmp.XXXXXX) of a
+ * writer killed while it wrote. Called with the report's lock held, so no writer of the
+ * status is at work. unlink never follows a symlink. */
 static void remove_partial(const char *dir, const char *id)
 {
-    char prefix[UP_REPORT_ID_MAX + 16], path[PATH_MAX];
-    size_t k = (size_t)snprintf(prefix, sizeof prefix, ".%s.csv.tmp.", id);
+    static const char *const tails[] = {".csv.tmp.", ".status.json.tmp."};
+    char prefix[UP_REPORT_ID_MAX + 24], path[PATH_MAX];
     DIR *d = opendir(dir);
     struct dirent *e;
+    size_t t;
 
     if (!d)
         return;
     while ((e = readdir(d)) != NULL) {
-        int n;
-        if (strncmp(e->d_name, prefix, k) != 0 || strlen(e->d_name) != k + 6)
-            continue;
-        n = snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
-        if (n > 0 && (size_t)n < sizeof path)
-            unlink(path);
+        for (t = 0; t < sizeof tails / sizeof tails[0]; t++) {
+            size_t k = (size_t)snprintf(prefix, sizeof prefix, ".%s%s", id, tails[t]);
+            int n;
+            if (strncmp(e->d_name, prefix, k) != 0 || strlen(e->d_name) != k + 6)
+                continue;
+            n = snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
+            if (n > 0 && (size_t)n < sizeof path)
+                unlink(path);
+        }
     }
     closedir(d);
+}
+
+/* 1 if dir/<id>.csv is published: the job's rename of its finished report, the one atomic
+ * step that makes a report complete (docs/lifecycle.md, "Cancelling and exit codes"). */
+static int published(const char *dir, const char *id)
+{
+    char path[PATH_MAX];
+    struct stat sb;
+
+    return fits(snprintf(path, sizeof path, "%s/%s.csv", dir, id), sizeof path) &&
+           lstat(path, &sb) == 0 && S_ISREG(sb.st_mode);
+}
+
+/*
+ * The verdict from outside on a run that ended without recording its own (st held, status
+ * Pending or Running): a published CSV makes it Complete (the job was killed between its
+ * rename and its Complete); else it is Failed with why, and its partial files are removed.
+ * Returns the state now recorded (or meant to be, when the write failed: warned on stderr,
+ * prefixed by who).
+ */
+static enum up_state settle(struct up_status *st, const char *dir, const char *id, const char *why,
+                            const char *who)
+{
+    char err[512];
+
+    if (published(dir, id)) {
+        if (up_status_published(st, err, sizeof err) != UP_OK)
+            fprintf(stderr, "%s: warning: %s\n", who, err);
+        return UP_STATE_COMPLETE;
+    }
+    if (up_status_fail(st, why, err, sizeof err) != UP_OK)
+        fprintf(stderr, "%s: warning: %s\n", who, err);
+    remove_partial(dir, id);
+    return UP_STATE_FAILED;
+}
+
+/* ---- What died: the run's log and the ranks the job recorded ---- */
+
+/* The run's log is read from its end: the launcher's last words are there. */
+#define LOG_TAIL (256 * 1024)
+
+/* The last LOG_TAIL bytes of path into a new NUL-terminated buffer (NUL bytes in it made
+ * spaces), or NULL. */
+static char *log_tail(const char *path)
+{
+    int fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+    struct stat sb;
+    char *buf = NULL;
+    size_t used = 0, i;
+
+    if (fd < 0)
+        return NULL;
+    if (fstat(fd, &sb) != 0 || !S_ISREG(sb.st_mode) ||
+        (sb.st_size > LOG_TAIL && lseek(fd, sb.st_size - LOG_TAIL, SEEK_SET) < 0) ||
+        !(buf = malloc(LOG_TAIL + 1))) {
+        close(fd);
+        return NULL;
+    }
+    for (;;) {
+        ssize_t r = read(fd, buf + used, LOG_TAIL - used);
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r <= 0)
+            break;
+        used += (size_t)r;
+        if (used == LOG_TAIL)
+            break;
+    }
+    close(fd);
+    for (i = 0; i < used; i++)
+        if (buf[i] == '\0')
+            buf[i] = ' ';
+    buf[used] = '\0';
+    return buf;
+}
+
+/* Reads a decimal number at *p (advanced past it). Returns 0, or -1 when none is there. */
+static int take_num(const char **p, long *v)
+{
+    char *end;
+
+    errno = 0;
+    *v = strtol(*p, &end, 10);
+    if (end == *p || errno != 0)
+        return -1;
+    *p = end;
+    return 0;
+}
+
+/* Skips the literal lit at *p. Returns 0, or -1 when it is not there. */
+static int take_lit(const char **p, const char *lit)
+{
+    size_t k = strlen(lit);
+
+    if (strncmp(*p, lit, k) != 0)
+        return -1;
+    *p += k;
+    return 0;
+}
+
+/* Copies the word at *p (up to a space, '(' , ')' or ':' or the line's end) into out[n]. */
+static int take_word(const char **p, char *out, size_t n)
+{
+    size_t k = strcspn(*p, " ():\n");
+
+    if (k == 0 || k >= n)
+        return -1;
+    memcpy(out, *p, k);
+    out[k] = '\0';
+    *p += k;
+    return 0;
+}
+
+/* A rank's end as a launcher or the rank itself wrote it in the log. */
+struct rank_death {
+    long rank, pid; /* pid 0: not known */
+    char host[64];
+    int sig;     /* the signal it died of, or the one it got (note) */
+    long sender; /* note: the pid that sent it, 0 when not known */
+};
+
+/*
+ * mpirun's message on a rank that died of a signal (Open MPI 4: "mpirun noticed that
+ * process rank 1 with PID 0 on node vm exited on signal 9 (Killed).", the PID 0 its own
+ * bug) or srun's ("srun: error: node1: task 1: Killed"). The first one of the log.
+ */
+static int find_killed(const char *log, struct rank_death *d)
+{
+    const char *p;
+
+    memset(d, 0, sizeof *d);
+    for (p = strstr(log, "noticed that process rank "); p;
+         p = strstr(p + 1, "noticed that process rank ")) {
+        const char *q = p + strlen("noticed that process rank ");
+        long sig;
+        if (take_num(&q, &d->rank) == 0 && take_lit(&q, " with PID ") == 0 &&
+            take_num(&q, &d->pid) == 0 && take_lit(&q, " on node ") == 0 &&
+            take_word(&q, d->host, sizeof d->host) == 0 &&
+            take_lit(&q, " exited on signal ") == 0 && take_num(&q, &sig) == 0) {
+            d->sig = (int)sig;
+            return 1;
+        }
+    }
+    for (p = strstr(log, "srun: error: "); p; p = strstr(p + 1, "srun: error: ")) {
+        static const struct {
+            const char *text;
+            int sig;
+        } how[] = {{"Killed", SIGKILL},  {"Terminated", SIGTERM}, {"Segmentation fault", SIGSEGV},
+                   {"Aborted", SIGABRT}, {"Bus error", SIGBUS},   {"Interrupt", SIGINT},
+                   {"Hangup", SIGHUP}};
+        const char *q = p + strlen("srun: error: ");
+        size_t i;
+        memset(d, 0, sizeof *d);
+        if (take_word(&q, d->host, sizeof d->host) != 0 || take_lit(&q, ": task ") != 0 ||
+            take_num(&q, &d->rank) != 0 || take_lit(&q, ": ") != 0)
+            continue;
+        for (i = 0; i < sizeof how / sizeof how[0]; i++)
+            if (strncmp(q, how[i].text, strlen(how[i].text)) == 0) {
+                d->sig = how[i].sig;
+                return 1;
+            }
+    }
+    return 0;
+}
+
+/* The note of a rank that got an ending signal (up_signal_catch in uptime_report: "uptime_report:
+ * rank 0 (pid 7033 on vm) got signal TERM from pid 7026"): the first one of the log, or
+ * the one of rank want (>= 0). */
+static int find_note(const char *log, long want, struct rank_death *d)
+{
+    static const char mark[] = "uptime_report: rank ";
+    const char *p;
+
+    for (p = strstr(log, mark); p; p = strstr(p + 1, mark)) {
+        const char *q = p + strlen(mark);
+        char name[16];
+        int sig;
+        memset(d, 0, sizeof *d);
+        if (take_num(&q, &d->rank) != 0 || take_lit(&q, " (pid ") != 0 ||
+            take_num(&q, &d->pid) != 0 || take_lit(&q, " on ") != 0 ||
+            take_word(&q, d->host, sizeof d->host) != 0 || take_lit(&q, ") got signal ") != 0 ||
+            take_word(&q, name, sizeof name) != 0)
+            continue;
+        for (sig = 1; sig < 32; sig++)
+            if (up_signal_name(sig) && strcmp(up_signal_name(sig), name) == 0)
+                break;
+        if (sig == 32)
+            continue;
+        d->sig = sig;
+        if (take_lit(&q, " from pid ") != 0 || take_num(&q, &d->sender) != 0)
+            d->sender = 0;
+        if (want < 0 || d->rank == want)
+            return 1;
+    }
+    return 0;
+}
+
+/* "TERM", or "37" for a signal without a name here. */
+static const char *sig_text(int sig, char *buf, size_t n)
+{
+    const char *name = up_signal_name(sig);
+
+    if (name)
+        return name;
+    snprintf(buf, n, "%d", sig);
+    return buf;
+}
+
+/* " by mpirun (pid M)" or " from pid X" for the sender of a note, "" when unknown. */
+static void sender_text(long sender, long launcher, const char *launcher_name, char *out, size_t n)
+{
+    if (sender > 0 && sender == launcher)
+        snprintf(out, n, " from %s (pid %ld)", launcher_name, launcher);
+    else if (sender > 0)
+        snprintf(out, n, " from pid %ld", sender);
+    else
+        out[0] = '\0';
+}
+
+/*
+ * Why a run ended without a verdict, as far as can be known, into why[n]: the rank that
+ * died of a signal (the launcher's message in log, its pid from the status file when the
+ * launcher does not give it), else the rank that got an ending signal (its own note), else
+ * the launcher's own end. launcher is "mpirun" or "srun", lpid its pid (0: not known),
+ * status its wait status (-1: not known) and code its exit code as the shell gives it.
+ * Returns 1 when a rank is named.
+ */
+static int death_reason(const struct up_status *st, const char *log, const char *launcher,
+                        long lpid, int code, char *why, size_t n)
+{
+    char *text = log && log[0] ? log_tail(log) : NULL;
+    struct rank_death d, note;
+    char signame[16], from[64] = "", who[160];
+    int named = 0;
+
+    if (text && find_killed(text, &d)) {
+        struct up_rank_proc p;
+        /* mpirun's pid is Open MPI 4.1's 0, srun gives none: the job's record of that rank
+         * has it, and the host as the rank saw it (Slurm's node name may differ). */
+        if (d.pid <= 0 && up_status_rank_proc(st, (int)d.rank, &p)) {
+            d.pid = p.pid;
+            if (p.host[0])
+                snprintf(d.host, sizeof d.host, "%s", p.host);
+        }
+        if (find_note(text, d.rank, &note) && note.sig == d.sig)
+            sender_text(note.sender, lpid, launcher, from, sizeof from);
+        if (d.pid > 0)
+            snprintf(who, sizeof who, "rank %ld (pid %ld on %s)", d.rank, d.pid, d.host);
+        else
+            snprintf(who, sizeof who, "rank %ld (on %s)", d.rank, d.host);
+        snprintf(why, n, "killed: %s was killed by signal %s%s; %s exited with code %d", who,
+                 sig_text(d.sig, signame, sizeof signame), from, launcher, code);
+        named = 1;
+    } else if (text && find_note(text, -1, &note)) {
+        sender_text(note.sender, lpid, launcher, from, sizeof from);
+        snprintf(why, n, "killed: rank %ld (pid %ld on %s) got signal %s%s; %s exited with code %d",
+                 note.rank, note.pid, note.host, sig_text(note.sig, signame, sizeof signame), from,
+                 launcher, code);
+        named = 1;
+    }
+    free(text);
+    return named;
 }
 
 /* ---- Starting a run ---- */
@@ -633,8 +885,9 @@ int up_lifecycle_run_local(const char *dir, const char *id, char *const argv[], 
     struct up_status *st = NULL;
     struct up_status_info in;
     struct up_proc_id m, w;
-    char host[256], why[1024];
-    int go[2], status = 0, rc, i;
+    char host[256], why[PATH_MAX + 1024], name[16];
+    int go[2], status = 0, rc, code, i;
+    enum up_state state;
     pid_t pid;
 
     /* Waits until the trigger has written its fields. */
@@ -653,6 +906,12 @@ int up_lifecycle_run_local(const char *dir, const char *id, char *const argv[], 
         if (read(go[0], &c, 1) != 1)
             _exit(1);
         close(go[0]);
+        /* Open MPI's mpirun, told to stop (SIGTERM, SIGINT), sends the ranks SIGCONT, then
+         * SIGTERM and SIGKILL odls_base_sigkill_timeout seconds apart (1 by default), so
+         * the ranks would go on for a second and might publish a report already cancelled.
+         * 0: they are stopped at once (the ranks keep nothing to clean up: the wrapper
+         * does it). An explicit setting is kept. */
+        setenv("OMPI_MCA_odls_base_sigkill_timeout", "0", 0);
         execvp(argv[0], argv);
         fprintf(stderr, "trigger_report: cannot run %s: %s\n", argv[0], strerror(errno));
         _exit(127);
@@ -679,6 +938,7 @@ int up_lifecycle_run_local(const char *dir, const char *id, char *const argv[], 
     while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
         ;
     rc = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+    fflush(stdout);
 
     /* A rank 0 that outlives mpirun (SIGKILL of mpirun alone) may still write: let it
      * end (10 s at most). */
@@ -691,36 +951,49 @@ int up_lifecycle_run_local(const char *dir, const char *id, char *const argv[], 
     if (up_status_open(dir, id, &st, err, errlen) != UP_OK)
         return -1;
     in = *up_status_info(st);
-    if (rc != 0 || in.state != UP_STATE_COMPLETE) {
-        if (in.state != UP_STATE_FAILED && in.state != UP_STATE_COMPLETE) {
-            const char *sig = rc > 128 ? signal_name(rc - 128) : NULL;
-            if (rc > 128 && sig)
-                snprintf(why, sizeof why, "killed (mpirun pid %ld ended by signal %s)", (long)pid,
-                         sig);
-            else if (rc > 128)
-                snprintf(why, sizeof why, "killed (mpirun pid %ld ended by signal %d)", (long)pid,
-                         rc - 128);
-            else if (rc != 0)
-                snprintf(why, sizeof why,
-                         "killed or crashed: mpirun (pid %ld) exited with code %d before the "
-                         "job recorded a result (see %s/%s.log)",
-                         (long)pid, rc, dir, id);
-            else
-                snprintf(why, sizeof why,
-                         "mpirun (pid %ld) exited with code 0 but the job recorded no result "
-                         "(see %s/%s.log)",
-                         (long)pid, dir, id);
-            if (up_status_fail(st, why, err, errlen) != UP_OK)
-                fprintf(stderr, "trigger_report: warning: %s\n", err);
-        }
+    /* The report's state decides, and the exit code follows it: 0 exactly when the report
+     * is Complete. The CSV's rename is the one atomic step: a run killed after it (mpirun
+     * stopped while the ranks finalized, rank 0 killed before it wrote Complete) is
+     * complete; one killed before it is Failed, and its partial files go. */
+    state = in.state;
+    if (state == UP_STATE_PENDING || state == UP_STATE_RUNNING || state == UP_STATE_NONE ||
+        state == UP_STATE_OTHER) {
+        char log[PATH_MAX];
+        if (in.log[0])
+            snprintf(log, sizeof log, "%s", in.log);
+        else
+            snprintf(log, sizeof log, "%s/%s.log", dir, id);
+        if (WIFSIGNALED(status))
+            snprintf(why, sizeof why, "killed (mpirun pid %ld ended by signal %s)", (long)pid,
+                     sig_text(WTERMSIG(status), name, sizeof name));
+        else if (death_reason(st, log, "mpirun", (long)pid, rc, why, sizeof why))
+            ;
+        else if (rc != 0)
+            snprintf(why, sizeof why,
+                     "killed or crashed: mpirun (pid %ld) exited with code %d before the "
+                     "job recorded a result (see %s)",
+                     (long)pid, rc, log);
+        else
+            snprintf(why, sizeof why,
+                     "mpirun (pid %ld) exited with code 0 but the job recorded no result "
+                     "(see %s)",
+                     (long)pid, log);
+        state = settle(st, dir, id, why, "trigger_report");
+    } else if (state == UP_STATE_FAILED) {
         remove_partial(dir, id);
     }
-    if (up_status_exit_code(st, rc, err, errlen) != UP_OK)
+    code = state == UP_STATE_COMPLETE ? 0 : rc != 0 ? rc : 1;
+    if (up_status_exit_code(st, code, err, errlen) != UP_OK)
         fprintf(stderr, "trigger_report: warning: %s\n", err);
-    printf("trigger_report: mpirun exited with code %d; status %s\n", rc,
-           up_status_info(st)->status);
+    if (code != rc)
+        printf("trigger_report: mpirun exited with code %d; status %s, exit code %d%s\n", rc,
+               up_status_info(st)->status, code,
+               state == UP_STATE_COMPLETE ? " (the report was published before mpirun ended)" : "");
+    else
+        printf("trigger_report: mpirun exited with code %d; status %s\n", rc,
+               up_status_info(st)->status);
     up_status_close(st);
-    return rc;
+    return code;
 }
 
 /* ---- The batch script's steps ---- */
@@ -760,6 +1033,8 @@ int up_lifecycle_batch_end(const char *dir, const char *id, int rc, int terminat
     if (s != UP_STATE_COMPLETE && s != UP_STATE_FAILED) {
         if (reason && reason[0])
             snprintf(why, sizeof why, "%s", reason);
+        else if (published(dir, id))
+            snprintf(why, sizeof why, "published"); /* settle records Complete */
         else if (terminated)
             /* Cancelled, timed out or shut down: until this script ends Slurm shows the
              * job as COMPLETING, its final state (CANCELLED, TIMEOUT, ...) only after. The
@@ -767,6 +1042,8 @@ int up_lifecycle_batch_end(const char *dir, const char *id, int rc, int terminat
              * reason. */
             fprintf(stderr, "uptime_report.sbatch: terminated by Slurm; jobs/get_report will "
                             "record why\n");
+        else if (death_reason(st, up_status_info(st)->log, "srun", 0, rc, why, sizeof why))
+            ;
         else if (rc != 0)
             snprintf(why, sizeof why,
                      "job step (srun) exited with code %d before the job recorded a result "
@@ -775,10 +1052,12 @@ int up_lifecycle_batch_end(const char *dir, const char *id, int rc, int terminat
         else
             snprintf(why, sizeof why,
                      "job step (srun) exited with code 0 but the job recorded no result");
-        if (why[0] && up_status_fail(st, why, err, errlen) != UP_OK)
-            fprintf(stderr, "uptime_report.sbatch: warning: %s\n", err);
+        if (why[0])
+            s = settle(st, dir, id, why, "uptime_report.sbatch");
     }
-    if (up_status_info(st)->state != UP_STATE_COMPLETE) {
+    if (s == UP_STATE_COMPLETE) {
+        rc = 0; /* the report is published: the run succeeded, whatever srun said after */
+    } else {
         remove_partial(dir, id);
         if (rc == 0)
             rc = 1;
@@ -987,11 +1266,19 @@ static void verdict(const char *dir, const char *id, const char *why, struct up_
     in = up_status_info(st);
     if ((in->state == UP_STATE_RUNNING || in->state == UP_STATE_PENDING) &&
         (in->launcher == UP_LAUNCHER_SLURM || !local_alive(in))) {
-        if (up_status_fail(st, why, err, sizeof err) != UP_OK)
-            if (snprintf(s->warning, sizeof s->warning, "could not record the verdict: %s", err) <
-                0)
-                s->warning[0] = '\0';
-        remove_partial(dir, id);
+        /* A CSV published by a job killed before its Complete makes the report complete. */
+        if (published(dir, id)) {
+            if (up_status_published(st, err, sizeof err) != UP_OK)
+                if (snprintf(s->warning, sizeof s->warning, "could not record the verdict: %s",
+                             err) < 0)
+                    s->warning[0] = '\0';
+        } else {
+            if (up_status_fail(st, why, err, sizeof err) != UP_OK)
+                if (snprintf(s->warning, sizeof s->warning, "could not record the verdict: %s",
+                             err) < 0)
+                    s->warning[0] = '\0';
+            remove_partial(dir, id);
+        }
     }
     answer_from(up_status_info(st), dir, id, s);
     if (s->answer == UP_ANSWER_FAILED && !s->error[0])

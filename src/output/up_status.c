@@ -207,6 +207,7 @@ static void parse_info(json_t *obj, int exists, struct up_status_info *in)
     get_text(obj, "wrapper_pid_start", in->wrapper.start, sizeof in->wrapper.start);
     in->rank0_pid = get_pid(obj, "rank0_pid");
     get_text(obj, "rank0_host", in->rank0_host, sizeof in->rank0_host);
+    get_text(obj, "log", in->log, sizeof in->log);
     get_text(obj, "slurm_job_id", in->slurm_job_id, sizeof in->slurm_job_id);
     code = json_object_get(obj, "exit_code");
     if (json_is_integer(code)) {
@@ -599,6 +600,66 @@ enum up_code up_status_exit_code(struct up_status *st, int code, char *err, size
     return set_fields(st, f, 1, err, errlen);
 }
 
+static const char *phase_name(enum up_phase p);
+
+enum up_code up_status_published(struct up_status *st, char *err, size_t errlen)
+{
+    char finished[40];
+
+    up_now_iso(finished, sizeof finished);
+    {
+        const struct up_status_field f[] = {
+            {"status", up_state_name(UP_STATE_COMPLETE), 0, 0},
+            {"error", NULL, 0, 1},
+            {"finished", finished, 0, 0},
+            {"progress", NULL, 100, 0},
+            {"phase", phase_name(UP_PHASE_DONE), 0, 0},
+        };
+        return set_fields(st, f, sizeof f / sizeof f[0], err, errlen);
+    }
+}
+
+int up_status_rank_proc(const struct up_status *st, int rank, struct up_rank_proc *out)
+{
+    json_t *pid = json_array_get(json_object_get(st->obj, "rank_pids"), (size_t)rank);
+    json_t *host = json_array_get(json_object_get(st->obj, "rank_hosts"), (size_t)rank);
+
+    memset(out, 0, sizeof *out);
+    if (rank < 0 || !json_is_integer(pid) || json_integer_value(pid) <= 0)
+        return 0;
+    out->pid = (long)json_integer_value(pid);
+    if (json_is_string(host))
+        snprintf(out->host, sizeof out->host, "%s", json_string_value(host));
+    return 1;
+}
+
+/* Sets rank_pids and rank_hosts on the held object (written by the next set_fields). */
+static enum up_code set_rank_procs(struct up_status *st, const struct up_rank_proc *p, int n,
+                                   char *err, size_t errlen)
+{
+    json_t *pids = json_array(), *hosts = json_array();
+    int i, bad = !pids || !hosts;
+
+    if (n > UP_STATUS_RANKS_MAX)
+        n = UP_STATUS_RANKS_MAX;
+    for (i = 0; i < n && !bad; i++) {
+        json_t *h = json_string(p[i].host);
+        bad |= json_array_append_new(pids, json_integer((json_int_t)p[i].pid)) != 0;
+        bad |= json_array_append_new(hosts, h ? h : json_string("?")) != 0;
+    }
+    if (!bad) {
+        bad |= json_object_set(st->obj, "rank_pids", pids) != 0;
+        bad |= json_object_set(st->obj, "rank_hosts", hosts) != 0;
+    }
+    json_decref(pids);
+    json_decref(hosts);
+    if (bad) {
+        snprintf(err, errlen, "out of memory");
+        return UP_ENOMEM;
+    }
+    return UP_OK;
+}
+
 /* ---- The job's transitions ---- */
 
 static const char *phase_name(enum up_phase p)
@@ -654,6 +715,8 @@ enum up_code up_status_running(const char *dir, const char *id, const struct up_
                 rc = UP_EUSAGE;
             }
         }
+        if (rc == UP_OK && s->procs)
+            rc = set_rank_procs(st, s->procs, s->nprocs, err, errlen);
         if (rc == UP_OK)
             rc = set_fields(st, f, sizeof f / sizeof f[0], err, errlen);
         up_status_close(st);

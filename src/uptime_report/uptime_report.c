@@ -5,8 +5,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include "up_job.h"
 #include "up_log.h"
+#include "up_signal.h"
 #include "up_time.h"
 
 static void usage(FILE *f)
@@ -133,6 +135,18 @@ int main(int argc, char **argv)
         return UP_EMPI;
     }
     MPI_Comm_rank(MPI_COMM_WORLD, &rank);
+    {
+        /* A rank ended by SIGTERM, SIGINT or SIGHUP (mpirun stopping the job, scancel) says
+         * so in the run's log, with its pid, host and the sender: the lifecycle names it in
+         * the Failed reason. The rank still ends at once, by that signal. */
+        char host[64], who[160];
+        if (gethostname(host, sizeof host) != 0)
+            snprintf(host, sizeof host, "unknown");
+        host[sizeof host - 1] = '\0';
+        snprintf(who, sizeof who, "uptime_report: rank %d (pid %ld on %s)", rank, (long)getpid(),
+                 host);
+        up_signal_catch(who, "");
+    }
     memset(&opts, 0, sizeof opts);
     code = parse(argc, argv, &opts, rank, &verbose);
     if (code < 0) {

@@ -15,8 +15,9 @@ PACKAGES=(
   slurm-wlm munge
   libmicrohttpd-dev wrk
   iproute2 util-linux
-  # The sanitizer stage (scripts/test-sanitize.sh): clang, its runtimes (ASan, UBSan;
-  # clang-14 only recommends them) and llvm-symbolizer for file:line in the reports.
+  # The sanitizer and fuzzing stages (scripts/test-sanitize.sh, test-fuzz.sh): clang, its
+  # runtimes (ASan, UBSan, libFuzzer; clang-14 only recommends them) and llvm-symbolizer
+  # for file:line in the reports.
   clang-14 libclang-rt-14-dev llvm-14
 )
 

@@ -3,7 +3,7 @@
 # services the tests use (a PostgreSQL server, a single-node Slurm cluster and, where
 # network namespaces can be made, a two-node one, all on their own ports and folders,
 # stopped again at the end), then run every test with ctest; then the sanitizer build's
-# tests (scripts/test-sanitize.sh).
+# tests (scripts/test-sanitize.sh) and the fuzz targets (scripts/test-fuzz.sh).
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
@@ -40,10 +40,13 @@ fi
 rc=0
 (cd build && ctest --output-on-failure --timeout 900 "$@") || rc=$?
 
-# The sanitizer stage (scripts/test-sanitize.sh), in a build of its own, while the services
-# still run; after the main tests, so that a failure here still shows theirs.
-# UP_TEST_SANITIZE=0 leaves it out.
+# The sanitizer and fuzzing stages (docs/testing.md), each in a build of its own, while the
+# services still run; after the main tests, so that a failure here still shows theirs.
+# UP_TEST_SANITIZE=0 or UP_TEST_FUZZ=0 leaves one out.
 if [ "${UP_TEST_SANITIZE:-1}" != 0 ]; then
   scripts/test-sanitize.sh || rc=1
+fi
+if [ "${UP_TEST_FUZZ:-1}" != 0 ]; then
+  scripts/test-fuzz.sh || rc=1
 fi
 exit "$rc"

@@ -106,17 +106,25 @@ enum up_code up_store_prune(struct up_store *st, int64_t before, int64_t *delete
  * "<backend>:<name>", to hand to the other connections; each calls up_store_read_at(tok)
  * right after opening and then reads that same view. st must stay open until every
  * other connection has called up_store_read_at (PostgreSQL: the exported snapshot lives
- * as long as its transaction). A backend that cannot pin a view writes "" and reads
- * as before. Returns UP_OK, UP_EUSAGE (toklen too small), or the backend's error.
+ * as long as its transaction; SQLite: a read transaction, which another connection cannot
+ * join but only check: see up_store_view_changed). A backend that cannot pin a view
+ * writes "" and reads as before. Returns UP_OK, UP_EUSAGE (toklen too small), or the
+ * backend's error.
  */
 enum up_code up_store_snapshot(struct up_store *st, char *tok, size_t toklen, char *err,
                                size_t errlen) UP_WARN_UNUSED;
 /* Pins every later read of st to the view tok names (from up_store_snapshot on another
  * connection, still open); "" or NULL: no-op. Before any read of st. Returns UP_OK,
  * UP_EUSAGE for a token of another backend or one this backend cannot take, or the
- * backend's error (UP_EDB: the view is gone, its connection closed, the data changed). */
+ * backend's error (UP_EDB: the view is gone, its connection closed, the data changed).
+ * After a refusal no read of st runs (each fails with UP_EDB). */
 enum up_code up_store_read_at(struct up_store *st, const char *tok, char *err,
                               size_t errlen) UP_WARN_UNUSED;
+
+/* Returns 1 when up_store_read_at on st failed because the source changed since the
+ * token was taken (SQLite: a load committed in between, the backend cannot read an older
+ * commit), so a new token (a new up_store_snapshot) may succeed; else 0. Accepts NULL. */
+int up_store_view_changed(const struct up_store *st);
 
 /*
  * Reading. Each returns UP_OK, UP_EFAIL when a sink member stopped the read, UP_EUSAGE

@@ -1,9 +1,11 @@
 /* The SQLite and in-memory backends through the storage interface, and the interface's
  * own rules: which backend takes a source, capabilities, read-only backends. */
+#include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 #include <CUnit/CUnit.h>
 #include "test_list.h"
 #include "test_store_util.h"
@@ -290,6 +292,238 @@ static void test_redact(void)
     CU_ASSERT_STRING_EQUAL(out, "postgresql://app@db/uptime");
     up_source_redact("data/uptime.db", out, sizeof out);
     CU_ASSERT_STRING_EQUAL(out, "data/uptime.db");
+}
+
+/* ---- SQLite's one view per report (suite "store" only: the in-memory backend has no
+ * concurrent writer to pin against). ---- */
+
+/* Runs sql on path with SQLite itself (what an older version of the loader left, the
+ * journal mode); returns the first column of the last row, "" when none. */
+static const char *raw_sql(const char *path, const char *sql)
+{
+    static char out[128];
+    sqlite3 *db = NULL;
+    sqlite3_stmt *q = NULL;
+    const char *rest = sql;
+
+    out[0] = '\0';
+    CU_ASSERT_EQUAL_FATAL(sqlite3_open(path, &db), SQLITE_OK);
+    while (rest && *rest) {
+        int r;
+        CU_ASSERT_EQUAL_FATAL(sqlite3_prepare_v2(db, rest, -1, &q, &rest), SQLITE_OK);
+        if (!q)
+            break;
+        while ((r = sqlite3_step(q)) == SQLITE_ROW)
+            snprintf(out, sizeof out, "%s",
+                     sqlite3_column_text(q, 0) ? (const char *)sqlite3_column_text(q, 0) : "");
+        CU_ASSERT_EQUAL(r, SQLITE_DONE);
+        sqlite3_finalize(q);
+    }
+    sqlite3_close(db);
+    return out;
+}
+
+/* A consumer that stops a poll scan at its second poll. */
+static int stop_at_second(void *ctx, const char *id, int64_t ts, int active)
+{
+    (void)id;
+    (void)ts;
+    (void)active;
+    return ++*(int *)ctx >= 2;
+}
+
+static void load_one_poll(struct up_store *w, const char *id, int64_t ts)
+{
+    char err[512];
+
+    CU_ASSERT_EQUAL_FATAL(up_store_begin(w, err, sizeof err), UP_OK);
+    CU_ASSERT_EQUAL(up_store_put_status(w, id, ts, 1, err, sizeof err), UP_OK);
+    CU_ASSERT_EQUAL_FATAL(up_store_commit(w, err, sizeof err), UP_OK);
+}
+
+/* A load that commits after rank 0's up_store_snapshot is invisible to every later read
+ * of rank 0; another connection opened after it cannot read that commit any more and is
+ * refused with the generations named (the job then plans again); one given the new token
+ * reads the new data. */
+static void test_sqlite_one_view(void)
+{
+    const char *dir = tu_tmpdir();
+    char path[600], file[512], err[512], tok[UP_STORE_TOKEN_MAX], tok2[UP_STORE_TOKEN_MAX];
+    char hex[64];
+    struct up_store *w, *r0, *r1, *r2, *r3;
+    struct sink s = {"", 0};
+    struct up_store_sink ss = sink_all(&s);
+    struct up_hours_row h = {2, SEC(3600), SEC(7200)};
+    const char *a[] = {"a"};
+    int seen = 0;
+    const struct up_store_sink stop = {NULL, NULL, NULL, stop_at_second, &seen};
+    int64_t max = 0, deleted = 0;
+    int any = 0;
+
+    snprintf(file, sizeof file, "%s/view.db", dir);
+    snprintf(path, sizeof path, "sqlite:%s", file);
+    w = open_rw(path);
+    store_load_basic(w);
+    /* The loader put the file in WAL mode and counted its load. */
+    CU_ASSERT_STRING_EQUAL(raw_sql(file, "PRAGMA journal_mode"), "wal");
+    CU_ASSERT_STRING_EQUAL(raw_sql(file, "SELECT generation FROM uptime_meta"), "1");
+    snprintf(hex, sizeof hex, "%s", raw_sql(file, "SELECT db_id FROM uptime_meta"));
+    CU_ASSERT_EQUAL(strlen(hex), 16);
+
+    CU_ASSERT_EQUAL_FATAL(up_store_open(path, UP_STORE_READ, &r0, err, sizeof err), UP_OK);
+    CU_ASSERT_EQUAL_FATAL(up_store_snapshot(r0, tok, sizeof tok, err, sizeof err), UP_OK);
+    snprintf(tok2, sizeof tok2, "sqlite:1-%s", hex);
+    CU_ASSERT_STRING_EQUAL(tok, tok2);
+    /* Pinned once: a second snapshot on the same connection is a usage error. */
+    CU_ASSERT_EQUAL(up_store_snapshot(r0, tok2, sizeof tok2, err, sizeof err), UP_EUSAGE);
+
+    /* A load commits while rank 0 holds its view (WAL: it does not wait for the reader). */
+    CU_ASSERT_EQUAL_FATAL(up_store_begin(w, err, sizeof err), UP_OK);
+    CU_ASSERT_EQUAL(up_store_put_hours(w, "a", &h, err, sizeof err), UP_OK);
+    CU_ASSERT_EQUAL(up_store_put_status(w, "a", SEC(300), 1, err, sizeof err), UP_OK);
+    CU_ASSERT_EQUAL(up_store_put_status(w, "new", SEC(250), 1, err, sizeof err), UP_OK);
+    CU_ASSERT_EQUAL_FATAL(up_store_commit(w, err, sizeof err), UP_OK);
+    CU_ASSERT_STRING_EQUAL(raw_sql(file, "SELECT generation FROM uptime_meta"), "2");
+
+    /* Rank 0 still reads the view it planned on, in every read. */
+    CU_ASSERT_EQUAL(up_store_max_ts(r0, &max, &any, err, sizeof err), UP_OK);
+    CU_ASSERT_EQUAL(max, SEC(200));
+    CU_ASSERT_EQUAL(up_store_stores(r0, 0, SEC(1000), &ss, err, sizeof err), UP_OK);
+    CU_ASSERT_STRING_EQUAL(s.text, "0123:1;123:1;B:1;a:2;\xc3\xa9:1;");
+    sink_reset(&s);
+    CU_ASSERT_EQUAL(up_store_hours(r0, &ss, err, sizeof err), UP_OK);
+    CU_ASSERT_STRING_EQUAL(s.text, "a:0:9-17;a:1:10-12;hoursonly:0:9-17;");
+    sink_reset(&s);
+    /* ... also after a consumer stopped a read (the statement ends, not the view). */
+    CU_ASSERT_EQUAL(up_store_polls(r0, a, 1, 0, SEC(1000), &stop, err, sizeof err), UP_EFAIL);
+    CU_ASSERT_EQUAL(up_store_polls(r0, a, 1, 0, SEC(1000), &ss, err, sizeof err), UP_OK);
+    CU_ASSERT_STRING_EQUAL(s.text, "a@100=1;a@200=0;");
+    sink_reset(&s);
+
+    /* Another rank opened after the commit cannot read rank 0's commit: refused, with the
+     * generations named, and no read of it runs afterwards. */
+    CU_ASSERT_EQUAL_FATAL(up_store_open(path, UP_STORE_READ, &r1, err, sizeof err), UP_OK);
+    CU_ASSERT_EQUAL(up_store_view_changed(r1), 0);
+    CU_ASSERT_EQUAL(up_store_read_at(r1, tok, err, sizeof err), UP_EDB);
+    CU_ASSERT_PTR_NOT_NULL(strstr(err, "the database changed while the report started"));
+    CU_ASSERT_PTR_NOT_NULL(strstr(err, "load generation 2, expected 1"));
+    CU_ASSERT_EQUAL(up_store_view_changed(r1), 1);
+    CU_ASSERT_EQUAL(up_store_polls(r1, a, 1, 0, SEC(1000), &ss, err, sizeof err), UP_EDB);
+    CU_ASSERT_STRING_EQUAL(s.text, "");
+    up_store_close(r1);
+
+    /* Planned again: a new view, its token, and a rank that reads it. */
+    CU_ASSERT_EQUAL_FATAL(up_store_open(path, UP_STORE_READ, &r2, err, sizeof err), UP_OK);
+    CU_ASSERT_EQUAL_FATAL(up_store_snapshot(r2, tok2, sizeof tok2, err, sizeof err), UP_OK);
+    CU_ASSERT_EQUAL(strncmp(tok2, "sqlite:2-", 9), 0);
+    CU_ASSERT_EQUAL_FATAL(up_store_open(path, UP_STORE_READ, &r3, err, sizeof err), UP_OK);
+    CU_ASSERT_EQUAL_FATAL(up_store_read_at(r3, tok2, err, sizeof err), UP_OK);
+    CU_ASSERT_EQUAL(up_store_view_changed(r3), 0);
+    CU_ASSERT_EQUAL(up_store_polls(r3, a, 1, 0, SEC(1000), &ss, err, sizeof err), UP_OK);
+    CU_ASSERT_STRING_EQUAL(s.text, "a@100=1;a@200=0;a@300=1;");
+    sink_reset(&s);
+    /* A prune is a commit too: it moves the generation on. */
+    CU_ASSERT_EQUAL(up_store_prune(w, SEC(150), &deleted, err, sizeof err), UP_OK);
+    CU_ASSERT_STRING_EQUAL(raw_sql(file, "SELECT generation FROM uptime_meta"), "3");
+    up_store_close(r3);
+    CU_ASSERT_EQUAL_FATAL(up_store_open(path, UP_STORE_READ, &r3, err, sizeof err), UP_OK);
+    CU_ASSERT_EQUAL(up_store_read_at(r3, tok2, err, sizeof err), UP_EDB);
+    CU_ASSERT_PTR_NOT_NULL(strstr(err, "load generation 3, expected 2"));
+    up_store_close(r3);
+
+    /* Tokens that are not this backend's, or not well formed, never read anything. */
+    CU_ASSERT_EQUAL_FATAL(up_store_open(path, UP_STORE_READ, &r3, err, sizeof err), UP_OK);
+    CU_ASSERT_EQUAL(up_store_read_at(r3, "postgresql:1-00", err, sizeof err), UP_EUSAGE);
+    CU_ASSERT_EQUAL(up_store_read_at(r3, "sqlite:", err, sizeof err), UP_EUSAGE);
+    CU_ASSERT_EQUAL(up_store_read_at(r3, "sqlite:abc", err, sizeof err), UP_EUSAGE);
+    CU_ASSERT_EQUAL(up_store_read_at(r3, "sqlite:3", err, sizeof err), UP_EUSAGE);
+    CU_ASSERT_EQUAL(up_store_read_at(r3, "sqlite:03-abcd", err, sizeof err), UP_EUSAGE);
+    CU_ASSERT_EQUAL(up_store_read_at(r3, "sqlite:0-abcd", err, sizeof err), UP_EUSAGE);
+    CU_ASSERT_EQUAL(up_store_read_at(r3, "sqlite:3-XYZ", err, sizeof err), UP_EUSAGE);
+    CU_ASSERT_EQUAL(up_store_read_at(r3, "sqlite:-3-ab", err, sizeof err), UP_EUSAGE);
+    CU_ASSERT_EQUAL(up_store_view_changed(r3), 0);
+    /* A database loaded anew at the same path is not the one of the token. */
+    snprintf(tok2, sizeof tok2, "sqlite:3-%s",
+             strcmp(hex, "0123456789abcdef") != 0 ? "0123456789abcdef" : "fedcba9876543210");
+    CU_ASSERT_EQUAL(up_store_read_at(r3, tok2, err, sizeof err), UP_EDB);
+    CU_ASSERT_PTR_NOT_NULL(strstr(err, "the database was replaced"));
+    CU_ASSERT_EQUAL(up_store_view_changed(r3), 1);
+    up_store_close(r3);
+    up_store_close(r2);
+    up_store_close(r0);
+    up_store_close(w);
+}
+
+/* A database of an older version (rollback journal, no uptime_meta) is read with
+ * generation 0, still one view per connection; its next load switches it to WAL and
+ * starts the generation, which a reader pinned to "0" then sees as a change. */
+static void test_sqlite_older_database(void)
+{
+    const char *dir = tu_tmpdir();
+    char path[600], file[512], err[512], tok[UP_STORE_TOKEN_MAX];
+    struct up_store *w, *r0, *r1;
+    int64_t max = 0;
+    int any = 0;
+
+    snprintf(file, sizeof file, "%s/old.db", dir);
+    snprintf(path, sizeof path, "sqlite:%s", file);
+    w = open_rw(path);
+    store_load_basic(w);
+    up_store_close(w);
+    raw_sql(file, "DROP TABLE uptime_meta; PRAGMA journal_mode = DELETE;");
+    CU_ASSERT_STRING_EQUAL(raw_sql(file, "PRAGMA journal_mode"), "delete");
+
+    CU_ASSERT_EQUAL_FATAL(up_store_open(path, UP_STORE_READ, &r0, err, sizeof err), UP_OK);
+    CU_ASSERT_EQUAL_FATAL(up_store_snapshot(r0, tok, sizeof tok, err, sizeof err), UP_OK);
+    CU_ASSERT_STRING_EQUAL(tok, "sqlite:0");
+    CU_ASSERT_EQUAL_FATAL(up_store_open(path, UP_STORE_READ, &r1, err, sizeof err), UP_OK);
+    CU_ASSERT_EQUAL(up_store_read_at(r1, tok, err, sizeof err), UP_OK);
+    CU_ASSERT_EQUAL(up_store_max_ts(r1, &max, &any, err, sizeof err), UP_OK);
+    CU_ASSERT_EQUAL(max, SEC(200));
+    up_store_close(r1);
+    up_store_close(r0);
+
+    /* The next load (no reader now) switches the file to WAL and counts itself. */
+    w = open_rw(path);
+    load_one_poll(w, "a", SEC(300));
+    up_store_close(w);
+    CU_ASSERT_STRING_EQUAL(raw_sql(file, "PRAGMA journal_mode"), "wal");
+    CU_ASSERT_STRING_EQUAL(raw_sql(file, "SELECT generation FROM uptime_meta"), "1");
+    CU_ASSERT_EQUAL_FATAL(up_store_open(path, UP_STORE_READ, &r1, err, sizeof err), UP_OK);
+    CU_ASSERT_EQUAL(up_store_read_at(r1, tok, err, sizeof err), UP_EDB);
+    CU_ASSERT_PTR_NOT_NULL(strstr(err, "load generation 1, expected 0"));
+    up_store_close(r1);
+}
+
+/* A first load that fails leaves nothing: no file, journal, WAL or shared-memory index. */
+static void test_sqlite_failed_first_load(void)
+{
+    const char *dir = tu_tmpdir();
+    char path[512], name[600], err[512];
+    const char *side[] = {"", "-journal", "-wal", "-shm"};
+    struct up_store *w;
+    size_t i;
+
+    snprintf(path, sizeof path, "%s/first.db", dir);
+    w = open_rw(path);
+    CU_ASSERT_EQUAL_FATAL(up_store_begin(w, err, sizeof err), UP_OK);
+    CU_ASSERT_EQUAL(up_store_put_status(w, "a", SEC(100), 1, err, sizeof err), UP_OK);
+    up_store_close(w);
+    for (i = 0; i < sizeof side / sizeof side[0]; i++) {
+        snprintf(name, sizeof name, "%s%s", path, side[i]);
+        CU_ASSERT_EQUAL(access(name, F_OK), -1);
+    }
+    /* A committed one leaves the database, in WAL mode, and its emptied WAL. */
+    w = open_rw(path);
+    load_one_poll(w, "a", SEC(100));
+    up_store_close(w);
+    CU_ASSERT_EQUAL(access(path, F_OK), 0);
+    snprintf(name, sizeof name, "%s-wal", path);
+    {
+        struct stat sb;
+        CU_ASSERT_EQUAL(stat(name, &sb), 0);
+        CU_ASSERT_EQUAL(sb.st_size, 0);
+    }
 }
 
 /* ---- The interface's own rules (suite "store"). ---- */
@@ -588,7 +822,11 @@ int test_store_add(void)
         !CU_add_test(s, "each backend takes its own kind", test_each_backend_its_own_kind) ||
         !CU_add_test(s, "capabilities and names", test_caps_and_names) ||
         !CU_add_test(s, "backend tables checked", test_register_checks_caps) ||
-        !CU_add_test(s, "read needs its sink member", test_sink_member_required))
+        !CU_add_test(s, "read needs its sink member", test_sink_member_required) ||
+        !CU_add_test(s, "sqlite: one view per report", test_sqlite_one_view) ||
+        !CU_add_test(s, "sqlite: a database of an older version", test_sqlite_older_database) ||
+        !CU_add_test(s, "sqlite: a failed first load leaves no file",
+                     test_sqlite_failed_first_load))
         return CU_get_error();
     return CUE_SUCCESS;
 }

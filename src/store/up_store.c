@@ -142,6 +142,7 @@ enum up_code up_store_open(const char *url, enum up_store_mode mode, struct up_s
         return rc;
     }
     memcpy((*out)->source, shown, sizeof shown);
+    (*out)->view_changed = 0;
     return UP_OK;
 }
 
@@ -318,4 +319,9 @@ enum up_code up_store_read_at(struct up_store *st, const char *tok, char *err, s
         return UP_EUSAGE;
     }
     return st->ops->read_at(st, tok + k + 1, err, errlen);
+}
+
+int up_store_view_changed(const struct up_store *st)
+{
+    return st ? st->view_changed : 0;
 }

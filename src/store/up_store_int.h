@@ -69,6 +69,8 @@ struct up_store_ops {
 struct up_store {
     const struct up_store_ops *ops;
     char source[512]; /* the source string, password hidden: the name in store messages */
+    int view_changed; /* set by read_at when it refused because the source changed since
+                       * the token was taken (up_store_view_changed) */
 };
 
 /* The built-in backends (up_store.c, each under its UPTIME_WITH_* option). */

@@ -1,4 +1,8 @@
-/* SQLite backend: the embedded default ("sqlite:PATH" or a plain path). */
+/*
+ * SQLite backend: the embedded default ("sqlite:PATH" or a plain path). The loader keeps
+ * the file in WAL mode and bumps a load generation in each load's transaction, so that
+ * the connections of one report read one commit (up_store_snapshot, docs/schema.md).
+ */
 #include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -9,6 +13,12 @@
 #include "up_buf.h"
 #include "up_source.h"
 #include "up_store_int.h"
+
+/* The load generation's table: one row (see bump_sql). */
+#define META_TABLE_SQL                                                                             \
+    "CREATE TABLE IF NOT EXISTS uptime_meta ("                                                     \
+    " one INTEGER PRIMARY KEY CHECK (one = 1), generation INTEGER NOT NULL,"                       \
+    " db_id TEXT NOT NULL);"
 
 /* The schema (docs/schema.md). WITHOUT ROWID keeps each table clustered by its key, so a
  * store's polls are one contiguous index range. */
@@ -24,7 +34,20 @@ static const char schema_sql[] =
     " store_id TEXT NOT NULL PRIMARY KEY, timezone_str TEXT NOT NULL) WITHOUT ROWID;"
     "CREATE TABLE IF NOT EXISTS store_summary ("
     " store_id TEXT NOT NULL PRIMARY KEY, first_ts INTEGER NOT NULL, last_ts INTEGER NOT NULL,"
-    " npolls INTEGER NOT NULL) WITHOUT ROWID;";
+    " npolls INTEGER NOT NULL) WITHOUT ROWID;" META_TABLE_SQL;
+
+/* The load generation: one row, made by the first load of this version (db_id random, so
+ * that a database deleted and loaded again is not taken for the old one) and bumped by
+ * every load and prune inside its own transaction, committed with it. A reader that sees
+ * one generation sees one commit. A database of an older version has no row until its
+ * next load: its generation reads as 0. */
+static const char bump_sql[] = META_TABLE_SQL
+    "INSERT INTO uptime_meta (one, generation, db_id) VALUES (1, 1, lower(hex(randomblob(8))))"
+    " ON CONFLICT (one) DO UPDATE SET generation = generation + 1;";
+
+/* The WAL file is truncated to this when a checkpoint empties it (and to 0 when the
+ * loader closes the database), so one big load does not leave its size on disk. */
+#define WAL_KEEP_BYTES (64 << 20)
 
 /* Polls go to SQLite BATCH_ROWS at a time, in one multi-row INSERT: measured three times
  * faster than one INSERT per poll (1.8 M polls: 0.98 s against 3.2 s), the per-statement
@@ -65,6 +88,8 @@ struct sqlite_store {
     int load_any;  /* a poll was put in this load */
     int created;   /* the file did not exist when this connection opened it */
     int committed; /* a load committed through this connection */
+    int pinned;    /* reads run in one read transaction (sqlite_snapshot, sqlite_read_at) */
+    int pin_lost;  /* that transaction ended, or read_at refused: no read may run */
     sqlite3_stmt *ins_status, *ins_hours, *ins_tz;
     sqlite3_stmt *ins_many;     /* INSERT OR IGNORE of BATCH_ROWS polls */
     sqlite3_stmt *upd_inactive; /* a stored poll seen inactive becomes inactive */
@@ -151,15 +176,60 @@ static void sqlite_close(struct up_store *st)
     sqlite3_finalize(s->ins_hours);
     sqlite3_finalize(s->ins_tz);
     sqlite3_close(s->db);
-    /* A load that failed into a database it created leaves nothing behind. */
+    /* A load that failed into a database it created leaves nothing behind: neither the
+     * file nor its journal, WAL or shared-memory index (kept by SQLITE_FCNTL_PERSIST_WAL). */
     if (s->created && !s->committed && s->path) {
-        char journal[4096];
+        static const char *const side[] = {"-journal", "-wal", "-shm"};
+        char name[4096];
+        size_t i;
+
         unlink(s->path);
-        if ((size_t)snprintf(journal, sizeof journal, "%s-journal", s->path) < sizeof journal)
-            unlink(journal);
+        for (i = 0; i < sizeof side / sizeof side[0]; i++)
+            if ((size_t)snprintf(name, sizeof name, "%s%s", s->path, side[i]) < sizeof name)
+                unlink(name);
     }
     free(s->path);
     free(s);
+}
+
+/*
+ * A connection that writes puts the file in WAL mode (kept in the file; a database of an
+ * older version, in rollback mode, is switched by its next load): readers then keep their
+ * view while a load commits, and a load never waits for a report. The WAL and its
+ * shared-memory index are kept when the loader closes (emptied, PERSIST_WAL): a reader
+ * that cannot write the folder can open a WAL database only when both files exist.
+ */
+static enum up_code use_wal(struct sqlite_store *s, char *err, size_t errlen)
+{
+    sqlite3_stmt *q = NULL;
+    const char *mode;
+    int persist = 1, r;
+    enum up_code rc;
+
+    rc = prepare(s, "PRAGMA journal_mode = WAL", &q, err, errlen);
+    if (rc != UP_OK)
+        return rc;
+    r = sqlite3_step(q);
+    mode = r == SQLITE_ROW ? (const char *)sqlite3_column_text(q, 0) : NULL;
+    if (r != SQLITE_ROW) {
+        snprintf(err, errlen,
+                 "sqlite %s: cannot switch to WAL journal mode: %s (the first load of a database "
+                 "made by an older version needs it alone for a moment: is a report reading it?)",
+                 s->path, sqlite3_errmsg(s->db));
+        rc = UP_EDB;
+    } else if (!mode || strcmp(mode, "wal") != 0) {
+        snprintf(err, errlen, "sqlite %s: cannot switch to WAL journal mode (it stays '%s')",
+                 s->path, mode ? mode : "?");
+        rc = UP_EDB;
+    }
+    sqlite3_finalize(q);
+    if (rc != UP_OK)
+        return rc;
+    if (sqlite3_file_control(s->db, "main", SQLITE_FCNTL_PERSIST_WAL, &persist) != SQLITE_OK) {
+        snprintf(err, errlen, "sqlite %s: cannot keep the WAL file", s->path);
+        return UP_EDB;
+    }
+    return UP_OK;
 }
 
 static enum up_code sqlite_open(const char *url, enum up_store_mode mode, struct up_store **out,
@@ -198,6 +268,13 @@ static enum up_code sqlite_open(const char *url, enum up_store_mode mode, struct
          * pages through the journal long before the commit. 256 MiB keeps a few million
          * polls' index pages in memory. */
         rc = exec(s, "PRAGMA cache_size = -262144; PRAGMA temp_store = MEMORY;", err, errlen);
+        if (rc == UP_OK)
+            rc = use_wal(s, err, errlen);
+        if (rc == UP_OK) {
+            char sql[64];
+            snprintf(sql, sizeof sql, "PRAGMA journal_size_limit = %d;", WAL_KEEP_BYTES);
+            rc = exec(s, sql, err, errlen);
+        }
         if (rc != UP_OK)
             goto fail;
     } else {
@@ -207,8 +284,18 @@ static enum up_code sqlite_open(const char *url, enum up_store_mode mode, struct
             s, "SELECT 1 FROM store_status, business_hours, store_timezone, store_summary LIMIT 0",
             &probe, err, errlen);
         sqlite3_finalize(probe);
-        if (rc != UP_OK)
+        if (rc != UP_OK) {
+            int code = sqlite3_errcode(s->db);
+            /* A WAL database needs its -shm and -wal files, which a reader creates when
+             * they are missing: not in a folder it cannot write. */
+            if (code == SQLITE_READONLY || code == SQLITE_CANTOPEN)
+                snprintf(err, errlen,
+                         "sqlite %s: cannot read it: %s (a WAL database in a folder this user "
+                         "cannot write is readable only with the -wal and -shm files uptime_load "
+                         "leaves beside it: were they removed? the next load puts them back)",
+                         s->path, sqlite3_errmsg(s->db));
             goto fail;
+        }
     }
     *out = &s->base;
     return UP_OK;
@@ -626,6 +713,8 @@ static enum up_code sqlite_commit(struct up_store *st, char *err, size_t errlen)
     if (rc == UP_OK && s->load_any)
         rc = update_summary(s, err, errlen);
     if (rc == UP_OK)
+        rc = exec(s, bump_sql, err, errlen);
+    if (rc == UP_OK)
         rc = exec(s, "COMMIT;", err, errlen);
     if (rc == UP_OK)
         s->committed = 1;
@@ -709,6 +798,8 @@ static enum up_code sqlite_prune(struct up_store *st, int64_t before, int64_t *d
     sqlite3_finalize(del);
     sqlite3_finalize(upd);
     if (rc == UP_OK)
+        rc = exec(s, bump_sql, err, errlen);
+    if (rc == UP_OK)
         rc = exec(s, "COMMIT;", err, errlen);
     if (rc != UP_OK) {
         *deleted = 0;
@@ -720,6 +811,177 @@ static enum up_code sqlite_prune(struct up_store *st, int64_t before, int64_t *d
     return rc;
 }
 
+/* ---- One view for every connection of a report. ---- */
+
+/* Longest database id kept in a token (the loader writes 16 hexadecimal digits). */
+#define DB_ID_MAX 32
+
+/* Before every read: a pinned connection reads only inside its read transaction. An
+ * error that ended it (SQLite rolls back on some, such as a full disk or no memory) or a
+ * refused read_at leaves no view to read. */
+static enum up_code check_view(struct sqlite_store *s, char *err, size_t errlen)
+{
+    if (s->pinned && !s->pin_lost && sqlite3_get_autocommit(s->db))
+        s->pin_lost = 1;
+    if (s->pin_lost) {
+        snprintf(err, errlen,
+                 "sqlite %s: the report's view of the database was lost to an earlier error",
+                 s->path);
+        return UP_EDB;
+    }
+    return UP_OK;
+}
+
+/* Reads the load generation and database id (gen 0 and "" without uptime_meta: a
+ * database of an older version) inside the read transaction begun by the caller; the
+ * first read here starts it, so the generation is that of the commit every later read of
+ * this connection sees. */
+static enum up_code read_generation(struct sqlite_store *s, int64_t *gen, char *id, size_t idlen,
+                                    char *err, size_t errlen)
+{
+    sqlite3_stmt *q = NULL;
+    enum up_code rc;
+    int r, has;
+
+    *gen = 0;
+    id[0] = '\0';
+    rc = prepare(s,
+                 "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = 'uptime_meta'",
+                 &q, err, errlen);
+    if (rc != UP_OK)
+        return rc;
+    r = sqlite3_step(q);
+    has = r == SQLITE_ROW && sqlite3_column_int(q, 0) > 0;
+    if (r != SQLITE_ROW)
+        rc = fail(s, "read the load generation", err, errlen);
+    sqlite3_finalize(q);
+    if (rc != UP_OK || !has)
+        return rc;
+    rc = prepare(s, "SELECT generation, db_id FROM uptime_meta WHERE one = 1", &q, err, errlen);
+    if (rc != UP_OK)
+        return rc;
+    r = sqlite3_step(q);
+    if (r == SQLITE_ROW) {
+        const char *v = (const char *)sqlite3_column_text(q, 1);
+        size_t n = v ? strspn(v, "0123456789abcdef") : 0;
+
+        *gen = sqlite3_column_int64(q, 0);
+        if (*gen < 1 || n == 0 || v[n] != '\0' || n >= idlen) {
+            snprintf(err, errlen, "sqlite %s: uptime_meta holds no valid load generation", s->path);
+            rc = UP_EDB;
+        } else {
+            memcpy(id, v, n + 1);
+        }
+    } else if (r != SQLITE_DONE) {
+        rc = fail(s, "read the load generation", err, errlen);
+    }
+    sqlite3_finalize(q);
+    return rc;
+}
+
+/* The token's text for a generation: "<generation>-<db_id>", or "0" for a database of an
+ * older version. Returns 0, or -1 when it does not fit in n bytes. */
+static int format_token(char *tok, size_t n, int64_t gen, const char *id)
+{
+    int len = id[0] ? snprintf(tok, n, "%lld-%s", (long long)gen, id) : snprintf(tok, n, "0");
+    return len < 0 || (size_t)len >= n ? -1 : 0;
+}
+
+/* Begins the read transaction every later read of this connection runs in (a deferred
+ * BEGIN: it takes its view at its first read, the generation's) and reads the generation
+ * it sees. The transaction lasts until the connection closes; SQLite keeps the pages of
+ * its commit (in WAL mode: a checkpoint stops short of them; in rollback mode: a load
+ * waits for the commit until the reader is done, up to the busy timeout). */
+static enum up_code pin(struct sqlite_store *s, int64_t *gen, char *id, size_t idlen, char *err,
+                        size_t errlen)
+{
+    enum up_code rc;
+
+    if (s->pinned || s->pin_lost) {
+        snprintf(err, errlen, "sqlite %s: the connection's reads are pinned already", s->path);
+        return UP_EUSAGE;
+    }
+    rc = exec(s, "BEGIN;", err, errlen);
+    if (rc == UP_OK)
+        rc = read_generation(s, gen, id, idlen, err, errlen);
+    if (rc != UP_OK) {
+        if (!sqlite3_get_autocommit(s->db))
+            (void)exec(s, "ROLLBACK;", NULL, 0);
+        return rc;
+    }
+    s->pinned = 1;
+    return UP_OK;
+}
+
+static enum up_code sqlite_snapshot(struct up_store *st, char *tok, size_t toklen, char *err,
+                                    size_t errlen)
+{
+    struct sqlite_store *s = cast(st);
+    char id[DB_ID_MAX + 1];
+    int64_t gen;
+    enum up_code rc;
+
+    rc = pin(s, &gen, id, sizeof id, err, errlen);
+    if (rc == UP_OK && format_token(tok, toklen, gen, id) != 0) {
+        snprintf(err, errlen, "sqlite %s: the read token does not fit", s->path);
+        rc = UP_EDB;
+    }
+    return rc;
+}
+
+/*
+ * SQLite cannot open an older commit on another connection: this one reads the latest,
+ * and is refused (UP_EDB, st->view_changed set) unless that is the commit the token names.
+ * A load that committed in between makes the generation differ; the job then plans again
+ * on a new view (up_dist_pin).
+ */
+static enum up_code sqlite_read_at(struct up_store *st, const char *tok, char *err, size_t errlen)
+{
+    struct sqlite_store *s = cast(st);
+    char id[DB_ID_MAX + 1], mine[UP_STORE_TOKEN_MAX];
+    const char *dash = strchr(tok, '-');
+    size_t idn = dash ? strlen(dash + 1) : 0;
+    long long want;
+    int64_t gen;
+    char *end;
+    enum up_code rc;
+
+    /* "0", or "<generation>-<db_id>": anything else is no token of ours. */
+    errno = 0;
+    want = strtoll(tok, &end, 10);
+    if (tok[0] < '0' || tok[0] > '9' || (tok[0] == '0' && end != tok + 1) || errno != 0 ||
+        (dash ? (end != dash || want == 0 || idn == 0 || idn > DB_ID_MAX ||
+                 strspn(dash + 1, "0123456789abcdef") != idn)
+              : (*end != '\0' || want != 0))) {
+        snprintf(err, errlen, "sqlite %s: '%s' is not a SQLite read token", s->path, tok);
+        return UP_EUSAGE;
+    }
+    rc = pin(s, &gen, id, sizeof id, err, errlen);
+    if (rc != UP_OK) {
+        if (rc != UP_EUSAGE)
+            s->pin_lost = 1;
+        return rc;
+    }
+    if (format_token(mine, sizeof mine, gen, id) == 0 && strcmp(mine, tok) == 0)
+        return UP_OK;
+    /* Another commit: no read of this connection may see it. */
+    (void)exec(s, "ROLLBACK;", NULL, 0);
+    s->pin_lost = 1;
+    s->base.view_changed = 1;
+    if (dash && id[0] && strcmp(id, dash + 1) != 0)
+        snprintf(err, errlen,
+                 "sqlite %s: the database was replaced while the report started: database id "
+                 "%s, expected %s",
+                 s->path, id, dash + 1);
+    else
+        snprintf(err, errlen,
+                 "sqlite %s: the database changed while the report started: load generation "
+                 "%lld, expected %lld (a load committed between the planning rank's view and "
+                 "this connection's)",
+                 s->path, (long long)gen, want);
+    return UP_EDB;
+}
+
 static enum up_code sqlite_max_ts(struct up_store *st, int64_t *max, int *any, char *err,
                                   size_t errlen)
 {
@@ -728,6 +990,9 @@ static enum up_code sqlite_max_ts(struct up_store *st, int64_t *max, int *any, c
     enum up_code rc;
     int r;
 
+    rc = check_view(s, err, errlen);
+    if (rc != UP_OK)
+        return rc;
     rc = prepare(s, "SELECT MAX(last_ts), COUNT(*) > 0 FROM store_summary", &q, err, errlen);
     if (rc != UP_OK)
         return rc;
@@ -778,6 +1043,9 @@ static enum up_code sqlite_stores(struct up_store *st, int64_t lo, int64_t now,
     /* The weight is the store's whole poll count: with polls spread evenly over time it is
      * proportional to the week's, and it needs no scan of the polls. */
     (void)lo;
+    rc = check_view(s, err, errlen);
+    if (rc != UP_OK)
+        return rc;
     rc = prepare(
         s, "SELECT store_id, npolls FROM store_summary WHERE first_ts <= ?1 ORDER BY store_id", &q,
         err, errlen);
@@ -805,6 +1073,9 @@ static enum up_code sqlite_hours(struct up_store *st, const struct up_store_sink
     sqlite3_stmt *q = NULL;
     enum up_code rc;
 
+    rc = check_view(s, err, errlen);
+    if (rc != UP_OK)
+        return rc;
     rc = prepare(s,
                  "SELECT store_id, day_of_week, start_time_us, end_time_us FROM business_hours"
                  " ORDER BY store_id",
@@ -829,6 +1100,9 @@ static enum up_code sqlite_timezones(struct up_store *st, const struct up_store_
     sqlite3_stmt *q = NULL;
     enum up_code rc;
 
+    rc = check_view(s, err, errlen);
+    if (rc != UP_OK)
+        return rc;
     rc = prepare(s, "SELECT store_id, timezone_str FROM store_timezone ORDER BY store_id", &q, err,
                  errlen);
     if (rc != UP_OK)
@@ -848,6 +1122,9 @@ static enum up_code sqlite_polls(struct up_store *st, const char *const *ids, si
     size_t i;
     int r = SQLITE_DONE;
 
+    rc = check_view(s, err, errlen);
+    if (rc != UP_OK)
+        return rc;
     /* Per store, two index seeks: the carry-in (latest before lo) and the window. The
      * inner SELECT is uncorrelated (bound parameters), so it runs once per store. */
     rc = prepare(s,
@@ -895,4 +1172,6 @@ const struct up_store_ops up_store_sqlite_ops = {
     .hours = sqlite_hours,
     .timezones = sqlite_timezones,
     .polls = sqlite_polls,
+    .snapshot = sqlite_snapshot,
+    .read_at = sqlite_read_at,
 };

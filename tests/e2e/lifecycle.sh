@@ -73,13 +73,17 @@ wait_field() {
 }
 
 # hold_db DB: an honest slow job: another process holds the SQLite database's exclusive
-# lock (as a long write would), so a report's read waits for it (the job's busy timeout
-# is 10 s, then it fails with "database is locked"). Sets HOLD_PID; release_db ends it.
+# lock (as a long write into a rollback-journal database would), so a report's read waits
+# for it (the job's busy timeout is 10 s, then it fails with "database is locked"). The
+# loader keeps databases in WAL mode, where no write ever holds a reader up (docs/schema.md),
+# so the file is put back in rollback mode first (its next load switches it to WAL again).
+# Sets HOLD_PID; release_db ends it.
 hold_db() {
   rm -f "$T/held"
   python3 -c '
 import sqlite3, sys, time
-c = sqlite3.connect(sys.argv[1], isolation_level=None)
+c = sqlite3.connect(sys.argv[1], isolation_level=None, timeout=10)
+c.execute("PRAGMA journal_mode = DELETE")
 c.execute("BEGIN EXCLUSIVE")
 open(sys.argv[2], "w").close()
 time.sleep(60)' "$1" "$T/held" &

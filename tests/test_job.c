@@ -148,6 +148,105 @@ static void test_before_every_poll_is_header_only(void)
     up_store_mem_reset();
 }
 
+/*
+ * A source that changes between rank 0's view and a rank's own, as a SQLite load that
+ * commits right then does: the in-memory backend with numbered views, whose first
+ * flaky_refusals up_store_read_at calls are refused as changed (up_store_view_changed).
+ */
+static struct up_store_ops flaky_ops;
+static int flaky_refusals, flaky_views, flaky_read_ats;
+
+static int flaky_accepts(const char *url)
+{
+    return strncmp(url, "mem:flaky", 9) == 0;
+}
+
+static enum up_code flaky_open(const char *url, enum up_store_mode mode, struct up_store **out,
+                               char *err, size_t errlen)
+{
+    enum up_code rc = up_store_mem_ops.open(url, mode, out, err, errlen);
+
+    if (rc == UP_OK)
+        (*out)->ops = &flaky_ops;
+    return rc;
+}
+
+static enum up_code flaky_snapshot(struct up_store *st, char *tok, size_t toklen, char *err,
+                                   size_t errlen)
+{
+    (void)st;
+    (void)err;
+    (void)errlen;
+    snprintf(tok, toklen, "%d", ++flaky_views);
+    return UP_OK;
+}
+
+static enum up_code flaky_read_at(struct up_store *st, const char *tok, char *err, size_t errlen)
+{
+    flaky_read_ats++;
+    if (flaky_refusals > 0) {
+        flaky_refusals--;
+        st->view_changed = 1;
+        snprintf(err, errlen, "the database changed while the report started (view %s)", tok);
+        return UP_EDB;
+    }
+    return UP_OK;
+}
+
+static void flaky_register(void)
+{
+    flaky_ops = up_store_mem_ops;
+    flaky_ops.name = "flaky";
+    flaky_ops.accepts = flaky_accepts;
+    flaky_ops.open = flaky_open;
+    flaky_ops.snapshot = flaky_snapshot;
+    flaky_ops.read_at = flaky_read_at;
+    /* Asked before the in-memory backend, which takes every mem: source. */
+    up_store_unregister_backend(&up_store_mem_ops);
+    CU_ASSERT_EQUAL_FATAL(up_store_register_backend(&flaky_ops), UP_OK);
+    CU_ASSERT_EQUAL_FATAL(up_store_register_backend(&up_store_mem_ops), UP_OK);
+}
+
+/* The source changed between rank 0's plan and the ranks' views: the job plans again on a
+ * new view (up_dist_pin) and gives the report; one that keeps changing fails after
+ * UP_DIST_PIN_TRIES plans with the store's reason, and leaves no report. */
+static void test_source_changed_plans_again(void)
+{
+    const char *dir = tu_tmpdir();
+    char path[512];
+    char *status;
+    struct stat sb;
+
+    up_store_mem_reset();
+    flaky_register();
+    load_golden("mem:flaky");
+    flaky_views = flaky_read_ats = 0;
+    flaky_refusals = 1;
+    CU_ASSERT_EQUAL(run("mem:flaky", dir, "again", NULL), UP_OK);
+    expect_report(dir, "again", GOLDEN "/expected.csv");
+    CU_ASSERT_EQUAL(flaky_views, 2);
+    CU_ASSERT_EQUAL(flaky_read_ats, 2);
+
+    flaky_views = flaky_read_ats = 0;
+    flaky_refusals = 1000;
+    CU_ASSERT_EQUAL(run("mem:flaky", dir, "moving", NULL), UP_EDB);
+    CU_ASSERT_EQUAL(flaky_views, 3);
+    /* Three pins, then the worker's own try on the last view, refused again. */
+    CU_ASSERT_EQUAL(flaky_read_ats, 4);
+    snprintf(path, sizeof path, "%s/moving.csv", dir);
+    CU_ASSERT_NOT_EQUAL(stat(path, &sb), 0);
+    snprintf(path, sizeof path, "%s/moving.status.json", dir);
+    status = slurp(path);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(status);
+    CU_ASSERT_PTR_NOT_NULL(strstr(status, "\"Failed\""));
+    CU_ASSERT_PTR_NOT_NULL(
+        strstr(status, "the database changed while the report started (view 3)"));
+    free(status);
+    flaky_refusals = 0;
+    up_store_unregister_backend(&flaky_ops);
+    up_store_mem_reset();
+}
+
 int main(int argc, char **argv)
 {
     CU_pSuite s;
@@ -167,7 +266,9 @@ int main(int argc, char **argv)
     if (!s || !CU_add_test(s, "golden report on MPI_COMM_SELF", test_golden_report) ||
         !CU_add_test(s, "loading twice changes nothing", test_loading_twice_changes_nothing) ||
         !CU_add_test(s, "a failure leaves no report", test_failure_leaves_no_report) ||
-        !CU_add_test(s, "--now before every poll", test_before_every_poll_is_header_only)) {
+        !CU_add_test(s, "--now before every poll", test_before_every_poll_is_header_only) ||
+        !CU_add_test(s, "a source changed under the plan: planned again",
+                     test_source_changed_plans_again)) {
         CU_cleanup_registry();
         return 2;
     }

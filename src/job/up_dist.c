@@ -56,6 +56,52 @@ void up_dist_bcast_now(struct up_dist *d, struct up_plan *plan)
     plan->has_now = (int)hdr[1];
 }
 
+enum up_code up_dist_pin(struct up_dist *d, struct up_plan *plan, const char *db,
+                         up_dist_replan_fn replan, void *ctx, struct up_store **conn)
+{
+    char err[ERRLEN];
+    int tries;
+
+    *conn = NULL;
+    for (tries = 1;; tries++) {
+        enum up_code rc = UP_OK;
+        int changed = 0;
+
+        up_dist_bcast_now(d, plan);
+        UP_MPI_CHECK(d->comm, MPI_Bcast(plan->token, sizeof plan->token, MPI_CHAR, 0, d->comm));
+        if (plan->has_now) {
+            rc = up_store_open(db, UP_STORE_READ, conn, err, sizeof err);
+            if (rc == UP_OK)
+                rc = up_store_read_at(*conn, plan->token, err, sizeof err);
+            changed = rc != UP_OK && up_store_view_changed(*conn);
+            /* Any other failure is the worker's to find again and agree on, in its own
+             * phase (up_worker_run_on opens the source itself when conn is NULL). */
+            if (rc != UP_OK) {
+                up_store_close(*conn);
+                *conn = NULL;
+            }
+        }
+        UP_MPI_CHECK(d->comm, MPI_Allreduce(MPI_IN_PLACE, &changed, 1, MPI_INT, MPI_LOR, d->comm));
+        /* After the last try, a rank that found the source changed is refused again by its
+         * worker, whose message says why. */
+        if (!changed || tries == UP_DIST_PIN_TRIES)
+            return UP_OK;
+        up_store_close(*conn);
+        *conn = NULL;
+        rc = UP_OK;
+        if (d->rank == 0) {
+            UP_LOG(WARN,
+                   "the source changed between the plan's view and a rank's (%s): "
+                   "planning again (try %d of %d)",
+                   plan->token, tries + 1, UP_DIST_PIN_TRIES);
+            rc = replan(ctx, plan, d->err, ERRLEN);
+        }
+        rc = up_dist_agree(d, rc);
+        if (rc != UP_OK)
+            return rc;
+    }
+}
+
 static enum up_code pack_all(struct up_dist *d, const struct up_plan *plan, struct up_buf *packed,
                              int *counts, int *displs)
 {

@@ -48,6 +48,28 @@ enum up_code up_dist_agree(struct up_dist *d, enum up_code rc) UP_WARN_UNUSED;
 /* Every rank learns rank 0's plan->now and plan->has_now. */
 void up_dist_bcast_now(struct up_dist *d, struct up_plan *plan);
 
+/* Rank 0 plans again on a new view of the source (up_dist_pin): frees and refills p,
+ * with a message in err on failure. */
+typedef enum up_code (*up_dist_replan_fn)(void *ctx, struct up_plan *p, char *err, size_t errlen);
+
+/* Times up_dist_pin plans before it gives up on a source that keeps changing. */
+#define UP_DIST_PIN_TRIES 3
+
+/*
+ * One view for every rank, right after rank 0's plan took it: every rank learns now,
+ * has_now and the view's token, then opens db read-only into *conn pinned to that view
+ * (up_store_read_at). When the source changed between rank 0's view and a rank's own
+ * (up_store_view_changed: a SQLite load committed in between), rank 0 plans again through
+ * replan(ctx) and every rank pins again, UP_DIST_PIN_TRIES times in all, each new try
+ * logged. A rank that fails for another reason (or still finds the source changed after
+ * the last try) gets *conn = NULL: its worker opens db on the token itself and fails
+ * there, agreed in the worker's phase as before. Returns UP_OK, or the agreed code of a
+ * failed replan; *conn is closed by the caller (up_store_close) either way.
+ */
+enum up_code up_dist_pin(struct up_dist *d, struct up_plan *plan, const char *db,
+                         up_dist_replan_fn replan, void *ctx,
+                         struct up_store **conn) UP_WARN_UNUSED;
+
 /*
  * Rank 0 cuts its plan into d->size contiguous ranges balanced by weight and packs them;
  * every rank receives its own share (MPI_Scatterv). Allocation failures on any rank are

@@ -30,6 +30,7 @@ struct job {
     struct up_plan plan;     /* rank 0, until every rank has read its polls */
     struct up_share share;   /* this rank's stores */
     struct up_worker worker; /* this rank's results */
+    struct up_store *conn;   /* this rank's reading connection, on the report's view */
     int64_t now;             /* the report's now, on every rank */
     int has_polls;           /* 0: no poll anywhere, the report is the header alone */
     int no_status;           /* rank 0: the status is not ours to write (id in use) */
@@ -117,6 +118,16 @@ static enum up_code plan(struct job *j, const struct up_rank_proc *procs)
         }
     }
     return up_plan_begin(&j->plan, o->db, o->has_now, o->now, j->d.err, ERRLEN);
+}
+
+/* Rank 0, when a rank found the source changed since the plan's view (up_dist_pin). */
+static enum up_code replan(void *ctx, struct up_plan *p, char *err, size_t errlen)
+{
+    const struct up_job_opts *o = ctx;
+
+    up_plan_free(p);
+    up_plan_init(p);
+    return up_plan_begin(p, o->db, o->has_now, o->now, err, errlen);
 }
 
 /* ---- Phase 2: contiguous ranges balanced by weight, packed and scattered. ---- */
@@ -399,6 +410,7 @@ static void job_begin(struct job *j, struct up_job_opts *o, MPI_Comm caller)
 
 static void job_end(struct job *j)
 {
+    up_store_close(j->conn);
     up_worker_free(&j->worker);
     up_share_free(&j->share);
     up_plan_free(&j->plan);
@@ -426,12 +438,13 @@ enum up_code up_job_run(struct up_job_opts *o, MPI_Comm caller)
     rc = up_dist_agree(&j.d, rc);
     if (rc != UP_OK)
         goto done;
-    up_dist_bcast_now(&j.d, &j.plan);
+    /* Every rank reads the view rank 0 planned on (its connection stays open until every
+     * rank has read), each on a connection pinned to it now, before the scatter. */
+    rc = up_dist_pin(&j.d, &j.plan, o->db, replan, o, &j.conn);
+    if (rc != UP_OK)
+        goto done;
     j.now = j.plan.now;
     j.has_polls = j.plan.has_now;
-    /* Every rank reads the view rank 0 planned on (its connection stays open until
-     * job_end, after every rank's reads). */
-    UP_MPI_CHECK(j.d.comm, MPI_Bcast(j.plan.token, sizeof j.plan.token, MPI_CHAR, 0, j.d.comm));
     j.t_meta = up_job_wall() - j.t_start;
 
     t0 = up_job_wall();
@@ -462,8 +475,10 @@ enum up_code up_job_run(struct up_job_opts *o, MPI_Comm caller)
     j.worker.on_store = progress_on_store;
     j.worker.on_store_ctx = &prog;
     if (rc == UP_OK)
-        rc = up_worker_run_at(&j.worker, &j.share, o->db, j.plan.token, o->tzdir, j.plan.now,
-                              j.plan.has_now, j.d.err, ERRLEN);
+        rc = up_worker_run_on(&j.worker, &j.share, j.conn, o->db, j.plan.token, o->tzdir,
+                              j.plan.now, j.plan.has_now, j.d.err, ERRLEN);
+    up_store_close(j.conn);
+    j.conn = NULL;
     progress_end(&prog, (int64_t)j.worker.cur);
     free(prog.done_of);
     rc = up_dist_agree(&j.d, rc);

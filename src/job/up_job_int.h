@@ -164,8 +164,8 @@ struct up_worker {
     int64_t polls_read;
     double read_s, compute_s; /* wall time streaming polls, and computing */
     /* Called after each store is computed with the number done so far (NULL: none):
-     * up_worker_run_at keeps what the caller set (set both, or zero them), up_worker_run
-     * clears them. */
+     * up_worker_run_at and up_worker_run_on keep what the caller set (set both, or zero
+     * them), up_worker_run clears them. */
     void (*on_store)(void *ctx, size_t done);
     void *on_store_ctx;
     /* private */
@@ -194,6 +194,13 @@ enum up_code up_worker_run(struct up_worker *w, const struct up_share *share, co
 enum up_code up_worker_run_at(struct up_worker *w, const struct up_share *share, const char *db,
                               const char *token, const char *tzdir, int64_t now, int has_polls,
                               char *err, size_t errlen) UP_WARN_UNUSED;
+
+/* As up_worker_run_at, reading through conn when it is not NULL (a connection already
+ * pinned to the report's view, up_dist_pin; left open), else opening db on token's view. */
+enum up_code up_worker_run_on(struct up_worker *w, const struct up_share *share,
+                              struct up_store *conn, const char *db, const char *token,
+                              const char *tzdir, int64_t now, int has_polls, char *err,
+                              size_t errlen) UP_WARN_UNUSED;
 
 /* Frees what the worker holds. Accepts NULL. */
 void up_worker_free(struct up_worker *w);

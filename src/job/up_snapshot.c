@@ -53,7 +53,8 @@ struct layout {
 struct snap {
     const struct up_snapshot_opts *o;
     struct up_dist d;
-    struct up_plan plan; /* rank 0 */
+    struct up_plan plan;   /* rank 0 */
+    struct up_store *conn; /* this rank's reading connection, on rank 0's view */
     struct part part;
     struct layout at;
     char *zone_names; /* the zone table, NUL-separated, on every rank */
@@ -99,9 +100,9 @@ static enum up_code read_polls(struct snap *s)
     struct part *p = &s->part;
     struct up_store_sink sink = {NULL, NULL, NULL, on_poll, p};
     size_t n = UP_SHARE_N(&p->share), i;
-    struct up_store *st = NULL;
+    struct up_store *st = s->conn;
     const char **ids;
-    enum up_code rc;
+    enum up_code rc = UP_OK;
 
     up_buf_init(&p->ts, sizeof(int64_t), MAX_RANK_POLLS);
     up_buf_init(&p->active, 1, MAX_RANK_POLLS);
@@ -122,16 +123,21 @@ static enum up_code read_polls(struct snap *s)
     }
     for (i = 0; i < n; i++)
         ids[i] = UP_SHARE_STORE(&p->share, i)->id;
-    rc = up_store_open(s->o->db, UP_STORE_READ, &st, s->d.err, ERRLEN);
-    if (rc == UP_OK)
-        rc = up_store_read_at(st, s->plan.token, s->d.err, ERRLEN);
+    /* Without a pinned connection (up_dist_pin could not make one) the rank opens its
+     * own on the token, which fails here with the reason. */
+    if (!st) {
+        rc = up_store_open(s->o->db, UP_STORE_READ, &st, s->d.err, ERRLEN);
+        if (rc == UP_OK)
+            rc = up_store_read_at(st, s->plan.token, s->d.err, ERRLEN);
+    }
     if (rc == UP_OK)
         rc = up_store_polls(st, ids, n, s->lo, s->plan.now, &sink, s->d.err, ERRLEN);
     if (p->rc != UP_OK) {
         rc = p->rc;
         snprintf(s->d.err, ERRLEN, "%s", p->err);
     }
-    up_store_close(st);
+    if (st != s->conn)
+        up_store_close(st);
     free(ids);
     return rc;
 }
@@ -602,6 +608,16 @@ static enum up_code write_all(struct snap *s)
     return up_dist_agree(&s->d, rc);
 }
 
+/* Rank 0, when a rank found the source changed since the plan's view (up_dist_pin). */
+static enum up_code replan(void *ctx, struct up_plan *p, char *err, size_t errlen)
+{
+    const struct up_snapshot_opts *o = ctx;
+
+    up_plan_free(p);
+    up_plan_init(p);
+    return up_plan_read_pinned(p, o->db, o->has_now, o->now, err, errlen);
+}
+
 enum up_code up_snapshot_run(const struct up_snapshot_opts *o, MPI_Comm caller)
 {
     struct snap s;
@@ -625,16 +641,20 @@ enum up_code up_snapshot_run(const struct up_snapshot_opts *o, MPI_Comm caller)
     rc = up_dist_agree(&s.d, rc);
     if (rc != UP_OK)
         goto done;
-    up_dist_bcast_now(&s.d, &s.plan);
-    /* Every rank reads the view rank 0 planned on: a snapshot taken during a load holds
-     * the database before it or after it, never a mix. */
-    UP_MPI_CHECK(s.d.comm, MPI_Bcast(s.plan.token, sizeof s.plan.token, MPI_CHAR, 0, s.d.comm));
+    /* Every rank reads the view rank 0 planned on, each on a connection pinned to it now:
+     * a snapshot taken during a load holds the database before it or after it, never a
+     * mix. */
+    rc = up_dist_pin(&s.d, &s.plan, o->db, replan, (void *)o, &s.conn);
+    if (rc != UP_OK)
+        goto done;
     s.lo = s.plan.now - (int64_t)o->days * UP_USEC_PER_DAY;
     rc = share_zones(&s);
     if (rc == UP_OK)
         rc = up_dist_scatter(&s.d, &s.plan, &s.part.share);
     if (rc == UP_OK)
         rc = read_polls(&s);
+    up_store_close(s.conn);
+    s.conn = NULL;
     rc = up_dist_agree(&s.d, rc);
     t_read = up_job_wall() - t0;
     if (rc == UP_OK)
@@ -672,6 +692,7 @@ done:
     free(s.part.poll_count);
     free(s.part.first_ts);
     free(s.zone_names);
+    up_store_close(s.conn);
     up_plan_free(&s.plan);
     up_dist_end(&s.d);
     return (enum up_code) final;

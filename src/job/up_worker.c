@@ -107,9 +107,10 @@ enum up_code up_worker_run(struct up_worker *w, const struct up_share *share, co
     return up_worker_run_at(w, share, db, NULL, tzdir, now, has_polls, err, errlen);
 }
 
-enum up_code up_worker_run_at(struct up_worker *w, const struct up_share *share, const char *db,
-                              const char *token, const char *tzdir, int64_t now, int has_polls,
-                              char *err, size_t errlen)
+enum up_code up_worker_run_on(struct up_worker *w, const struct up_share *share,
+                              struct up_store *conn, const char *db, const char *token,
+                              const char *tzdir, int64_t now, int has_polls, char *err,
+                              size_t errlen)
 {
     struct up_store_sink sink = {NULL, NULL, NULL, on_poll, NULL};
     size_t n = UP_SHARE_N(share), i;
@@ -153,9 +154,14 @@ enum up_code up_worker_run_at(struct up_worker *w, const struct up_share *share,
     for (i = 0; i < n; i++)
         ids[i] = UP_SHARE_STORE(share, i)->id;
     sink.ctx = w;
-    rc = up_store_open(db, UP_STORE_READ, &st, err, errlen);
-    if (rc == UP_OK)
-        rc = up_store_read_at(st, token, err, errlen);
+    if (conn) {
+        st = conn;
+        rc = UP_OK;
+    } else {
+        rc = up_store_open(db, UP_STORE_READ, &st, err, errlen);
+        if (rc == UP_OK)
+            rc = up_store_read_at(st, token, err, errlen);
+    }
     if (rc == UP_OK)
         rc = up_store_polls(st, ids, n, w->lo, now, &sink, err, errlen);
     if (rc == UP_OK)
@@ -165,10 +171,18 @@ enum up_code up_worker_run_at(struct up_worker *w, const struct up_share *share,
         rc = w->rc;
         snprintf(err, errlen, "%s", w->err);
     }
-    up_store_close(st);
+    if (st != conn)
+        up_store_close(st);
     free(ids);
     w->read_s = up_job_wall() - t0 - w->compute_s;
     return rc;
+}
+
+enum up_code up_worker_run_at(struct up_worker *w, const struct up_share *share, const char *db,
+                              const char *token, const char *tzdir, int64_t now, int has_polls,
+                              char *err, size_t errlen)
+{
+    return up_worker_run_on(w, share, NULL, db, token, tzdir, now, has_polls, err, errlen);
 }
 
 void up_worker_free(struct up_worker *w)

@@ -105,11 +105,16 @@ static int ask_raw(int port, const char *raw, size_t len, struct answer *a)
     for (size_t i = 0; !sep && i + 4 <= used; i++)
         if (memcmp(buf + i, "\r\n\r\n", 4) == 0)
             sep = buf + i;
-    if (!sep || sscanf(buf, "HTTP/1.1 %d", &a->code) != 1) {
+    if (!sep) {
         free(buf);
         return -1;
     }
+    /* The header block as a string (the buffer itself is not terminated). */
     snprintf(a->head, sizeof a->head, "%.*s", (int)(sep - buf), buf);
+    if (sscanf(a->head, "HTTP/1.1 %d", &a->code) != 1) {
+        free(buf);
+        return -1;
+    }
     a->body_len = used - (size_t)(sep + 4 - buf);
     a->body = malloc(a->body_len + 1);
     if (a->body) {

@@ -7,6 +7,7 @@
 /* Each adds one CUnit suite named after its module; returns 0 or a CUnit error. */
 int test_buf_add(void);
 int test_err_add(void);
+int test_deadline_add(void);
 int test_csvout_add(void);
 int test_clock_add(void);
 int test_time_add(void);
@@ -32,6 +33,6 @@ int test_status_add(void);
 int test_serve_add(void);
 
 #define UP_TEST_LIST(X)                                                                        \
-    X(buf) X(err) X(csvout) X(clock) X(time) X(tz) X(hours) X(uptime) X(csvin) X(rows) X(store) X(store_mem) UP_TEST_PG(X) X(load) X(report) X(plan) X(worker) X(source) X(status) X(serve)
+    X(buf) X(err) X(deadline) X(csvout) X(clock) X(time) X(tz) X(hours) X(uptime) X(csvin) X(rows) X(store) X(store_mem) UP_TEST_PG(X) X(load) X(report) X(plan) X(worker) X(source) X(status) X(serve)
 
 #endif

@@ -19,6 +19,8 @@ const char *up_strerror(enum up_code code)
         return "MPI error";
     case UP_ETZDB:
         return "time zone database error";
+    case UP_ETIMEOUT:
+        return "timed out (--timeout)";
     }
     return "unknown error";
 }

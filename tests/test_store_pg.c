@@ -14,6 +14,7 @@
 #include <CUnit/CUnit.h>
 #include "test_list.h"
 #include "test_store_util.h"
+#include "up_deadline.h"
 #include "up_store.h"
 #include "up_store_int.h"
 #include "up_time.h"
@@ -701,6 +702,91 @@ static void test_polls_range_and_list(void)
     pg_teardown(&t);
 }
 
+/*
+ * Under a deadline (--timeout) every wait is bounded. A live server keeping the reader or
+ * the loader waiting on a lock cancels the statement itself just before the deadline
+ * (the statement_timeout and lock_timeout set for it), the call fails with UP_ETIMEOUT
+ * naming the step, and the session stays usable: the load rolls back, nothing changes.
+ * (A server that stops answering altogether: e2e test_hung_server.)
+ */
+static void test_deadline_bounds_waits(void)
+{
+    struct pgtest t;
+    struct up_store *st;
+    struct sink s = {"", 0};
+    struct up_store_sink ss = sink_all(&s);
+    const char *ids[] = {"0123", "123", "B", "a", "\xc3\xa9"};
+    char err[768], sql[256];
+    int64_t max = 0;
+    int any = 0;
+    PGconn *locker;
+    PGresult *res;
+    time_t t0;
+    enum up_code rc;
+
+    if (!pg_setup(&t))
+        return;
+    up_deadline_set(60);
+    /* Within the deadline: a load and a read as ever (the server's timeouts set). */
+    st = open_mode(t.url, UP_STORE_WRITE);
+    store_load_basic(st);
+    up_store_close(st);
+    st = open_mode(t.url, UP_STORE_READ);
+    CU_ASSERT_EQUAL(up_store_polls(st, ids, 5, SEC(90), SEC(200), &ss, err, sizeof err), UP_OK);
+    CU_ASSERT_STRING_EQUAL(s.text, "0123@60=0;123@50=1;B@70=1;a@100=1;a@200=0;\xc3\xa9@80=1;");
+    up_store_close(st);
+
+    /* Another session holds store_status and the loads' merge lock. */
+    locker = PQconnectdb(t.url);
+    CU_ASSERT_EQUAL_FATAL(PQstatus(locker), CONNECTION_OK);
+    PQsetNoticeProcessor(locker, quiet_notice, NULL);
+    res = PQexec(locker, "BEGIN; LOCK TABLE store_status IN ACCESS EXCLUSIVE MODE;"
+                         " SELECT pg_advisory_xact_lock(7596598254613)");
+    CU_ASSERT_EQUAL(PQresultStatus(res), PGRES_TUPLES_OK);
+    PQclear(res);
+
+    up_deadline_set(2);
+    t0 = time(NULL);
+    st = open_mode(t.url, UP_STORE_READ);
+    rc = up_store_polls(st, ids, 5, SEC(90), SEC(200), &ss, err, sizeof err);
+    CU_ASSERT_EQUAL(rc, UP_ETIMEOUT);
+    CU_ASSERT_PTR_NOT_NULL(strstr(err, ": read polls: timed out after 2 s (--timeout)"));
+    CU_ASSERT_PTR_NOT_NULL(strstr(err, "the server cancelled it"));
+    CU_ASSERT(time(NULL) - t0 <= 4);
+    up_store_close(st);
+
+    up_deadline_set(2);
+    t0 = time(NULL);
+    st = open_mode(t.url, UP_STORE_WRITE);
+    rc = up_store_begin(st, err, sizeof err);
+    if (rc == UP_OK)
+        rc = up_store_put_status(st, "late", SEC(5000), 1, err, sizeof err);
+    if (rc == UP_OK)
+        rc = up_store_commit(st, err, sizeof err);
+    CU_ASSERT_EQUAL(rc, UP_ETIMEOUT);
+    CU_ASSERT_PTR_NOT_NULL(strstr(err, ": merge: timed out after 2 s (--timeout)"));
+    CU_ASSERT(time(NULL) - t0 <= 4);
+    CU_ASSERT_EQUAL(up_store_rollback(st, err, sizeof err), UP_OK);
+    up_store_close(st);
+    /* Past the deadline nothing is started at all. */
+    st = open_mode(t.url, UP_STORE_READ);
+    while (!up_deadline_expired())
+        nanosleep(&(struct timespec){0, 50000000}, NULL);
+    CU_ASSERT_EQUAL(up_store_max_ts(st, &max, &any, err, sizeof err), UP_ETIMEOUT);
+    CU_ASSERT_PTR_NOT_NULL(strstr(err, "timed out after 2 s (--timeout)"));
+    up_store_close(st);
+    up_deadline_set(0);
+
+    PQclear(PQexec(locker, "ROLLBACK"));
+    PQfinish(locker);
+    CU_ASSERT_STRING_EQUAL(
+        admin_value(&t, "SELECT count(*) FROM store_summary WHERE store_id = 'late'"), "0");
+    snprintf(sql, sizeof sql, "SELECT count(*) FROM pg_stat_activity WHERE application_name = '%s'",
+             t.schema);
+    CU_ASSERT_STRING_EQUAL(admin_value(&t, sql), "0");
+    pg_teardown(&t);
+}
+
 static void test_accepts(void)
 {
     const struct up_store_ops *pg = &up_store_pg_ops;
@@ -734,7 +820,8 @@ int test_store_pg_add(void)
         !CU_add_test(s, "streams more than a batch", test_streams_many_rows) ||
         !CU_add_test(s, "open and read errors", test_open_and_read_errors) ||
         !CU_add_test(s, "one snapshot across connections", test_snapshot_across_connections) ||
-        !CU_add_test(s, "polls: a range matched to the list", test_polls_range_and_list))
+        !CU_add_test(s, "polls: a range matched to the list", test_polls_range_and_list) ||
+        !CU_add_test(s, "a deadline bounds every wait", test_deadline_bounds_waits))
         return CU_get_error();
     return CUE_SUCCESS;
 }

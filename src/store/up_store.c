@@ -4,6 +4,7 @@
 
 #include <stdio.h>
 #include <string.h>
+#include "up_deadline.h"
 #include "up_source.h"
 
 /* The backends compiled in. Each accepts only its own kind of source, so the order does
@@ -162,12 +163,27 @@ const char *up_store_backend_name(const struct up_store *st)
     return st->ops->name;
 }
 
-/* Every loading function starts here: a read-only backend has no write ops. */
-static enum up_code can_write(const struct up_store *st, char *err, size_t errlen)
+/* The run's --timeout (up_deadline), for every backend: one whose waits are not bounded
+ * otherwise (SQLite, HDF5) is stopped at its next call, a load at its next row. */
+static enum up_code in_time(const struct up_store *st, const char *doing, const char *object,
+                            char *err, size_t errlen)
+{
+    char what[700];
+
+    if (!up_deadline_expired())
+        return UP_OK;
+    snprintf(what, sizeof what, "%s: %s%s", st->source, doing, object);
+    return up_deadline_error(err, errlen, what);
+}
+
+/* Every loading function starts here: a read-only backend has no write ops. doing: the
+ * step, for a timeout (NULL: no deadline, for a rollback). */
+static enum up_code can_write(const struct up_store *st, const char *doing, char *err,
+                              size_t errlen)
 {
     if (!(st->ops->caps & UP_STORE_CAP_WRITE))
         return read_only(st->source, st->ops->name, err, errlen);
-    return UP_OK;
+    return doing ? in_time(st, doing, "", err, errlen) : UP_OK;
 }
 
 /* Every read function starts here: the backend reads and the sink has the member the
@@ -184,52 +200,52 @@ static enum up_code can_read(const struct up_store *st, int member, const char *
         snprintf(err, errlen, "%s: reading %s needs a sink for it", st->source, what);
         return UP_EUSAGE;
     }
-    return UP_OK;
+    return in_time(st, "read ", what, err, errlen);
 }
 
 enum up_code up_store_begin(struct up_store *st, char *err, size_t errlen)
 {
-    enum up_code rc = can_write(st, err, errlen);
+    enum up_code rc = can_write(st, "begin load", err, errlen);
     return rc != UP_OK ? rc : st->ops->begin(st, err, errlen);
 }
 
 enum up_code up_store_put_status(struct up_store *st, const char *id, int64_t ts, int active,
                                  char *err, size_t errlen)
 {
-    enum up_code rc = can_write(st, err, errlen);
+    enum up_code rc = can_write(st, "load polls", err, errlen);
     return rc != UP_OK ? rc : st->ops->put_status(st, id, ts, active, err, errlen);
 }
 
 enum up_code up_store_put_hours(struct up_store *st, const char *id, const struct up_hours_row *row,
                                 char *err, size_t errlen)
 {
-    enum up_code rc = can_write(st, err, errlen);
+    enum up_code rc = can_write(st, "load business hours", err, errlen);
     return rc != UP_OK ? rc : st->ops->put_hours(st, id, row, err, errlen);
 }
 
 enum up_code up_store_put_timezone(struct up_store *st, const char *id, const char *zone, char *err,
                                    size_t errlen)
 {
-    enum up_code rc = can_write(st, err, errlen);
+    enum up_code rc = can_write(st, "load time zones", err, errlen);
     return rc != UP_OK ? rc : st->ops->put_timezone(st, id, zone, err, errlen);
 }
 
 enum up_code up_store_commit(struct up_store *st, char *err, size_t errlen)
 {
-    enum up_code rc = can_write(st, err, errlen);
+    enum up_code rc = can_write(st, "commit", err, errlen);
     return rc != UP_OK ? rc : st->ops->commit(st, err, errlen);
 }
 
 enum up_code up_store_rollback(struct up_store *st, char *err, size_t errlen)
 {
-    enum up_code rc = can_write(st, err, errlen);
+    enum up_code rc = can_write(st, NULL, err, errlen);
     return rc != UP_OK ? rc : st->ops->rollback(st, err, errlen);
 }
 
 enum up_code up_store_prune(struct up_store *st, int64_t before, int64_t *deleted, char *err,
                             size_t errlen)
 {
-    enum up_code rc = can_write(st, err, errlen);
+    enum up_code rc = can_write(st, "prune", err, errlen);
 
     *deleted = 0;
     return rc != UP_OK ? rc : st->ops->prune(st, before, deleted, err, errlen);

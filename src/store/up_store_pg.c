@@ -2,21 +2,31 @@
  * PostgreSQL backend through libpq: "postgresql://...", "postgres://..." or a key=value
  * conninfo string. Loads go through COPY into temporary staging tables and are merged
  * in one transaction; reads stream through COPY ... TO STDOUT in binary, and every rank of
- * a report can read one exported snapshot.
+ * a report can read one exported snapshot. libpq runs nonblocking: every wait for the
+ * server is a poll() bounded by the run's deadline (up_deadline.h, --timeout).
  */
 #include <libpq-fe.h>
 #include <errno.h>
+#include <limits.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include "up_buf.h"
+#include "up_deadline.h"
 #include "up_source.h"
 #include "up_store_int.h"
 
-/* COPY data is sent in chunks of this size (libpq buffers more only if we let it). */
+/* COPY data is sent in chunks of this size, each sent before the next is queued (libpq
+ * would otherwise buffer a whole load in memory when the server is slower than the file). */
 #define COPY_BUF 65536
 /* Serialises the merge phase of concurrent loads (pg_advisory_xact_lock key). */
 #define LOAD_LOCK "7596598254613"
+/* The server's own statement and lock timeouts end this much before the run's deadline,
+ * so that a live but slow server cancels the statement itself (the session stays usable
+ * for a clean rollback) before the client gives up on it. */
+#define SERVER_MARGIN_MS 500
 
 /* The schema (docs/schema.md). Time stamps are bigint microseconds, as in SQLite, so both
  * backends do the same integer arithmetic; ids are COLLATE "C" so that every ORDER BY and
@@ -42,8 +52,9 @@ enum copy_kind { COPY_NONE, COPY_TZ, COPY_HOURS, COPY_STATUS };
 
 struct pg_store {
     struct up_store base;
-    PGconn *conn;
+    PGconn *conn;    /* NULL once a timeout closed it: every later call fails at once */
     char where[512]; /* the URL with any password hidden: the only form ever printed */
+    int write;       /* opened to load: the server's lock_timeout is bounded too */
     enum copy_kind copy;
     int load_any; /* a poll was put in this load */
     char *buf;    /* COPY data not yet handed to libpq */
@@ -52,6 +63,10 @@ struct pg_store {
      * REPEATABLE READ transaction held until close (pinned); an error that aborts it loses
      * the view, and every later read then fails rather than read another one. */
     int pinned, pin_lost;
+    /* The session's own statement_timeout and lock_timeout (ms, 0: none) when it opened
+     * (the role's, the database's, options= in the string): the deadline only shortens
+     * them. */
+    int64_t own_stmt_ms, own_lock_ms;
 };
 
 static struct pg_store *cast(struct up_store *st)
@@ -87,7 +102,74 @@ static void one_line(const char *msg, char *out, size_t n)
     out[i] = '\0';
 }
 
-/* Formats "postgresql <url>: <what>: <server or libpq message>"; returns UP_EDB. */
+/* ---- Bounded waits. ---- */
+
+static int64_t mono_ms(void)
+{
+    struct timespec t;
+
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (int64_t)t.tv_sec * 1000 + t.tv_nsec / 1000000;
+}
+
+/* poll()'s timeout for a wait of ms (INT64_MAX: no limit). */
+static int poll_ms(int64_t ms)
+{
+    return ms == INT64_MAX ? -1 : ms > INT_MAX ? INT_MAX : ms < 0 ? 0 : (int)ms;
+}
+
+/*
+ * A server can stop answering while its kernel still acknowledges every packet (a
+ * stopped process, a paused machine): TCP keepalives and tcp_user_timeout never fire
+ * then, and a blocking libpq call would wait forever. So the connection is nonblocking
+ * and every wait below is a poll() bounded by the run's deadline; when it passes, the
+ * connection is closed without waiting for the server (whose backend ends the session's
+ * transaction once it sees the socket closed) and the call fails with UP_ETIMEOUT.
+ */
+
+/* Closes the connection in the middle of whatever it was doing (PQfinish does not wait
+ * on a nonblocking connection). */
+static void drop(struct pg_store *p)
+{
+    if (p->conn)
+        PQfinish(p->conn);
+    p->conn = NULL;
+    p->copy = COPY_NONE;
+    if (p->pinned)
+        p->pin_lost = 1;
+}
+
+static enum up_code timed_out(struct pg_store *p, const char *what, char *err, size_t errlen)
+{
+    char ctx[768];
+
+    drop(p);
+    snprintf(ctx, sizeof ctx, "postgresql %.512s: %.200s", p->where, what);
+    return up_deadline_error(err, errlen, ctx);
+}
+
+/* Every call after a timeout closed the connection. */
+static enum up_code closed(const struct pg_store *p, const char *what, char *err, size_t errlen)
+{
+    snprintf(err, errlen, "postgresql %s: %s: the connection was closed after a timeout", p->where,
+             what);
+    return UP_ETIMEOUT;
+}
+
+/* A statement the server cancelled at the timeouts set for the deadline (query_canceled,
+ * lock_not_available, with the deadline at hand): the run's timeout, not a database
+ * error. A session's own shorter timeout, long before the deadline, stays a database
+ * error. */
+static int server_timeout(const PGresult *res)
+{
+    const char *state = res ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL;
+
+    return state && (strcmp(state, "57014") == 0 || strcmp(state, "55P03") == 0) &&
+           up_deadline_left_ms() < SERVER_MARGIN_MS + 1000;
+}
+
+/* Formats "postgresql <url>: <what>: <server or libpq message>"; returns UP_EDB (or
+ * UP_ETIMEOUT for a statement the server cancelled at the deadline). */
 static enum up_code fail(struct pg_store *p, const char *what, const PGresult *res, char *err,
                          size_t errlen)
 {
@@ -97,29 +179,231 @@ static enum up_code fail(struct pg_store *p, const char *what, const PGresult *r
     if (!m[0])
         m = p->conn ? PQerrorMessage(p->conn) : "";
     one_line(m[0] ? m : "unknown error", msg, sizeof msg);
+    if (server_timeout(res)) {
+        char ctx[768];
+        size_t k;
+        snprintf(ctx, sizeof ctx, "postgresql %.512s: %.200s", p->where, what);
+        up_deadline_error(err, errlen, ctx);
+        k = strlen(err);
+        if (k < errlen)
+            snprintf(err + k, errlen - k, " (the server cancelled it: %s)", msg);
+        return UP_ETIMEOUT;
+    }
     snprintf(err, errlen, "postgresql %s: %s: %s", p->where, what, msg);
     return UP_EDB;
 }
 
-/* Runs a command (or several, ';'-separated) that returns no rows. */
-static enum up_code exec(struct pg_store *p, const char *sql, const char *what, char *err,
-                         size_t errlen)
+/* Waits until the socket is readable (or writable, with out) or the deadline passes.
+ * Returns UP_OK, UP_ETIMEOUT (the connection closed) or UP_EDB. */
+static enum up_code wait_io(struct pg_store *p, int out, const char *what, char *err, size_t errlen)
 {
-    PGresult *res = PQexec(p->conn, sql);
-    enum up_code rc = UP_OK;
+    struct pollfd fd;
 
+    fd.fd = PQsocket(p->conn);
+    fd.events = (short)(POLLIN | (out ? POLLOUT : 0));
+    if (fd.fd < 0)
+        return fail(p, what, NULL, err, errlen);
+    for (;;) {
+        int64_t left = up_deadline_left_ms();
+        int r;
+        if (left <= 0)
+            return timed_out(p, what, err, errlen);
+        fd.revents = 0;
+        r = poll(&fd, 1, poll_ms(left));
+        if (r > 0)
+            return UP_OK;
+        if (r < 0 && errno != EINTR) {
+            snprintf(err, errlen, "postgresql %s: %s: poll: %s", p->where, what, strerror(errno));
+            return UP_EDB;
+        }
+    }
+}
+
+/* Sends everything libpq holds for the server (a command, COPY data), taking in what
+ * the server sends meanwhile so that neither side waits on the other. */
+static enum up_code flush_out(struct pg_store *p, const char *what, char *err, size_t errlen)
+{
+    for (;;) {
+        int r = PQflush(p->conn);
+        enum up_code rc;
+        if (r == 0)
+            return UP_OK;
+        if (r < 0)
+            return fail(p, what, NULL, err, errlen);
+        rc = wait_io(p, 1, what, err, errlen);
+        if (rc != UP_OK)
+            return rc;
+        if (!PQconsumeInput(p->conn))
+            return fail(p, what, NULL, err, errlen);
+    }
+}
+
+/* The next result of the command in flight (*res NULL: there is no more). */
+static enum up_code next_result(struct pg_store *p, const char *what, PGresult **res, char *err,
+                                size_t errlen)
+{
+    *res = NULL;
+    while (PQisBusy(p->conn)) {
+        enum up_code rc = wait_io(p, 0, what, err, errlen);
+        if (rc != UP_OK)
+            return rc;
+        if (!PQconsumeInput(p->conn))
+            return fail(p, what, NULL, err, errlen);
+    }
+    *res = PQgetResult(p->conn);
+    return UP_OK;
+}
+
+/* Collects the results of the command in flight to the last one. The first whose status
+ * is not ok (-1: none is checked) becomes the error when rc is UP_OK; rc is returned
+ * otherwise, its message kept. */
+static enum up_code drain(struct pg_store *p, enum up_code rc, int ok, const char *what, char *err,
+                          size_t errlen)
+{
+    char scratch[256];
+
+    while (p->conn) {
+        PGresult *res;
+        enum up_code w = next_result(p, what, &res, rc == UP_OK ? err : scratch,
+                                     rc == UP_OK ? errlen : sizeof scratch);
+        if (w != UP_OK)
+            return rc == UP_OK ? w : rc;
+        if (!res)
+            break;
+        if (rc == UP_OK && ok >= 0 && PQresultStatus(res) != (ExecStatusType)ok)
+            rc = fail(p, what, res, err, errlen);
+        PQclear(res);
+        /* A dead connection keeps returning an error result: stop. */
+        if (PQstatus(p->conn) != CONNECTION_OK)
+            break;
+    }
+    return rc;
+}
+
+static int64_t shorter(int64_t own, int64_t ms)
+{
+    return own > 0 && own < ms ? own : ms;
+}
+
+/* "SET statement_timeout = N; [SET lock_timeout = N; ]" ending the server's own waits
+ * SERVER_MARGIN_MS before the deadline (never after the session's own timeouts). Returns
+ * 0 when there is no deadline (nothing to set), else 1. */
+static int limits(const struct pg_store *p, char *buf, size_t n)
+{
+    int64_t left = up_deadline_left_ms(), ms;
+    int k;
+
+    if (left == INT64_MAX)
+        return 0;
+    ms = left - SERVER_MARGIN_MS;
+    ms = ms < 1 ? 1 : ms > INT_MAX ? INT_MAX : ms; /* the settings' range */
+    k = snprintf(buf, n, "SET statement_timeout = %lld; ", (long long)shorter(p->own_stmt_ms, ms));
+    if (p->write && k > 0 && (size_t)k < n)
+        snprintf(buf + k, n - (size_t)k, "SET lock_timeout = %lld; ",
+                 (long long)shorter(p->own_lock_ms, ms));
+    return 1;
+}
+
+/*
+ * Runs sql as PQexec would, with every wait bounded: one or more commands (nparams 0), or
+ * one command with text parameters. *res is the last result, whose status says how the
+ * command went (a COPY result ends the wait: the caller carries on the COPY). timed sets
+ * the server's own timeouts first (limits); not for a command that must run in an aborted
+ * transaction (ROLLBACK ...) or alone in its string (VACUUM), nor with parameters.
+ * Returns UP_OK with *res set, or an error (the wait's, a lost connection) with *res NULL.
+ */
+static enum up_code query_x(struct pg_store *p, const char *sql, int nparams,
+                            const char *const *params, const char *what, int timed, PGresult **res,
+                            char *err, size_t errlen)
+{
+    char lim[128];
+    char *full = NULL;
+    PGresult *last = NULL, *r;
+    enum up_code rc;
+    int sent;
+
+    *res = NULL;
+    if (!p->conn)
+        return closed(p, what, err, errlen);
+    if (up_deadline_expired())
+        return timed_out(p, what, err, errlen);
+    if (timed && nparams == 0 && limits(p, lim, sizeof lim)) {
+        size_t n = strlen(lim) + strlen(sql) + 1;
+        full = malloc(n);
+        if (!full) {
+            snprintf(err, errlen, "postgresql %s: %s: out of memory", p->where, what);
+            return UP_ENOMEM;
+        }
+        snprintf(full, n, "%s%s", lim, sql);
+    }
+    if (nparams > 0)
+        sent = PQsendQueryParams(p->conn, sql, nparams, NULL, params, NULL, NULL, 0);
+    else
+        sent = PQsendQuery(p->conn, full ? full : sql);
+    free(full);
+    if (!sent)
+        return fail(p, what, NULL, err, errlen);
+    rc = flush_out(p, what, err, errlen);
+    while (rc == UP_OK) {
+        ExecStatusType s;
+        rc = next_result(p, what, &r, err, errlen);
+        if (rc != UP_OK || !r)
+            break;
+        PQclear(last);
+        last = r;
+        s = PQresultStatus(r);
+        if (s == PGRES_COPY_IN || s == PGRES_COPY_OUT || s == PGRES_COPY_BOTH ||
+            PQstatus(p->conn) == CONNECTION_BAD)
+            break;
+    }
+    if (rc == UP_OK && !last)
+        rc = fail(p, what, NULL, err, errlen);
+    if (rc != UP_OK) {
+        PQclear(last);
+        return rc;
+    }
+    *res = last;
+    return UP_OK;
+}
+
+static enum up_code query(struct pg_store *p, const char *sql, const char *what, int timed,
+                          PGresult **res, char *err, size_t errlen)
+{
+    return query_x(p, sql, 0, NULL, what, timed, res, err, errlen);
+}
+
+/* Runs a command (or several, ';'-separated) that returns no rows we need. */
+static enum up_code exec(struct pg_store *p, const char *sql, const char *what, int timed,
+                         char *err, size_t errlen)
+{
+    PGresult *res;
+    enum up_code rc = query(p, sql, what, timed, &res, err, errlen);
+
+    if (rc != UP_OK)
+        return rc;
     if (PQresultStatus(res) != PGRES_COMMAND_OK && PQresultStatus(res) != PGRES_TUPLES_OK)
         rc = fail(p, what, res, err, errlen);
     PQclear(res);
     return rc;
 }
 
+/* Runs a command whose outcome does not matter (best effort: ROLLBACK, VACUUM). */
+static void exec_quiet(struct pg_store *p, const char *sql)
+{
+    char scratch[256];
+    PGresult *res;
+
+    if (query(p, sql, sql, 0, &res, scratch, sizeof scratch) == UP_OK)
+        PQclear(res);
+}
+
 /* Leaves an open transaction after an error; harmless when there is none or the
  * connection is gone (the server then discards the transaction itself). */
 static void abort_tx(struct pg_store *p)
 {
-    if (PQstatus(p->conn) == CONNECTION_OK && PQtransactionStatus(p->conn) != PQTRANS_IDLE)
-        PQclear(PQexec(p->conn, "ROLLBACK"));
+    if (p->conn && PQstatus(p->conn) == CONNECTION_OK &&
+        PQtransactionStatus(p->conn) != PQTRANS_IDLE)
+        exec_quiet(p, "ROLLBACK");
 }
 
 /* "CREATE TABLE IF NOT EXISTS ... already exists, skipping" must not reach stderr. */
@@ -141,13 +425,42 @@ static void pg_close(struct up_store *st)
     free(p);
 }
 
-/*
- * Connects with bounded waits unless the URL or the environment says otherwise: keywords
- * before "dbname" are overridden by the ones the expanded URL carries.
- */
-static PGconn *connect_url(const char *url)
+/* ---- Connecting. ---- */
+
+/* connect_timeout as libpq reads it (the string's, else PGCONNECT_TIMEOUT, else ours):
+ * milliseconds, 0 for none; less than 2 s counts as 2 s. */
+static int64_t connect_limit_ms(PGconn *conn)
 {
-    const char *keys[8], *vals[8];
+    PQconninfoOption *opts = PQconninfo(conn), *o;
+    int64_t ms = 0;
+
+    for (o = opts; o && o->keyword; o++) {
+        if (strcmp(o->keyword, "connect_timeout") == 0 && o->val && o->val[0]) {
+            char *end;
+            long long s;
+            errno = 0;
+            s = strtoll(o->val, &end, 10);
+            if (errno == 0 && *end == '\0' && s > 0)
+                ms = (s < 2 ? 2 : s > INT_MAX / 1000 ? INT_MAX / 1000 : s) * 1000;
+        }
+    }
+    PQconninfoFree(opts);
+    return ms;
+}
+
+/*
+ * Connects with every wait bounded. The keywords before "dbname" are defaults that the
+ * expanded string overrides (and connect_timeout PGCONNECT_TIMEOUT too); client_encoding,
+ * after it, is ours whatever the string says: ids go in and come out as the same bytes
+ * only without encoding conversion. libpq enforces connect_timeout only in its blocking
+ * calls, so it is kept here, over the whole attempt (all the string's hosts together),
+ * beside the run's deadline.
+ */
+static enum up_code connect_bounded(struct pg_store *p, const char *url, char *err, size_t errlen)
+{
+    const char *keys[10], *vals[10];
+    PostgresPollingStatusType st = PGRES_POLLING_WRITING;
+    int64_t limit, start;
     int k = 0;
 
     if (!getenv("PGCONNECT_TIMEOUT")) {
@@ -155,7 +468,8 @@ static PGconn *connect_url(const char *url)
         vals[k++] = "10";
     }
     /* A server or network that vanishes mid-run is noticed in about a minute rather
-     * than after the kernel's two-hour keepalive default. */
+     * than after the kernel's two-hour keepalive default. (A server that stops answering
+     * while its kernel still does is caught by the deadline alone.) */
     keys[k] = "keepalives_idle";
     vals[k++] = "20";
     keys[k] = "keepalives_interval";
@@ -168,9 +482,49 @@ static PGconn *connect_url(const char *url)
     vals[k++] = "uptime";
     keys[k] = "dbname";
     vals[k++] = url;
+    keys[k] = "client_encoding";
+    vals[k++] = "UTF8";
     keys[k] = NULL;
     vals[k] = NULL;
-    return PQconnectdbParams(keys, vals, 1);
+    p->conn = PQconnectStartParams(keys, vals, 1);
+    if (!p->conn) {
+        snprintf(err, errlen, "postgresql %s: out of memory", p->where);
+        return UP_ENOMEM;
+    }
+    if (PQstatus(p->conn) == CONNECTION_BAD)
+        return fail(p, "cannot connect", NULL, err, errlen);
+    limit = connect_limit_ms(p->conn);
+    start = mono_ms();
+    for (;;) {
+        int64_t left = up_deadline_left_ms(), spent = mono_ms() - start, wait = left;
+        struct pollfd fd;
+        int r;
+
+        if (st == PGRES_POLLING_OK)
+            return UP_OK;
+        if (st == PGRES_POLLING_FAILED)
+            return fail(p, "cannot connect", NULL, err, errlen);
+        if (left <= 0)
+            return timed_out(p, "connect", err, errlen);
+        if (limit > 0 && spent >= limit) {
+            snprintf(err, errlen,
+                     "postgresql %s: cannot connect: timeout expired (connect_timeout %lld s)",
+                     p->where, (long long)(limit / 1000));
+            return UP_EDB;
+        }
+        if (limit > 0 && limit - spent < wait)
+            wait = limit - spent;
+        fd.fd = PQsocket(p->conn);
+        fd.events = st == PGRES_POLLING_READING ? POLLIN : POLLOUT;
+        fd.revents = 0;
+        r = fd.fd < 0 ? 1 : poll(&fd, 1, poll_ms(wait));
+        if (r < 0 && errno != EINTR) {
+            snprintf(err, errlen, "postgresql %s: connect: poll: %s", p->where, strerror(errno));
+            return UP_EDB;
+        }
+        if (r > 0)
+            st = PQconnectPoll(p->conn);
+    }
 }
 
 /* Creates the tables when one is missing. Only then does the load need CREATE on the
@@ -181,10 +535,14 @@ static enum up_code ensure_schema(struct pg_store *p, char *err, size_t errlen)
     int missing;
     enum up_code rc;
 
-    res = PQexec(p->conn, "SELECT to_regclass('store_status') IS NULL OR"
-                          " to_regclass('business_hours') IS NULL OR"
-                          " to_regclass('store_timezone') IS NULL OR"
-                          " to_regclass('store_summary') IS NULL");
+    rc = query(p,
+               "SELECT to_regclass('store_status') IS NULL OR"
+               " to_regclass('business_hours') IS NULL OR"
+               " to_regclass('store_timezone') IS NULL OR"
+               " to_regclass('store_summary') IS NULL",
+               "schema check", 0, &res, err, errlen);
+    if (rc != UP_OK)
+        return rc;
     if (PQresultStatus(res) != PGRES_TUPLES_OK || PQntuples(res) != 1) {
         rc = fail(p, "schema check", res, err, errlen);
         PQclear(res);
@@ -195,14 +553,41 @@ static enum up_code ensure_schema(struct pg_store *p, char *err, size_t errlen)
     if (!missing)
         return UP_OK;
     /* Two first loads at once: the lock makes the second see the first's tables. */
-    rc = exec(p, "BEGIN; SELECT pg_advisory_xact_lock(" LOAD_LOCK ");", "create schema", err,
+    rc = exec(p, "BEGIN; SELECT pg_advisory_xact_lock(" LOAD_LOCK ");", "create schema", 1, err,
               errlen);
     if (rc == UP_OK)
-        rc = exec(p, schema_sql, "create schema", err, errlen);
+        rc = exec(p, schema_sql, "create schema", 1, err, errlen);
     if (rc == UP_OK)
-        rc = exec(p, "COMMIT", "create schema", err, errlen);
+        rc = exec(p, "COMMIT", "create schema", 0, err, errlen);
     if (rc != UP_OK)
         abort_tx(p);
+    return rc;
+}
+
+/* The session's own statement_timeout and lock_timeout, which the deadline's may only
+ * shorten (read when there is a deadline). */
+static enum up_code own_timeouts(struct pg_store *p, char *err, size_t errlen)
+{
+    PGresult *res;
+    enum up_code rc;
+    int i;
+
+    rc = query(p,
+               "SELECT name, setting FROM pg_settings"
+               " WHERE name IN ('lock_timeout', 'statement_timeout')",
+               "read the session's timeouts", 0, &res, err, errlen);
+    if (rc != UP_OK)
+        return rc;
+    if (PQresultStatus(res) != PGRES_TUPLES_OK || PQnfields(res) != 2)
+        rc = fail(p, "read the session's timeouts", res, err, errlen);
+    for (i = 0; rc == UP_OK && i < PQntuples(res); i++) {
+        int64_t ms = strtoll(PQgetvalue(res, i, 1), NULL, 10); /* milliseconds */
+        if (strcmp(PQgetvalue(res, i, 0), "statement_timeout") == 0)
+            p->own_stmt_ms = ms;
+        else
+            p->own_lock_ms = ms;
+    }
+    PQclear(res);
     return rc;
 }
 
@@ -220,22 +605,22 @@ static enum up_code pg_open(const char *url, enum up_store_mode mode, struct up_
         return UP_ENOMEM;
     }
     p->base.ops = &up_store_pg_ops;
+    p->write = mode == UP_STORE_WRITE;
     up_source_redact(url, p->where, sizeof p->where);
-    p->conn = connect_url(url);
-    if (!p->conn) {
-        snprintf(err, errlen, "postgresql %s: out of memory", p->where);
-        rc = UP_ENOMEM;
+    rc = connect_bounded(p, url, err, errlen);
+    if (rc != UP_OK)
         goto fail;
-    }
-    if (PQstatus(p->conn) != CONNECTION_OK) {
-        rc = fail(p, "cannot connect", NULL, err, errlen);
-        goto fail;
-    }
     PQsetNoticeProcessor(p->conn, quiet_notice, NULL);
-    /* Ids go in and come out as the same bytes only without encoding conversion. */
-    if (PQsetClientEncoding(p->conn, "UTF8") != 0) {
-        rc = fail(p, "set client encoding UTF8", NULL, err, errlen);
+    if (PQsetnonblocking(p->conn, 1) != 0) {
+        rc = fail(p, "set nonblocking", NULL, err, errlen);
         goto fail;
+    }
+    /* client_encoding=UTF8 went with the connection; options=-c... could have changed it. */
+    enc = PQparameterStatus(p->conn, "client_encoding");
+    if (!enc || strcmp(enc, "UTF8") != 0) {
+        rc = exec(p, "SET client_encoding = 'UTF8'", "set client encoding UTF8", 0, err, errlen);
+        if (rc != UP_OK)
+            goto fail;
     }
     enc = PQparameterStatus(p->conn, "server_encoding");
     if (!enc || (strcmp(enc, "UTF8") != 0 && strcmp(enc, "SQL_ASCII") != 0)) {
@@ -243,6 +628,11 @@ static enum up_code pg_open(const char *url, enum up_store_mode mode, struct up_
                  enc ? enc : "unknown");
         rc = UP_EDB;
         goto fail;
+    }
+    if (up_deadline_limit() > 0) {
+        rc = own_timeouts(p, err, errlen);
+        if (rc != UP_OK)
+            goto fail;
     }
     if (mode == UP_STORE_WRITE) {
         rc = ensure_schema(p, err, errlen);
@@ -257,18 +647,21 @@ static enum up_code pg_open(const char *url, enum up_store_mode mode, struct up_
     } else {
         /* Read-only sessions; no JIT: it compiled each report query for 0.17-0.31 s,
          * more than the metadata reads take without it (docs/postgres.md). */
-        rc = exec(p, "SET default_transaction_read_only = on; SET jit = off", "set read-only", err,
-                  errlen);
+        rc = exec(p, "SET default_transaction_read_only = on; SET jit = off", "set read-only", 0,
+                  err, errlen);
         if (rc != UP_OK)
             goto fail;
         /* Fail now, with a clear message, if a table is not there or not readable. From
          * the catalog, taking no lock: a session that holds a table locked delays the
          * reads of that table only, not the open. */
-        res =
-            PQexec(p->conn, "SELECT t, to_regclass(t) IS NULL FROM unnest(ARRAY['store_status',"
-                            " 'business_hours', 'store_timezone', 'store_summary']) AS t"
-                            " WHERE to_regclass(t) IS NULL OR NOT has_table_privilege(t, 'SELECT')"
-                            " LIMIT 1");
+        rc = query(p,
+                   "SELECT t, to_regclass(t) IS NULL FROM unnest(ARRAY['store_status',"
+                   " 'business_hours', 'store_timezone', 'store_summary']) AS t"
+                   " WHERE to_regclass(t) IS NULL OR NOT has_table_privilege(t, 'SELECT')"
+                   " LIMIT 1",
+                   "schema check", 0, &res, err, errlen);
+        if (rc != UP_OK)
+            goto fail;
         if (PQresultStatus(res) != PGRES_TUPLES_OK || PQnfields(res) != 2) {
             rc = fail(p, "schema check", res, err, errlen);
         } else if (PQntuples(res) > 0 && PQgetvalue(res, 0, 1)[0] == 't') {
@@ -303,7 +696,8 @@ static enum up_code pg_begin(struct up_store *st, char *err, size_t errlen)
     p->load_any = 0;
     p->copy = COPY_NONE;
     p->blen = 0;
-    /* Staging tables live in this session only and vanish at commit or rollback. */
+    /* Staging tables live in this session only and vanish at commit or rollback. The
+     * server's timeouts, set here for the session, bound each COPY that follows. */
     rc = exec(p,
               "BEGIN;"
               "CREATE TEMP TABLE up_tz_stage (seq bigint GENERATED ALWAYS AS IDENTITY,"
@@ -313,45 +707,70 @@ static enum up_code pg_begin(struct up_store *st, char *err, size_t errlen)
               " end_time_us bigint NOT NULL) ON COMMIT DROP;"
               "CREATE TEMP TABLE up_status_stage (store_id text COLLATE \"C\" NOT NULL,"
               " ts_utc bigint NOT NULL, active boolean NOT NULL) ON COMMIT DROP;",
-              "begin load", err, errlen);
+              "begin load", 1, err, errlen);
     if (rc != UP_OK)
         abort_tx(p);
     return rc;
 }
 
+/* What each COPY loads, as messages name the step. */
+static const char *const copy_what[] = {
+    [COPY_NONE] = "COPY",
+    [COPY_TZ] = "COPY of time zones",
+    [COPY_HOURS] = "COPY of business hours",
+    [COPY_STATUS] = "COPY of polls",
+};
+
+/* Hands the buffered COPY data to libpq and sends it before taking more (libpq, being
+ * nonblocking, would otherwise keep a whole load in memory for a slow server). */
 static enum up_code flush_copy(struct pg_store *p, char *err, size_t errlen)
 {
+    const char *what = copy_what[p->copy];
+    enum up_code rc;
+    int r;
+
     if (p->blen == 0)
         return UP_OK;
-    if (PQputCopyData(p->conn, p->buf, (int)p->blen) != 1)
-        return fail(p, "COPY", NULL, err, errlen);
+    if (!p->conn)
+        return closed(p, what, err, errlen);
+    while ((r = PQputCopyData(p->conn, p->buf, (int)p->blen)) == 0) {
+        rc = flush_out(p, what, err, errlen); /* libpq's buffer is full */
+        if (rc != UP_OK)
+            return rc;
+    }
+    if (r != 1)
+        return fail(p, what, NULL, err, errlen);
     p->blen = 0;
-    return UP_OK;
+    return flush_out(p, what, err, errlen);
 }
 
 /* Ends the open COPY and collects its outcome (the server checks the rows here). */
 static enum up_code end_copy(struct pg_store *p, const char *abort_msg, char *err, size_t errlen)
 {
+    const char *what = copy_what[p->copy];
     enum up_code rc = UP_OK;
-    PGresult *res;
+    int r;
 
     if (p->copy == COPY_NONE)
         return UP_OK;
-    p->copy = COPY_NONE;
     if (!abort_msg)
         rc = flush_copy(p, err, errlen);
+    p->copy = COPY_NONE;
     p->blen = 0;
-    if (PQputCopyEnd(p->conn, rc == UP_OK ? abort_msg : "load failed") != 1 && rc == UP_OK)
-        rc = fail(p, "end COPY", NULL, err, errlen);
-    while ((res = PQgetResult(p->conn)) != NULL) {
-        if (rc == UP_OK && !abort_msg && PQresultStatus(res) != PGRES_COMMAND_OK)
-            rc = fail(p, "COPY", res, err, errlen);
-        PQclear(res);
-        /* A dead connection keeps returning an error result: stop. */
-        if (PQstatus(p->conn) != CONNECTION_OK)
-            break;
+    if (!p->conn)
+        return rc; /* a timeout closed it */
+    while ((r = PQputCopyEnd(p->conn, rc == UP_OK ? abort_msg : "load failed")) == 0) {
+        char scratch[256];
+        enum up_code f =
+            flush_out(p, what, rc == UP_OK ? err : scratch, rc == UP_OK ? errlen : sizeof scratch);
+        if (f != UP_OK)
+            return rc == UP_OK ? f : rc;
     }
-    return rc;
+    if (r != 1 && rc == UP_OK)
+        rc = fail(p, what, NULL, err, errlen);
+    if (p->conn && rc == UP_OK)
+        rc = flush_out(p, what, err, errlen);
+    return drain(p, rc, abort_msg ? -1 : PGRES_COMMAND_OK, what, err, errlen);
 }
 
 static enum up_code start_copy(struct pg_store *p, enum copy_kind kind, char *err, size_t errlen)
@@ -369,9 +788,11 @@ static enum up_code start_copy(struct pg_store *p, enum copy_kind kind, char *er
     rc = end_copy(p, NULL, err, errlen);
     if (rc != UP_OK)
         return rc;
-    res = PQexec(p->conn, sql[kind]);
+    rc = query(p, sql[kind], copy_what[kind], 0, &res, err, errlen);
+    if (rc != UP_OK)
+        return rc;
     if (PQresultStatus(res) != PGRES_COPY_IN)
-        rc = fail(p, "start COPY", res, err, errlen);
+        rc = fail(p, copy_what[kind], res, err, errlen);
     else
         p->copy = kind;
     PQclear(res);
@@ -556,14 +977,17 @@ static const char summary_first_sql[] =
 /* The polls of a first load (store_status empty): the fast way, else the plain insert. */
 static enum up_code merge_first(struct pg_store *p, char *err, size_t errlen)
 {
-    enum up_code rc = exec(p, "SAVEPOINT up_first", "merge polls", err, errlen);
+    enum up_code rc = exec(p, "SAVEPOINT up_first", "merge polls", 0, err, errlen);
 
     if (rc != UP_OK)
         return rc;
-    if (exec(p, status_first_fast_sql, "merge polls", err, errlen) == UP_OK)
-        return exec(p, "RELEASE SAVEPOINT up_first", "merge polls", err, errlen);
-    rc = exec(p, "ROLLBACK TO SAVEPOINT up_first", "merge polls", err, errlen);
-    return rc == UP_OK ? exec(p, status_first_sql, "merge polls", err, errlen) : rc;
+    rc = exec(p, status_first_fast_sql, "merge polls", 1, err, errlen);
+    if (rc == UP_OK)
+        return exec(p, "RELEASE SAVEPOINT up_first", "merge polls", 0, err, errlen);
+    if (rc == UP_ETIMEOUT)
+        return rc; /* the deadline: no time for the other way */
+    rc = exec(p, "ROLLBACK TO SAVEPOINT up_first", "merge polls", 0, err, errlen);
+    return rc == UP_OK ? exec(p, status_first_sql, "merge polls", 1, err, errlen) : rc;
 }
 
 static enum up_code pg_commit(struct up_store *st, char *err, size_t errlen)
@@ -574,32 +998,40 @@ static enum up_code pg_commit(struct up_store *st, char *err, size_t errlen)
 
     rc = end_copy(p, NULL, err, errlen);
     if (rc == UP_OK)
-        rc = exec(p, merge_prep_sql, "merge", err, errlen);
+        rc = exec(p, merge_prep_sql, "merge", 1, err, errlen);
     if (rc == UP_OK && p->load_any) {
-        PGresult *res = PQexec(p->conn, "SELECT EXISTS (SELECT 1 FROM store_status)");
-        if (PQresultStatus(res) != PGRES_TUPLES_OK || PQntuples(res) != 1) {
+        PGresult *res;
+        rc = query(p, "SELECT EXISTS (SELECT 1 FROM store_status)", "merge", 1, &res, err, errlen);
+        if (rc == UP_OK && (PQresultStatus(res) != PGRES_TUPLES_OK || PQntuples(res) != 1)) {
             rc = fail(p, "merge", res, err, errlen);
-        } else {
+        } else if (rc == UP_OK) {
             first = PQgetvalue(res, 0, 0)[0] != 't';
             rc = first ? merge_first(p, err, errlen)
-                       : exec(p, status_merge_sql, "merge polls", err, errlen);
+                       : exec(p, status_merge_sql, "merge polls", 1, err, errlen);
         }
         PQclear(res);
     }
     if (rc == UP_OK)
-        rc = exec(p, merge_rest_sql, "merge", err, errlen);
+        rc = exec(p, merge_rest_sql, "merge", 1, err, errlen);
     if (rc == UP_OK && p->load_any)
-        rc = exec(p, first ? summary_first_sql : summary_sql, "store summary", err, errlen);
-    if (rc == UP_OK)
-        rc = exec(p, "COMMIT", "commit", err, errlen);
+        rc = exec(p, first ? summary_first_sql : summary_sql, "store summary", 1, err, errlen);
+    if (rc == UP_OK) {
+        rc = exec(p, "COMMIT", "commit", 0, err, errlen);
+        if (rc == UP_ETIMEOUT) {
+            size_t k = strlen(err);
+            if (k < errlen)
+                snprintf(err + k, errlen - k,
+                         "; the server may have committed the load before it stopped answering");
+        }
+    }
     if (rc != UP_OK)
         return rc; /* the loader rolls back */
     /* Fresh planner statistics for the readers, and a visibility map for store_status so
      * the readers' index-only scans never visit the table (a third faster on 1.9 million
      * polls). After the commit, so a failure here (a role that may write but not vacuum
-     * only gets a warning) cannot undo the load. */
-    PQclear(PQexec(p->conn, "VACUUM (ANALYZE) store_status"));
-    PQclear(PQexec(p->conn, "ANALYZE store_summary, business_hours, store_timezone"));
+     * only gets a warning; a timeout closes the connection) cannot undo the load. */
+    exec_quiet(p, "VACUUM (ANALYZE) store_status");
+    exec_quiet(p, "ANALYZE store_summary, business_hours, store_timezone");
     return UP_OK;
 }
 
@@ -626,19 +1058,20 @@ static enum up_code pg_prune(struct up_store *st, int64_t before, int64_t *delet
     PGresult *res;
 
     snprintf(bbuf, sizeof bbuf, "%lld", (long long)before);
-    rc = exec(p, "BEGIN; SELECT pg_advisory_xact_lock(" LOAD_LOCK ");", "prune", err, errlen);
+    /* The server's timeouts, set with the lock, bound the statement that follows. */
+    rc = exec(p, "BEGIN; SELECT pg_advisory_xact_lock(" LOAD_LOCK ");", "prune", 1, err, errlen);
     if (rc != UP_OK) {
         abort_tx(p);
         return rc;
     }
-    res = PQexecParams(p->conn, prune_sql, 1, NULL, params, NULL, NULL, 0);
-    if (PQresultStatus(res) != PGRES_TUPLES_OK || PQntuples(res) != 1)
+    rc = query_x(p, prune_sql, 1, params, "prune", 0, &res, err, errlen);
+    if (rc == UP_OK && (PQresultStatus(res) != PGRES_TUPLES_OK || PQntuples(res) != 1))
         rc = fail(p, "prune", res, err, errlen);
-    else
+    else if (rc == UP_OK)
         *deleted = strtoll(PQgetvalue(res, 0, 0), NULL, 10);
     PQclear(res);
     if (rc == UP_OK)
-        rc = exec(p, "COMMIT", "prune", err, errlen);
+        rc = exec(p, "COMMIT", "prune", 0, err, errlen);
     if (rc != UP_OK) {
         *deleted = 0;
         abort_tx(p);
@@ -646,7 +1079,7 @@ static enum up_code pg_prune(struct up_store *st, int64_t before, int64_t *delet
     }
     /* As after a load: the freed space becomes reusable and the readers' index-only scans
      * keep their visibility map. Best effort, after the commit. */
-    PQclear(PQexec(p->conn, "VACUUM (ANALYZE) store_status"));
+    exec_quiet(p, "VACUUM (ANALYZE) store_status");
     return UP_OK;
 }
 
@@ -657,9 +1090,10 @@ static enum up_code pg_rollback(struct up_store *st, char *err, size_t errlen)
     (void)end_copy(p, "load rolled back", err, errlen);
     /* Without a connection there is nothing to undo: the server discards an open
      * transaction whose client is gone. */
-    if (PQstatus(p->conn) != CONNECTION_OK || PQtransactionStatus(p->conn) == PQTRANS_IDLE)
+    if (!p->conn || PQstatus(p->conn) != CONNECTION_OK ||
+        PQtransactionStatus(p->conn) == PQTRANS_IDLE)
         return UP_OK;
-    return exec(p, "ROLLBACK", "rollback", err, errlen);
+    return exec(p, "ROLLBACK", "rollback", 0, err, errlen);
 }
 
 /* ---- Reading. ---- */
@@ -684,7 +1118,7 @@ static enum up_code read_begin(struct pg_store *p, const char *what, char *err, 
     }
     if (p->pinned)
         return UP_OK;
-    return exec(p, "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY", what, err, errlen);
+    return exec(p, "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY", what, 0, err, errlen);
 }
 
 /* Ends what read_begin began: commits an own transaction; after an error that aborted
@@ -693,7 +1127,7 @@ static enum up_code read_end(struct pg_store *p, enum up_code rc, const char *wh
                              size_t errlen)
 {
     if (rc == UP_OK)
-        return p->pinned ? UP_OK : exec(p, "COMMIT", what, err, errlen);
+        return p->pinned ? UP_OK : exec(p, "COMMIT", what, 0, err, errlen);
     if (p->pinned && PQstatus(p->conn) == CONNECTION_OK &&
         PQtransactionStatus(p->conn) == PQTRANS_INTRANS)
         return rc; /* a consumer's stop: the transaction, and the view, are intact */
@@ -727,15 +1161,40 @@ struct bcopy {
     int header, trailer; /* the file header, the end marker were read */
     int saved_at;        /* position of a byte overwritten by a NUL, or -1 */
     char saved;
+    enum up_code rc; /* why a wait for the next message failed (bcopy_next's -3) */
 };
 
 /* PGCOPY's signature, flags and header extension length (docs: COPY, binary format). */
 static const char bcopy_sig[11] = {'P', 'G', 'C', 'O', 'P', 'Y', '\n', '\377', '\r', '\n', '\0'};
 
+/* The next COPY OUT message into *msg, as PQgetCopyData (length, -1 at the end, -2 on
+ * failure), waiting for it within the deadline; -3 when the wait failed (*rc and err say
+ * why; a timeout closed the connection). */
+static int get_copy(struct pg_store *p, char **msg, const char *what, enum up_code *rc, char *err,
+                    size_t errlen)
+{
+    int n;
+
+    if (!p->conn) {
+        *rc = closed(p, what, err, errlen);
+        return -3;
+    }
+    while ((n = PQgetCopyData(p->conn, msg, 1)) == 0) {
+        *rc = wait_io(p, 0, what, err, errlen);
+        if (*rc != UP_OK)
+            return -3;
+        if (!PQconsumeInput(p->conn))
+            return -2;
+    }
+    return n;
+}
+
 /* Next row of c into f[0..nf). Returns 1 (a row; its text fields NUL-terminated in place
  * until the next call), 0 (the end marker), -1 (malformed data), -2 (the server ended the
- * COPY early or the connection failed: PQgetResult says why). */
-static int bcopy_next(struct pg_store *p, struct bcopy *c, struct bfield *f, int nf)
+ * COPY early or the connection failed: PQgetResult says why), -3 (the wait failed: c->rc,
+ * with the message in err). */
+static int bcopy_next(struct pg_store *p, struct bcopy *c, struct bfield *f, int nf,
+                      const char *what, char *err, size_t errlen)
 {
     int i, n;
 
@@ -746,8 +1205,10 @@ static int bcopy_next(struct pg_store *p, struct bcopy *c, struct bfield *f, int
     while (!c->msg || c->pos >= c->len) {
         PQfreemem(c->msg);
         c->msg = NULL;
-        c->len = PQgetCopyData(p->conn, &c->msg, 0);
+        c->len = get_copy(p, &c->msg, what, &c->rc, err, errlen);
         c->pos = 0;
+        if (c->len == -3)
+            return -3;
         if (c->len < 0)
             return -2; /* the end marker must come first */
         if (!c->header) {
@@ -813,8 +1274,9 @@ static enum up_code copy_scan(struct pg_store *p, const char *sql, int nf, row_f
                               const struct up_store_sink *sink, void *state, const char *what,
                               char *err, size_t errlen)
 {
-    struct bcopy c = {NULL, 0, 0, 0, 0, -1, 0};
+    struct bcopy c = {NULL, 0, 0, 0, 0, -1, 0, UP_OK};
     struct bfield f[4];
+    char scratch[256];
     PGresult *res;
     enum up_code rc;
     char *rest;
@@ -823,19 +1285,24 @@ static enum up_code copy_scan(struct pg_store *p, const char *sql, int nf, row_f
     rc = read_begin(p, what, err, errlen);
     if (rc != UP_OK)
         return rc;
-    res = PQexec(p->conn, sql);
+    /* The server's statement_timeout, set with the COPY, bounds it. */
+    rc = query(p, sql, what, 1, &res, err, errlen);
+    if (rc != UP_OK)
+        return read_end(p, rc, what, err, errlen);
     if (PQresultStatus(res) != PGRES_COPY_OUT) {
         rc = fail(p, what, res, err, errlen);
         PQclear(res);
         return read_end(p, rc, what, err, errlen);
     }
     PQclear(res);
-    while ((r = bcopy_next(p, &c, f, nf)) > 0) {
+    while ((r = bcopy_next(p, &c, f, nf, what, err, errlen)) > 0) {
         r = row(f, sink, state);
         if (r != 0)
             break;
     }
-    if (r < 0 && r != -2) {
+    if (r == -3) {
+        rc = c.rc;
+    } else if (r < 0 && r != -2) {
         snprintf(err, errlen, "postgresql %s: %s: malformed or out-of-order row", p->where, what);
         rc = UP_EDB;
     } else if (r > 0) {
@@ -843,15 +1310,12 @@ static enum up_code copy_scan(struct pg_store *p, const char *sql, int nf, row_f
         rc = UP_EFAIL;
     }
     PQfreemem(c.msg);
-    while (PQgetCopyData(p->conn, &rest, 0) >= 0)
+    while (get_copy(p, &rest, what, &c.rc, rc == UP_OK ? err : scratch,
+                    rc == UP_OK ? errlen : sizeof scratch) >= 0)
         PQfreemem(rest);
-    while ((res = PQgetResult(p->conn)) != NULL) {
-        if (rc == UP_OK && PQresultStatus(res) != PGRES_COMMAND_OK)
-            rc = fail(p, what, res, err, errlen);
-        PQclear(res);
-        if (PQstatus(p->conn) != CONNECTION_OK)
-            break;
-    }
+    if (rc == UP_OK && !p->conn)
+        rc = c.rc; /* the rest timed out */
+    rc = drain(p, rc, PGRES_COMMAND_OK, what, err, errlen);
     if (rc == UP_OK && (r == -2 || !c.trailer))
         rc = fail(p, what, NULL, err, errlen);
     return read_end(p, rc, what, err, errlen);
@@ -875,8 +1339,12 @@ static enum up_code pg_max_ts(struct up_store *st, int64_t *max, int *any, char 
     rc = read_begin(p, "max timestamp", err, errlen);
     if (rc != UP_OK)
         return rc;
-    res = PQexec(p->conn, "SELECT MAX(last_ts), COUNT(*) > 0 FROM store_summary");
-    if (PQresultStatus(res) != PGRES_TUPLES_OK || PQntuples(res) != 1 || PQnfields(res) != 2) {
+    rc = query(p, "SELECT MAX(last_ts), COUNT(*) > 0 FROM store_summary", "max timestamp", 1, &res,
+               err, errlen);
+    if (rc != UP_OK) {
+        /* the wait failed: err says why */
+    } else if (PQresultStatus(res) != PGRES_TUPLES_OK || PQntuples(res) != 1 ||
+               PQnfields(res) != 2) {
         rc = fail(p, "max timestamp", res, err, errlen);
     } else {
         char *end;
@@ -1049,6 +1517,8 @@ static enum up_code pg_polls(struct up_store *st, const char *const *ids, size_t
 
     if (n == 0)
         return UP_OK;
+    if (!p->conn)
+        return closed(p, "read polls", err, errlen);
     first = PQescapeLiteral(p->conn, ids[0], strlen(ids[0]));
     last = PQescapeLiteral(p->conn, ids[n - 1], strlen(ids[n - 1]));
     if (!first || !last) {
@@ -1116,11 +1586,14 @@ static enum up_code pg_snapshot(struct up_store *st, char *tok, size_t toklen, c
     }
     /* The transaction every read of this connection then runs in; its snapshot, exported,
      * is the one every other rank imports. It lives until the connection closes. */
-    rc = exec(p, "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY", "snapshot", err, errlen);
+    rc = exec(p, "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY", "snapshot", 0, err, errlen);
     if (rc != UP_OK)
         return rc;
-    res = PQexec(p->conn, "SELECT pg_export_snapshot()");
-    if (PQresultStatus(res) != PGRES_TUPLES_OK || PQntuples(res) != 1 || PQnfields(res) != 1) {
+    rc = query(p, "SELECT pg_export_snapshot()", "export snapshot", 0, &res, err, errlen);
+    if (rc != UP_OK) {
+        /* the wait failed: err says why */
+    } else if (PQresultStatus(res) != PGRES_TUPLES_OK || PQntuples(res) != 1 ||
+               PQnfields(res) != 1) {
         rc = fail(p, "export snapshot", res, err, errlen);
     } else if (!snapshot_name_ok(PQgetvalue(res, 0, 0)) ||
                strlen(PQgetvalue(res, 0, 0)) >= toklen) {
@@ -1153,7 +1626,8 @@ static enum up_code pg_read_at(struct up_store *st, const char *tok, char *err, 
     }
     snprintf(sql, sizeof sql,
              "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY; SET TRANSACTION SNAPSHOT '%s'", tok);
-    rc = exec(p, sql, "import the planning rank's snapshot (is its connection gone?)", err, errlen);
+    rc = exec(p, sql, "import the planning rank's snapshot (is its connection gone?)", 0, err,
+              errlen);
     if (rc != UP_OK) {
         abort_tx(p);
         p->pin_lost = 1; /* no read of this connection may see another view */

@@ -17,12 +17,18 @@ struct up_job_opts {
     const char *tzdir; /* NULL: $TZDIR or /usr/share/zoneinfo */
     int quiet;         /* no run summary on stdout */
     int progress_ms;   /* least time between two progress writes; 0: 500 ms */
+    int timeout_s;     /* the run's --timeout in seconds (up_deadline); 0: no limit */
 };
 
 /*
  * Runs one report. Collective: every rank of comm must call it with the same options.
  * Returns the same code on every rank: UP_OK, or the first failing rank's code; on
  * failure rank 0 has logged the reason, marked the status file Failed and left no CSV.
+ * With timeout_s, the process's deadline (up_deadline_set) starts now on every rank: a
+ * rank past it fails its phase with UP_ETIMEOUT, agreed as any failure; a job still not
+ * ended UP_WATCHDOG_GRACE_S later is ended by rank 0's watchdog (status Failed, no
+ * temporary file, the process exits with UP_ETIMEOUT, so mpirun ends the others). The
+ * caller must have initialised MPI with at least MPI_THREAD_FUNNELED for that thread.
  */
 enum up_code up_job_run(struct up_job_opts *opts, MPI_Comm comm);
 

@@ -18,6 +18,9 @@ struct up_report_writer;
 enum up_code up_report_open(const char *dir, const char *id, struct up_report_writer **out,
                             char *err, size_t errlen) UP_WARN_UNUSED;
 
+/* The temporary file's path (dir/.<id>.csv.tmp.XXXXXX), valid until commit or abort. */
+const char *up_report_temp_path(const struct up_report_writer *w);
+
 /* Appends one row: SPEC §3 quoting and %.2f of minutes (hour) or hours (day, week). */
 void up_report_row(struct up_report_writer *w, const char *store_id, const struct up_result *r);
 

@@ -25,6 +25,7 @@ struct up_snapshot_opts {
     uint64_t chunk;  /* items per chunk (each with a Fletcher-32 checksum); 0: contiguous */
     int deflate;     /* 0-9; needs chunk > 0 */
     int quiet;       /* no summary on stdout */
+    int timeout_s;   /* the run's --timeout in seconds (up_deadline); 0: no limit */
 };
 
 #endif

@@ -8,18 +8,22 @@
 #include "up_job.h"
 
 #include <errno.h>
+#include <limits.h>
+#include <stdatomic.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#include "up_deadline.h"
 #include "up_dist.h"
 #include "up_job_int.h"
 #include "up_log.h"
 #include "up_report.h"
 #include "up_status.h"
 #include "up_time.h"
+#include "up_watchdog.h"
 
 #define ERRLEN UP_JOB_ERRLEN
 
@@ -37,6 +41,13 @@ struct job {
     /* Rank 0, for the summary and the status: kept when the plan is freed. */
     int64_t stores, no_hours, no_zone, orphans, polls_total;
     double t_start, t_meta, t_scatter, t_gather, t_write;
+    /* Rank 0's watchdog (--timeout) and what it reads from its own thread: the phase, and
+     * what it may undo (the status, if this run's; the temporary report, once named). */
+    struct up_watchdog *watchdog;
+    atomic_int phase;       /* enum up_phase */
+    atomic_int status_ours; /* the status file says Running for this run */
+    atomic_int tmp_set;     /* tmp holds the temporary report's path */
+    char tmp[PATH_MAX];
 };
 
 static void status_warn(enum up_code rc, const char *err)
@@ -116,6 +127,7 @@ static enum up_code plan(struct job *j, const struct up_rank_proc *procs)
             j->no_status = 1;
             return rc == UP_EUSAGE ? UP_EUSAGE : UP_EIO;
         }
+        atomic_store(&j->status_ours, 1);
     }
     return up_plan_begin(&j->plan, o->db, o->has_now, o->now, j->d.err, ERRLEN);
 }
@@ -324,8 +336,15 @@ static enum up_code gather(struct job *j, struct up_report_writer **rep)
                     err);
         if (!j->has_polls)
             UP_LOG(WARN, "no valid poll in the source: the report holds the header only");
+        atomic_store(&j->phase, UP_PHASE_WRITING);
         rc = up_report_open(o->reports_dir, o->report_id, rep, j->d.err, ERRLEN);
+        if (rc == UP_OK && (size_t)snprintf(j->tmp, sizeof j->tmp, "%s",
+                                            up_report_temp_path(*rep)) < sizeof j->tmp)
+            atomic_store(&j->tmp_set, 1);
     }
+    /* Past the deadline, a rank does not start the stream of rows. */
+    if (rc == UP_OK && up_deadline_expired())
+        rc = up_deadline_error(j->d.err, ERRLEN, "gathering the results");
     rc = up_dist_agree(&j->d, rc);
     if (rc == UP_OK) {
         if (j->d.rank == 0)
@@ -377,6 +396,9 @@ static enum up_code publish(struct job *j, struct up_report_writer *rep)
     double t0 = up_job_wall();
     enum up_code rc;
 
+    /* The report is whole: from here on the watchdog must not say otherwise. */
+    up_watchdog_stop(j->watchdog);
+    j->watchdog = NULL;
     rc = up_report_commit(rep, j->d.err, ERRLEN);
     j->t_write = up_job_wall() - t0;
     if (rc != UP_OK)
@@ -399,6 +421,31 @@ static void plan_done(struct job *j)
 
 /* ---- The job. ---- */
 
+/* What the job was doing, for the watchdog's message (enum up_phase order). */
+static const char *const phase_doing[] = {"planning", "reading polls and computing",
+                                          "writing the report", "done"};
+
+/* Rank 0's watchdog: the deadline and its grace have passed and the job has not ended.
+ * Says so, marks the status Failed (if it is this run's) and removes the temporary
+ * report; the watchdog then ends the process, and mpirun the other ranks. */
+static void job_expired(void *ctx)
+{
+    struct job *j = ctx;
+    char why[ERRLEN], err[ERRLEN];
+    size_t k;
+
+    up_deadline_error(why, sizeof why, phase_doing[atomic_load(&j->phase)]);
+    k = strlen(why);
+    snprintf(why + k, sizeof why - k, "; a rank was still busy %d s later: the job was ended",
+             UP_WATCHDOG_GRACE_S);
+    UP_LOG(ERROR, "%s", why);
+    if (atomic_load(&j->status_ours))
+        status_warn(up_status_failed(j->o->reports_dir, j->o->report_id, why, err, sizeof err),
+                    err);
+    if (atomic_load(&j->tmp_set))
+        unlink(j->tmp);
+}
+
 static void job_begin(struct job *j, struct up_job_opts *o, MPI_Comm caller)
 {
     memset(j, 0, sizeof *j);
@@ -406,10 +453,19 @@ static void job_begin(struct job *j, struct up_job_opts *o, MPI_Comm caller)
     j->t_start = up_job_wall();
     up_plan_init(&j->plan);
     up_dist_begin(&j->d, caller);
+    atomic_store(&j->phase, UP_PHASE_METADATA);
+    /* Every rank's deadline starts here, within moments of the others'. */
+    up_deadline_set(o->timeout_s);
+    if (j->d.rank == 0 && o->timeout_s > 0)
+        j->watchdog = up_watchdog_start(((long long)o->timeout_s + UP_WATCHDOG_GRACE_S) * 1000,
+                                        job_expired, j, UP_ETIMEOUT);
 }
 
 static void job_end(struct job *j)
 {
+    up_watchdog_stop(j->watchdog);
+    j->watchdog = NULL;
+    up_deadline_set(0);
     up_store_close(j->conn);
     up_worker_free(&j->worker);
     up_share_free(&j->share);
@@ -457,6 +513,7 @@ enum up_code up_job_run(struct up_job_opts *o, MPI_Comm caller)
         j.orphans = counts.orphans;
     }
     j.t_scatter = up_job_wall() - t0;
+    atomic_store(&j.phase, UP_PHASE_COMPUTING);
     if (rc == UP_OK && j.d.rank == 0)
         status_warn(up_status_progress(o->reports_dir, o->report_id, UP_PHASE_COMPUTING, 10,
                                        j.stores, err, sizeof err),
@@ -497,6 +554,9 @@ enum up_code up_job_run(struct up_job_opts *o, MPI_Comm caller)
 
 done:
     if (rc != UP_OK && j.d.rank == 0) {
+        /* Agreed: the verdict is the job's own, not the watchdog's. */
+        up_watchdog_stop(j.watchdog);
+        j.watchdog = NULL;
         UP_LOG(ERROR, "%s", j.d.err);
         if (!j.no_status)
             status_warn(up_status_failed(o->reports_dir, o->report_id, j.d.err, err, sizeof err),

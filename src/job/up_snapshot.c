@@ -9,11 +9,13 @@
 #include <fcntl.h>
 #include <hdf5.h>
 #include <limits.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#include "up_deadline.h"
 #include "up_dist.h"
 #include "up_file.h"
 #include "up_job.h"
@@ -22,6 +24,7 @@
 #include "up_status.h"
 #include "up_store.h"
 #include "up_time.h"
+#include "up_watchdog.h"
 
 #define ERRLEN UP_JOB_ERRLEN
 
@@ -61,6 +64,8 @@ struct snap {
     int zone_bytes;
     int32_t nzones;
     char tmp[PATH_MAX]; /* rank 0's temporary file name, broadcast */
+    atomic_int tmp_set; /* rank 0: tmp names a file to remove (for the watchdog's thread) */
+    struct up_watchdog *watchdog; /* rank 0, with --timeout */
     hid_t file;
     int64_t lo;
 };
@@ -487,6 +492,7 @@ static enum up_code make_tmp(struct snap *s)
             rc = UP_EIO;
         } else {
             close(fd);
+            atomic_store(&s->tmp_set, 1);
         }
     }
     rc = up_dist_agree(&s->d, rc);
@@ -618,6 +624,24 @@ static enum up_code replan(void *ctx, struct up_plan *p, char *err, size_t errle
     return up_plan_read_pinned(p, o->db, o->has_now, o->now, err, errlen);
 }
 
+/* Rank 0's watchdog: the deadline and its grace have passed and the run has not ended.
+ * Says so and removes the temporary file; the watchdog then ends the process, and mpirun
+ * the other ranks. */
+static void snap_expired(void *ctx)
+{
+    struct snap *s = ctx;
+    char why[ERRLEN];
+    size_t k;
+
+    up_deadline_error(why, sizeof why, "snapshot");
+    k = strlen(why);
+    snprintf(why + k, sizeof why - k, "; a rank was still busy %d s later: the run was ended",
+             UP_WATCHDOG_GRACE_S);
+    UP_LOG(ERROR, "%s", why);
+    if (atomic_load(&s->tmp_set))
+        unlink(s->tmp);
+}
+
 enum up_code up_snapshot_run(const struct up_snapshot_opts *o, MPI_Comm caller)
 {
     struct snap s;
@@ -630,6 +654,11 @@ enum up_code up_snapshot_run(const struct up_snapshot_opts *o, MPI_Comm caller)
     s.file = H5I_INVALID_HID;
     up_plan_init(&s.plan);
     up_dist_begin(&s.d, caller);
+    /* Every rank's deadline starts here, within moments of the others'. */
+    up_deadline_set(o->timeout_s);
+    if (s.d.rank == 0 && o->timeout_s > 0)
+        s.watchdog = up_watchdog_start(((long long)o->timeout_s + UP_WATCHDOG_GRACE_S) * 1000,
+                                       snap_expired, &s, UP_ETIMEOUT);
     /* HDF5 prints its own error stack; ours say the same in one line. */
     H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
     if (o->days < 7) {
@@ -655,15 +684,24 @@ enum up_code up_snapshot_run(const struct up_snapshot_opts *o, MPI_Comm caller)
         rc = read_polls(&s);
     up_store_close(s.conn);
     s.conn = NULL;
+    /* Past the deadline, no rank starts the collective writes. */
+    if (rc == UP_OK && up_deadline_expired())
+        rc = up_deadline_error(s.d.err, ERRLEN, "reading polls");
     rc = up_dist_agree(&s.d, rc);
     t_read = up_job_wall() - t0;
     if (rc == UP_OK)
         rc = write_all(&s);
-    if (rc == UP_OK && s.d.rank == 0)
+    if (rc == UP_OK && s.d.rank == 0) {
+        /* The file is whole: from here on the watchdog must not remove it. */
+        up_watchdog_stop(s.watchdog);
+        s.watchdog = NULL;
         rc = publish(&s);
+    }
     t_write = up_job_wall() - t0 - t_read;
 
 done:
+    up_watchdog_stop(s.watchdog);
+    s.watchdog = NULL;
     if (s.d.rank == 0) {
         if (rc != UP_OK) {
             UP_LOG(ERROR, "%s", s.d.err);
@@ -695,5 +733,6 @@ done:
     up_store_close(s.conn);
     up_plan_free(&s.plan);
     up_dist_end(&s.d);
+    up_deadline_set(0);
     return (enum up_code) final;
 }

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include "up_deadline.h"
 #include "up_job_int.h"
 #include "up_store.h"
 #include "up_uptime.h"
@@ -61,6 +62,12 @@ static int advance_to(struct up_worker *w, const char *id)
         w->cur++;
         if (w->on_store)
             w->on_store(w->on_store_ctx, w->cur);
+        if (up_deadline_expired()) { /* --timeout: stops the read too */
+            char what[96];
+            snprintf(what, sizeof what, "computing stores (%zu of %zu done)", w->cur, n);
+            w->rc = up_deadline_error(w->err, sizeof w->err, what);
+            return 1;
+        }
     }
     if (id && w->cur == n) {
         snprintf(w->err, sizeof w->err,

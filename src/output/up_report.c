@@ -62,6 +62,11 @@ enum up_code up_report_open(const char *dir, const char *id, struct up_report_wr
     return UP_OK;
 }
 
+const char *up_report_temp_path(const struct up_report_writer *w)
+{
+    return w->tmp;
+}
+
 int up_report_format_2dp(double d, char *out, size_t n)
 {
     uint64_t m, num, q, rem, half;

@@ -7,6 +7,7 @@
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
+#include "up_deadline.h"
 #include "up_error.h"
 #include "up_load.h"
 #include "up_signal.h"
@@ -44,11 +45,14 @@ static void usage(FILE *f)
           "                        (a SPEC timestamp) but each store's latest one before it,\n"
           "                        in one transaction; reports with --now >= TS + 7 days are\n"
           "                        unchanged (SQLite: run VACUUM afterwards to shrink the file)\n"
+          "      --timeout SEC     give up (exit 8, nothing loaded) once SEC seconds have\n"
+          "                        passed, e.g. on a database server that stopped\n"
+          "                        answering; 0: no limit (default 3600)\n"
           "  -q, --quiet           no summary on stdout\n"
           "  -h, --help            this help\n\n"
           "Exit: 0 loaded (even with rejected rows), 2 usage or fatal input (missing/empty file,\n"
           "missing column, damaged gzip data), 3 database error, 4 file I/O error, 5 out of\n"
-          "memory, 7 time zone database missing or unreadable.\n",
+          "memory, 7 time zone database missing or unreadable, 8 timed out (--timeout).\n",
           f);
 }
 
@@ -170,7 +174,7 @@ static char *find_timezones(const char *dir)
 }
 
 /* Options with no short form (README "Options": one meaning per short option). */
-enum { OPT_REJECTS = 256, OPT_NO_REJECTS, OPT_PROGRESS, OPT_NO_PROGRESS, OPT_PRUNE };
+enum { OPT_REJECTS = 256, OPT_NO_REJECTS, OPT_PROGRESS, OPT_NO_PROGRESS, OPT_PRUNE, OPT_TIMEOUT };
 
 int main(int argc, char **argv)
 {
@@ -184,6 +188,7 @@ int main(int argc, char **argv)
                                              {"progress", no_argument, NULL, OPT_PROGRESS},
                                              {"no-progress", no_argument, NULL, OPT_NO_PROGRESS},
                                              {"prune-before", required_argument, NULL, OPT_PRUNE},
+                                             {"timeout", required_argument, NULL, OPT_TIMEOUT},
                                              {"quiet", no_argument, NULL, 'q'},
                                              {"help", no_argument, NULL, 'h'},
                                              {NULL, 0, NULL, 0}};
@@ -197,7 +202,7 @@ int main(int argc, char **argv)
     struct up_load_stats stats;
     char err[1024] = "";
     enum up_code rc;
-    int quiet = 0, any_given, c, i;
+    int quiet = 0, any_given, c, i, timeout = UP_DEADLINE_DEFAULT_S;
 
     memset(&opts, 0, sizeof opts);
     opts.rejects_path = DEFAULT_REJECTS;
@@ -233,6 +238,14 @@ int main(int argc, char **argv)
         case OPT_PRUNE:
             prune_ts = optarg;
             break;
+        case OPT_TIMEOUT:
+            if (up_deadline_parse(optarg, &timeout) != 0) {
+                fprintf(stderr,
+                        "uptime_load: --timeout needs 0 (no limit) to %d seconds, not '%s'\n",
+                        UP_DEADLINE_MAX_S, optarg);
+                return UP_EUSAGE;
+            }
+            break;
         case 'q':
             quiet = 1;
             break;
@@ -251,6 +264,7 @@ int main(int argc, char **argv)
     }
     if (!db || !*db)
         db = DEFAULT_DB;
+    up_deadline_set(timeout); /* every wait of the run on the database ends by then */
     any_given = given[UP_FILE_STATUS] || given[UP_FILE_HOURS] || given[UP_FILE_TZ];
     if (prune_ts) {
         if (any_given || dir) {

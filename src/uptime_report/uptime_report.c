@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include "up_deadline.h"
 #include "up_job.h"
 #include "up_log.h"
 #include "up_signal.h"
@@ -25,17 +26,21 @@ static void usage(FILE *f)
           "                        later polls are ignored (default: the latest poll)\n"
           "      --progress-ms MS  least time between two progress updates of the status\n"
           "                        file while the stores are computed (default 500)\n"
+          "      --timeout SEC     fail the run (exit 8, status Failed, no CSV) once SEC\n"
+          "                        seconds have passed, whatever it waits on (a database\n"
+          "                        server that stopped answering...); 0: no limit\n"
+          "                        (default 3600)\n"
           "  -q, --quiet           no run summary\n"
           "  -v, --verbose         debug logging\n"
           "  -h, --help            this help\n\n"
           "Exit: 0 complete, 1 job failed, 2 usage error, 3 database error, 4 file I/O error,\n"
-          "5 out of memory, 6 MPI error, 7 time zone database error.\n",
+          "5 out of memory, 6 MPI error, 7 time zone database error, 8 timed out (--timeout).\n",
           f);
 }
 
 /* Options with no short form (each short option means one thing in every program:
  * README "Options"). */
-enum { OPT_NOW = 256, OPT_PROGRESS_MS };
+enum { OPT_NOW = 256, OPT_PROGRESS_MS, OPT_TIMEOUT };
 
 /* Parses the command line (same on every rank). Returns -1 to continue, else an exit code. */
 static int parse(int argc, char **argv, struct up_job_opts *o, int rank, int *verbose)
@@ -46,6 +51,7 @@ static int parse(int argc, char **argv, struct up_job_opts *o, int rank, int *ve
         {"reports-dir", required_argument, NULL, 'r'},
         {"now", required_argument, NULL, OPT_NOW},
         {"progress-ms", required_argument, NULL, OPT_PROGRESS_MS},
+        {"timeout", required_argument, NULL, OPT_TIMEOUT},
         {"quiet", no_argument, NULL, 'q'},
         {"verbose", no_argument, NULL, 'v'},
         {"help", no_argument, NULL, 'h'},
@@ -57,6 +63,7 @@ static int parse(int argc, char **argv, struct up_job_opts *o, int rank, int *ve
     if (!o->db || !*o->db)
         o->db = "data/uptime.db";
     o->reports_dir = "reports";
+    o->timeout_s = UP_DEADLINE_DEFAULT_S;
     opterr = rank == 0;
     while ((c = getopt_long(argc, argv, "d:i:r:qvh", longopts, NULL)) != -1) {
         switch (c) {
@@ -101,6 +108,15 @@ static int parse(int argc, char **argv, struct up_job_opts *o, int rank, int *ve
             o->progress_ms = (int)v;
             break;
         }
+        case OPT_TIMEOUT:
+            if (up_deadline_parse(optarg, &o->timeout_s) != 0) {
+                if (rank == 0)
+                    fprintf(stderr,
+                            "uptime_report: --timeout needs 0 (no limit) to %d seconds, not '%s'\n",
+                            UP_DEADLINE_MAX_S, optarg);
+                return UP_EUSAGE;
+            }
+            break;
         case 'q':
             o->quiet = 1;
             break;
@@ -128,9 +144,11 @@ static int parse(int argc, char **argv, struct up_job_opts *o, int rank, int *ve
 int main(int argc, char **argv)
 {
     struct up_job_opts opts;
-    int rank = 0, verbose = 0, code;
+    int rank = 0, verbose = 0, code, provided;
 
-    if (MPI_Init(&argc, &argv) != MPI_SUCCESS) {
+    /* FUNNELED: the job's watchdog (--timeout) is a thread of its own that never calls
+     * MPI. */
+    if (MPI_Init_thread(&argc, &argv, MPI_THREAD_FUNNELED, &provided) != MPI_SUCCESS) {
         fprintf(stderr, "uptime_report: MPI_Init failed\n");
         return UP_EMPI;
     }

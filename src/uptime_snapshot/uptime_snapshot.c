@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include "up_deadline.h"
 #include "up_job.h"
 #include "up_log.h"
 #include "up_time.h"
@@ -24,15 +25,17 @@ static void usage(FILE *f)
           "      --chunk N         items per HDF5 chunk, each with a checksum (default 65536;\n"
           "                        0: contiguous, no checksums)\n"
           "      --deflate L       shuffle + deflate level 1-9 of chunked polls (default 0)\n"
+          "      --timeout SEC     fail the run (exit 8, no file) once SEC seconds have\n"
+          "                        passed; 0: no limit (default 3600)\n"
           "  -q, --quiet           no summary\n"
           "  -v, --verbose         debug logging\n"
           "  -h, --help            this help\n\n"
           "Exit: 0 written, 2 usage error, 3 database error, 4 file I/O error, 5 out of\n"
-          "memory, 6 MPI error.\n",
+          "memory, 6 MPI error, 8 timed out (--timeout).\n",
           f);
 }
 
-enum { OPT_NOW = 256, OPT_DAYS, OPT_CHUNK, OPT_DEFLATE };
+enum { OPT_NOW = 256, OPT_DAYS, OPT_CHUNK, OPT_DEFLATE, OPT_TIMEOUT };
 
 static int number(const char *s, long long lo, long long hi, long long *out)
 {
@@ -57,6 +60,7 @@ static int parse(int argc, char **argv, struct up_snapshot_opts *o, int rank, in
                                              {"days", required_argument, NULL, OPT_DAYS},
                                              {"chunk", required_argument, NULL, OPT_CHUNK},
                                              {"deflate", required_argument, NULL, OPT_DEFLATE},
+                                             {"timeout", required_argument, NULL, OPT_TIMEOUT},
                                              {"quiet", no_argument, NULL, 'q'},
                                              {"verbose", no_argument, NULL, 'v'},
                                              {"help", no_argument, NULL, 'h'},
@@ -70,6 +74,7 @@ static int parse(int argc, char **argv, struct up_snapshot_opts *o, int rank, in
         o->db = "data/uptime.db";
     o->days = UP_SNAPSHOT_DEFAULT_DAYS;
     o->chunk = UP_SNAPSHOT_DEFAULT_CHUNK;
+    o->timeout_s = UP_DEADLINE_DEFAULT_S;
     opterr = rank == 0;
     while ((c = getopt_long(argc, argv, "d:o:qvh", longopts, NULL)) != -1) {
         switch (c) {
@@ -101,6 +106,10 @@ static int parse(int argc, char **argv, struct up_snapshot_opts *o, int rank, in
             if (number(optarg, 0, 9, &v) != 0)
                 bad = "--deflate needs a level from 0 to 9";
             o->deflate = (int)v;
+            break;
+        case OPT_TIMEOUT:
+            if (up_deadline_parse(optarg, &o->timeout_s) != 0)
+                bad = "--timeout needs 0 (no limit) to 2592000 seconds";
             break;
         case 'q':
             o->quiet = 1;
@@ -140,9 +149,11 @@ static int parse(int argc, char **argv, struct up_snapshot_opts *o, int rank, in
 int main(int argc, char **argv)
 {
     struct up_snapshot_opts opts;
-    int rank = 0, verbose = 0, code;
+    int rank = 0, verbose = 0, code, provided;
 
-    if (MPI_Init(&argc, &argv) != MPI_SUCCESS) {
+    /* FUNNELED: the job's watchdog (--timeout) is a thread of its own that never calls
+     * MPI. */
+    if (MPI_Init_thread(&argc, &argv, MPI_THREAD_FUNNELED, &provided) != MPI_SUCCESS) {
         fprintf(stderr, "uptime_snapshot: MPI_Init failed\n");
         return UP_EMPI;
     }

@@ -19,6 +19,7 @@ struct up_trigger {
     int ranks;                /* MPI ranks (Slurm tasks), >= 1 */
     const char *source;       /* the database; a relative path is made absolute */
     const char *now;          /* --now as given, or NULL */
+    const char *timeout;      /* the job's --timeout as given (seconds), or NULL: its default */
     const char *reports_dir;  /* created if missing, made absolute */
     const char *report_id;    /* NULL: a new UUID */
     const char *home;         /* the project folder (jobs/, slurm/) */

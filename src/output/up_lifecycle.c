@@ -14,6 +14,7 @@
 #include <time.h>
 #include <unistd.h>
 #include "up_clock.h"
+#include "up_deadline.h"
 #include "up_signal.h"
 #include "up_source.h"
 #include "up_time.h"
@@ -706,6 +707,8 @@ static enum up_code submit_slurm(const struct up_trigger *t, struct up_status *s
     bad |= add(&a, "--report-id") | add(&a, id);
     if (t->now)
         bad |= add(&a, "--now") | add(&a, t->now);
+    if (t->timeout)
+        bad |= add(&a, "--timeout") | add(&a, t->timeout);
     if (bad) {
         snprintf(err, errlen, "too many sbatch options");
         return UP_EUSAGE;
@@ -744,6 +747,14 @@ enum up_code up_lifecycle_trigger(const struct up_trigger *t, char id_out[UP_REP
         const char *why = NULL;
         if (up_parse_timestamp(t->now, strlen(t->now), &us, &why) != 0) {
             snprintf(err, errlen, "invalid --now '%s': %s", t->now, why);
+            return UP_EUSAGE;
+        }
+    }
+    if (t->timeout) {
+        int s;
+        if (up_deadline_parse(t->timeout, &s) != 0) {
+            snprintf(err, errlen, "invalid --timeout '%s': 0 (no limit) to %d seconds", t->timeout,
+                     UP_DEADLINE_MAX_S);
             return UP_EUSAGE;
         }
     }
@@ -844,6 +855,8 @@ enum up_code up_lifecycle_trigger(const struct up_trigger *t, char id_out[UP_REP
         bad |= add(&a, "--reports-dir") | add(&a, dir) | add(&a, "--report-id") | add(&a, id_out);
         if (t->now)
             bad |= add(&a, "--now") | add(&a, t->now);
+        if (t->timeout)
+            bad |= add(&a, "--timeout") | add(&a, t->timeout);
         w.pid = bad ? -1 : start_wrapper(a.v, env, log);
         if (w.pid < 0) {
             char why[PATH_MAX + 64], e[256];

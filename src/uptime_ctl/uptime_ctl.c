@@ -61,7 +61,7 @@ static void usage(FILE *f)
 
 /* Long-only options. */
 enum { OPT_SLURM = 256, OPT_NOW, OPT_TIME, OPT_SBATCH_ARG, OPT_EXIT_CODE, OPT_TERMINATED,
-       OPT_ERROR };
+       OPT_ERROR, OPT_TIMEOUT };
 
 static const struct option longopts[] = {{"reports-dir", required_argument, NULL, 'r'},
                                          {"report-id", required_argument, NULL, 'i'},
@@ -72,6 +72,7 @@ static const struct option longopts[] = {{"reports-dir", required_argument, NULL
                                          {"partition", required_argument, NULL, 'p'},
                                          {"slurm", no_argument, NULL, OPT_SLURM},
                                          {"now", required_argument, NULL, OPT_NOW},
+                                         {"timeout", required_argument, NULL, OPT_TIMEOUT},
                                          {"time", required_argument, NULL, OPT_TIME},
                                          {"sbatch-arg", required_argument, NULL, OPT_SBATCH_ARG},
                                          {"exit-code", required_argument, NULL, OPT_EXIT_CODE},
@@ -81,7 +82,7 @@ static const struct option longopts[] = {{"reports-dir", required_argument, NULL
                                          {NULL, 0, NULL, 0}};
 
 struct opts {
-    const char *dir, *id, *output, *db, *now, *partition, *error;
+    const char *dir, *id, *output, *db, *now, *timeout, *partition, *error;
     long ranks, time_min, nodes, exit_code;
     int slurm, terminated, has_exit_code, has_slurm_only;
     char *sbatch_args[MAX_SBATCH_ARGS];
@@ -171,6 +172,9 @@ static int parse(int argc, char **argv, struct opts *o, int *first)
         case OPT_NOW:
             o->now = optarg;
             break;
+        case OPT_TIMEOUT:
+            o->timeout = optarg;
+            break;
         case OPT_TIME:
             o->time_min = positive(optarg, 7);
             o->has_slurm_only = 1;
@@ -254,6 +258,7 @@ static int do_trigger(int argc, char **argv)
     t.ranks = (int)o.ranks;
     t.source = o.db;
     t.now = o.now;
+    t.timeout = o.timeout;
     t.reports_dir = o.dir;
     t.report_id = o.id;
     t.home = home;

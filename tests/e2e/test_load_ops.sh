@@ -18,9 +18,10 @@ awk -F, -v cut="$CUT" 'NR == 1 || !($3 ~ /^2023-/ && $3 >= cut)' full/store_stat
 awk -F, -v cut="$CUT" 'NR == 1 || ($3 ~ /^2023-/ && $3 >= cut)' full/store_status.csv >late/store_status.csv
 n_late=$(($(wc -l <late/store_status.csv) - 1))
 [ "$n_late" -gt 100 ] || fail "the last hour holds only $n_late polls"
-# dump_sqlite DB: every table, sorted, as text (compares two databases' content).
+# dump_sqlite DB: every table, sorted, as text (compares two databases' content). The
+# polls are the logical ones: store_polls, store_status and store_status_recent together.
 dump_sqlite() {
-  sqlite3 "$1" "SELECT 's',store_id,ts_utc,active FROM store_status;
+  sqlite3 "$1" "SELECT 's',store_id,ts_utc,active FROM store_polls;
     SELECT 'h',* FROM business_hours; SELECT 'z',* FROM store_timezone;
     SELECT 'm',* FROM store_summary;" | LC_ALL=C sort
 }
@@ -36,6 +37,23 @@ pass "a polls-only load reads only store_status"
 dump_sqlite full.db >full.dump
 dump_sqlite inc.db >inc.dump
 same_files full.dump inc.dump "early + last hour (polls alone) = one full load: every table, the summary too"
+[ "$(sqlite3 full.db 'SELECT count(*) FROM store_status_recent')" = 0 ] || fail "a first load wrote recent polls"
+nrec=$(sqlite3 inc.db 'SELECT count(*) FROM store_status_recent')
+[ "$nrec" -gt 0 ] && [ "$nrec" = "$(sqlite3 inc.db 'SELECT nrows FROM uptime_recent')" ] ||
+  fail "the hourly load appended no recent polls, or uptime_recent does not count them ($nrec)"
+[ "$(sqlite3 inc.db "SELECT count(*) FROM store_status_recent r WHERE ts_utc <= (SELECT MAX(ts_utc)
+   FROM store_status s WHERE s.store_id = r.store_id)")" = 0 ] || fail "a recent poll is not newer than the store's others"
+pass "the hourly load went to the recent table ($nrec polls), each newer than its store's stored polls"
+# The same hour again, then the whole file: duplicates across the two tables merge.
+cp inc.db again.db
+"$LOAD" --db again.db --status late/store_status.csv --no-rejects -q
+dump_sqlite again.db >again.dump
+same_files full.dump again.dump "the last hour loaded twice = loaded once (duplicates in the recent table merge)"
+"$LOAD" --db again.db --dir full --no-rejects -q
+dump_sqlite again.db >again.dump
+same_files full.dump again.dump "the full files over the incremental database = one full load (duplicates across both tables merge)"
+[ "$(sqlite3 again.db 'SELECT count(*) FROM store_status_recent')" = 0 ] || fail "the reload left recent polls"
+pass "a reload moved every store's recent polls into store_status"
 run_report 1 --db full.db --reports-dir rep --report-id full
 run_report 2 --db inc.db --reports-dir rep --report-id inc
 same_files rep/full.csv rep/inc.csv "report after the incremental load = report after the full load"
@@ -101,16 +119,16 @@ for now in "$END" '2023-01-25 10:00:00 UTC'; do
 done
 cp full.db pruned.db
 "$LOAD" --db pruned.db --prune-before "$TS" >prune.txt
-before=$(sqlite3 full.db 'SELECT count(*) FROM store_status')
-after=$(sqlite3 pruned.db 'SELECT count(*) FROM store_status')
+before=$(sqlite3 full.db 'SELECT count(*) FROM store_polls')
+after=$(sqlite3 pruned.db 'SELECT count(*) FROM store_polls')
 [ "$after" -lt "$before" ] || fail "the prune deleted nothing ($before polls)"
 grep -q "$((before - after)) polls before" prune.txt || { cat prune.txt; fail "the prune's count"; }
 pass "the prune deleted $((before - after)) of $before polls and says so"
 # Each store keeps exactly one poll before TS (if it had any) and its summary is right.
-[ "$(sqlite3 pruned.db "SELECT count(*) FROM (SELECT store_id FROM store_status WHERE ts_utc < 1674036000000000
+[ "$(sqlite3 pruned.db "SELECT count(*) FROM (SELECT store_id FROM store_polls WHERE ts_utc < 1674036000000000
    GROUP BY store_id HAVING count(*) > 1)")" = 0 ] || fail "a store kept two polls before TS"
 [ "$(sqlite3 pruned.db "SELECT count(*) FROM store_summary m WHERE npolls <> (SELECT count(*) FROM
-   store_status s WHERE s.store_id = m.store_id) OR first_ts <> (SELECT MIN(ts_utc) FROM store_status s
+   store_polls s WHERE s.store_id = m.store_id) OR first_ts <> (SELECT MIN(ts_utc) FROM store_polls s
    WHERE s.store_id = m.store_id)")" = 0 ] || fail "the summary after the prune"
 pass "one carry-in poll per store before TS, and the summary matches the polls"
 for now in "$END" '2023-01-25 10:00:00 UTC'; do
@@ -118,6 +136,13 @@ for now in "$END" '2023-01-25 10:00:00 UTC'; do
   run_report 1 --db pruned.db --reports-dir rep --report-id "p$id" --now "$now"
   same_files "rep/$id.csv" "rep/p$id.csv" "report as of $now (>= TS + 7 days) unchanged by the prune"
 done
+# The same prune of the incremental database (recent polls merged first): the same reports.
+cp inc.db pruned-inc.db
+"$LOAD" --db pruned-inc.db --prune-before "$TS" -q
+[ "$(sqlite3 pruned-inc.db 'SELECT count(*) FROM store_status_recent')" = 0 ] || fail "the prune left recent polls"
+id=keep-$(echo "$END" | tr -dc 0-9)
+run_report 2 --db pruned-inc.db --reports-dir rep --report-id "pi$id" --now "$END"
+same_files "rep/$id.csv" "rep/pi$id.csv" "the prune of the incremental database (recent polls merged first): the same report"
 sqlite3 pruned.db VACUUM
 [ "$(stat -c %s pruned.db)" -lt "$(stat -c %s full.db)" ] || fail "VACUUM after the prune"
 pass "VACUUM after the prune gives the space back"

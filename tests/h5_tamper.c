@@ -8,6 +8,8 @@
  *   set-u64 PATH I V       item I of uint64 dataset PATH := V
  *   add-u64 PATH I D       item I of uint64 dataset PATH += D (I = -1: the last item)
  *   set-u8 PATH I V        item I of uint8 dataset PATH := V
+ *   sparse PATH N          PATH replaced by a chunked dataset of its type and N items, none
+ *                          of them written (its chunks never allocated)
  */
 #include <hdf5.h>
 #include <inttypes.h>
@@ -66,6 +68,25 @@ int main(int argc, char **argv)
         uint8_t v = (uint8_t)strtol(argv[5], NULL, 10);
         rc = d < 0 || slab(d, H5T_NATIVE_UINT8, strtoll(argv[4], NULL, 10), &v, 1) != 0;
         H5Dclose(d);
+    } else if (strcmp(argv[2], "sparse") == 0 && argc == 5) {
+        hid_t d = H5Dopen2(f, argv[3], H5P_DEFAULT);
+        hid_t t = d >= 0 ? H5Dget_type(d) : -1, sp, pl, nd;
+        hsize_t n[1] = {(hsize_t)strtoull(argv[4], NULL, 10)}, chunk[1] = {65536};
+        if (d >= 0)
+            H5Dclose(d);
+        rc = t < 0 || H5Ldelete(f, argv[3], H5P_DEFAULT) < 0;
+        if (!rc) {
+            sp = H5Screate_simple(1, n, NULL);
+            pl = H5Pcreate(H5P_DATASET_CREATE);
+            H5Pset_chunk(pl, 1, chunk);
+            nd = H5Dcreate2(f, argv[3], t, sp, H5P_DEFAULT, pl, H5P_DEFAULT);
+            rc = nd < 0;
+            H5Dclose(nd);
+            H5Pclose(pl);
+            H5Sclose(sp);
+        }
+        if (t >= 0)
+            H5Tclose(t);
     } else {
         fprintf(stderr, "h5_tamper: unknown operation %s\n", argv[2]);
         rc = 2;

@@ -94,6 +94,28 @@ static int64_t length(hid_t d)
     return ok ? (int64_t)dims[0] : -1;
 }
 
+/* Deflate cannot pack more than ~1032 bytes into one: a dataset that claims more items
+ * than its stored bytes could hold, even compressed, has chunks that were never written (a
+ * crafted or truncated file). Reading it would only give fill values, after allocating for
+ * all of them. */
+#define MAX_PACKING 1100
+
+/* 1 when d's stored bytes can hold its items; 0 otherwise. */
+static int stored(hid_t d)
+{
+    hid_t t = H5Dget_type(d);
+    size_t item = t >= 0 ? H5Tget_size(t) : 0;
+    int64_t n = length(d);
+    double raw, have = (double)H5Dget_storage_size(d);
+
+    if (t >= 0)
+        H5Tclose(t);
+    if (n < 0 || item == 0)
+        return 0;
+    raw = (double)n * (double)item;
+    return raw == 0 || have * MAX_PACKING >= raw;
+}
+
 static void h5_close(struct up_store *st)
 {
     struct h5_store *h = cast(st);
@@ -128,6 +150,10 @@ static enum up_code read_zones(struct h5_store *h, char *err, size_t errlen)
     nb = d_bytes >= 0 ? length(d_bytes) : -1;
     if (d_off < 0 || nb < 0 || length(d_off) != (int64_t)h->nzones + 1) {
         rc = fail(h, "the zone table is missing or malformed", err, errlen);
+        goto out;
+    }
+    if (!stored(d_off) || !stored(d_bytes)) {
+        rc = fail(h, "the zone table claims more than the file holds", err, errlen);
         goto out;
     }
     off = malloc(((size_t)h->nzones + 1) * sizeof *off);
@@ -265,6 +291,15 @@ static enum up_code h5_open(const char *url, enum up_store_mode mode, struct up_
         rc = fail(h, "dataset lengths disagree with the attributes", err, errlen);
         goto bad;
     }
+    for (i = 0; i < sizeof sets / sizeof sets[0]; i++)
+        if (!stored(*sets[i].d)) {
+            char what[160];
+            snprintf(what, sizeof what,
+                     "dataset %s claims %lld items but the file holds too few bytes for them",
+                     sets[i].name, (long long)length(*sets[i].d));
+            rc = fail(h, what, err, errlen);
+            goto bad;
+        }
     rc = check_totals(h, err, errlen);
     if (rc == UP_OK)
         rc = read_zones(h, err, errlen);

@@ -51,6 +51,17 @@ bad hole "malformed|order|do not add up"
 cp good.h5 truncated.h5
 truncate -s $(($(stat -c %s good.h5) / 2)) truncated.h5
 bad truncated "corrupt|cannot|not an HDF5"
+# Lengths the file cannot hold: a zone table of 2 000 000 000 names and 10^12 polls, each a
+# dataset whose chunks were never written. Refused before anything is allocated for them
+# (16 GB of offsets, 8 TB of timestamps), within seconds and a small memory bound.
+tampered hugezones sparse /zones/name_offset 2000000001
+"$TAMPER" hugezones.h5 set-attr zones 2000000000 || fail "h5_tamper set-attr zones"
+(ulimit -v 4000000 && bad hugezones "zone table claims more than the file holds")
+tampered hugepolls sparse /polls/ts 1000000000000
+"$TAMPER" hugepolls.h5 sparse /polls/active 1000000000000 || fail "h5_tamper sparse active"
+"$TAMPER" hugepolls.h5 set-attr polls 1000000000000 || fail "h5_tamper set-attr polls"
+"$TAMPER" hugepolls.h5 set-u64 /stores/poll_offset -1 1000000000000 || fail "h5_tamper set-u64"
+(ulimit -v 4000000 && bad hugepolls "dataset /polls/ts claims 1000000000000 items but the file holds too few bytes")
 
 # ---- random corrupt bytes: a clean failure or the good report, every time ----
 size=$(stat -c %s good.h5)

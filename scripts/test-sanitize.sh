@@ -21,5 +21,20 @@ echo "test-sanitize: built $san in $(($(date +%s) - t0)) s"
 . "$root/scripts/mpi-env.sh"
 . "$root/scripts/sanitize-env.sh"
 cd "$san"
-ctest --output-on-failure --timeout 900 -R '^(unit|san)\.' "$@"
+rc=0
+ctest --output-on-failure --timeout 900 -R '^(unit|san)\.' "$@" || rc=$?
+# "LeakSanitizer has encountered a fatal error" (its tracer thread crashed stopping the
+# process's threads at exit, while one of Open MPI's was ending) is not a finding: no leak
+# check was made (docs/testing.md). Only when every failed test ended that way are they
+# run once more; a real finding fails again.
+failed=Testing/Temporary/LastTestsFailed.log
+if [ "$rc" -ne 0 ] && [ -s "$failed" ]; then
+  crashes=$(grep -c 'LeakSanitizer has encountered a fatal error' Testing/Temporary/LastTest.log || true)
+  if [ "$crashes" -ge "$(wc -l <"$failed")" ]; then
+    echo "test-sanitize: LeakSanitizer's tracer crashed in: $(cut -d: -f2 "$failed" | paste -sd' '); running them again"
+    rc=0
+    ctest --output-on-failure --timeout 900 --rerun-failed || rc=$?
+  fi
+fi
+[ "$rc" -eq 0 ] || exit "$rc"
 echo "test-sanitize: done in $(($(date +%s) - t0)) s"

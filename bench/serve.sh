@@ -2,7 +2,8 @@
 # uptime_serve under load (issue 11): requests/s and p50/p99 latency of GET /get_report for
 # a status answer and for the CSV of a STORES-store report, at 1 and 64 connections, with
 # wrk (Debian's wrk 4.1) on the same machine. The server runs as shipped (access log on,
-# written to a file). Usage: bench/serve.sh [STORES=165000] [DAYS=2] [SECONDS=5]
+# written to a file). Usage: [BENCH_OLD=<older build>] [BENCH_ROUNDS=N] bench/serve.sh
+# [STORES=165000] [DAYS=2] [SECONDS=5]
 # (uptime_gen's 165 000 stores give ~160 000 with a poll in the window: the report's rows.)
 set -euo pipefail
 HOME_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -29,19 +30,31 @@ bytes=$(stat -c %s rep/big.csv)
 
 SPID=""
 trap '[ -z "$SPID" ] || kill "$SPID" 2>/dev/null || true' EXIT
+
+# start_server BUILD: uptime_serve of BUILD as shipped, on an ephemeral port ($B).
+start_server() {
+  rm -f serve.err # the port is read from it: never the previous server's
+  UPTIME_REPORT=$1/uptime_report UPTIME_CTL=$1/uptime_ctl \
+    "$1/uptime_serve" --listen 127.0.0.1:0 -n 1 --db "$W/missing.db" -r rep \
+    --max-connections 256 --max-per-client 256 >access.log 2>serve.err &
+  SPID=$!
+  port=""
+  for _ in $(seq 100); do
+    port=$(sed -n 's/.*(port \([0-9]*\)).*/\1/p' serve.err 2>/dev/null || true)
+    [ -z "$port" ] || break
+    sleep 0.05
+  done
+  [ -n "$port" ] || { cat serve.err >&2; exit 1; }
+  B=http://127.0.0.1:$port
+}
+stop_server() {
+  kill "$SPID" 2>/dev/null || true
+  wait "$SPID" 2>/dev/null || true
+  SPID=""
+}
+
+start_server "$BUILD"
 # A failed report for the status answer (the status file read and answered as JSON).
-UPTIME_REPORT=$BUILD/uptime_report UPTIME_CTL=$BUILD/uptime_ctl \
-  "$BUILD/uptime_serve" --listen 127.0.0.1:0 -n 1 --db "$W/missing.db" -r rep \
-  --max-connections 256 --max-per-client 256 >access.log 2>serve.err &
-SPID=$!
-port=""
-for _ in $(seq 100); do
-  port=$(sed -n 's/.*(port \([0-9]*\)).*/\1/p' serve.err)
-  [ -z "$port" ] || break
-  sleep 0.05
-done
-[ -n "$port" ] || { cat serve.err >&2; exit 1; }
-B=http://127.0.0.1:$port
 if [ ! -s rep/failed.status.json ]; then
   fid=$(curl -s -X POST "$B/trigger_report" | jq -r .report_id)
   for _ in $(seq 100); do
@@ -53,23 +66,35 @@ fi
 echo "status answer: $(curl -s "$B/get_report/failed" | cut -c1-100)..."
 echo "CSV: $rows stores, $bytes bytes; curl check: $(curl -s "$B/get_report/big" | cmp - rep/big.csv && echo identical)"
 echo "machine: $(nproc) cores, $(uname -r); wrk $(wrk -v 2>&1 | head -1 | cut -d' ' -f2); load average before: $(cut -d' ' -f1-3 /proc/loadavg)"
+stop_server
+
+# BENCH_OLD=<an older build>: its server measured beside this one, alternating, in the
+# same run (BENCH_ROUNDS rounds, default 1).
+builds=("new=$BUILD")
+[ -z "${BENCH_OLD:-}" ] || builds=("old=$BENCH_OLD" "new=$BUILD")
 echo
-echo "| answer | connections | requests/s | p50 | p99 | transfer/s |"
-echo "|---|---|---|---|---|---|"
-for what in status csv; do
-  url=$B/get_report/failed
-  [ "$what" = status ] || url=$B/get_report/big
-  for c in 1 64; do
-    t=2
-    [ "$c" -gt 1 ] || t=1
-    out=$(wrk -t"$t" -c"$c" -d"${DUR}s" --latency "$url")
-    rps=$(awk '/^Requests\/sec/ { print $2 }' <<<"$out")
-    p50=$(awk '$1 == "50%" { print $2 }' <<<"$out")
-    p99=$(awk '$1 == "99%" { print $2 }' <<<"$out")
-    tr=$(awk '/^Transfer\/sec/ { print $2 }' <<<"$out")
-    errs=$(grep -E 'Non-2xx|Socket errors' <<<"$out" || true)
-    echo "| $what | $c | $rps | $p50 | $p99 | $tr |${errs:+ $errs}"
+echo "| build | answer | connections | requests/s | p50 | p99 | transfer/s |"
+echo "|---|---|---|---|---|---|---|"
+for _ in $(seq "${BENCH_ROUNDS:-1}"); do
+  for what in status csv; do
+    for c in 1 64; do
+      for nb in "${builds[@]}"; do
+        start_server "${nb#*=}"
+        url=$B/get_report/failed
+        [ "$what" = status ] || url=$B/get_report/big
+        t=2
+        [ "$c" -gt 1 ] || t=1
+        out=$(wrk -t"$t" -c"$c" -d"${DUR}s" --latency "$url")
+        stop_server
+        rps=$(awk '/^Requests\/sec/ { print $2 }' <<<"$out")
+        p50=$(awk '$1 == "50%" { print $2 }' <<<"$out")
+        p99=$(awk '$1 == "99%" { print $2 }' <<<"$out")
+        tr=$(awk '/^Transfer\/sec/ { print $2 }' <<<"$out")
+        errs=$(grep -E 'Non-2xx|Socket errors' <<<"$out" || true)
+        echo "| ${nb%%=*} | $what | $c | $rps | $p50 | $p99 | $tr |${errs:+ $errs}"
+      done
+    done
   done
 done
 echo
-echo "access log: $(wc -l <access.log) lines"
+echo "load average after: $(cut -d' ' -f1-3 /proc/loadavg)"

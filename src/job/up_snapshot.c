@@ -18,6 +18,7 @@
 #include "up_deadline.h"
 #include "up_dist.h"
 #include "up_file.h"
+#include "up_signal.h"
 #include "up_job.h"
 #include "up_snapshot.h"
 #include "up_source.h"
@@ -483,6 +484,10 @@ static enum up_code make_tmp(struct snap *s)
 
     if (s->d.rank == 0) {
         int n = snprintf(s->tmp, sizeof s->tmp, "%s.tmp.XXXXXX", s->o->out), fd;
+        sigset_t old;
+        /* Made and registered with the ending signals held: SIGTERM, SIGINT or SIGHUP
+         * (mpirun stopping the job after a rank died, scancel) then removes it. */
+        up_signal_hold(&old);
         if (n < 0 || (size_t)n >= sizeof s->tmp) {
             snprintf(s->d.err, ERRLEN, "output path too long: %.512s", s->o->out);
             rc = UP_EUSAGE;
@@ -493,7 +498,9 @@ static enum up_code make_tmp(struct snap *s)
         } else {
             close(fd);
             atomic_store(&s->tmp_set, 1);
+            up_signal_cleanup(s->tmp);
         }
+        up_signal_release(&old);
     }
     rc = up_dist_agree(&s->d, rc);
     if (rc == UP_OK)
@@ -570,10 +577,22 @@ static enum up_code publish(struct snap *s)
         return UP_EIO;
     }
     close(fd);
-    if (rename(s->tmp, s->o->out) != 0) {
-        snprintf(s->d.err, ERRLEN, "cannot rename %.400s to %.400s: %s", s->tmp, s->o->out,
-                 strerror(errno));
-        return UP_EIO;
+    {
+        /* The rename and forgetting the temporary go together: a signal in between would
+         * remove the published file's old name (nothing) or keep a temporary. */
+        sigset_t old;
+        int e = 0;
+        up_signal_hold(&old);
+        if (rename(s->tmp, s->o->out) != 0)
+            e = errno;
+        else
+            up_signal_cleanup(NULL);
+        up_signal_release(&old);
+        if (e) {
+            snprintf(s->d.err, ERRLEN, "cannot rename %.400s to %.400s: %s", s->tmp, s->o->out,
+                     strerror(e));
+            return UP_EIO;
+        }
     }
     s->tmp[0] = '\0';
     up_file_sync_dir(s->o->out);
@@ -707,6 +726,7 @@ done:
             UP_LOG(ERROR, "%s", s.d.err);
             if (s.tmp[0])
                 unlink(s.tmp);
+            up_signal_cleanup(NULL);
         } else if (!o->quiet) {
             char now_text[40] = "(no polls)";
             if (s.plan.has_now)

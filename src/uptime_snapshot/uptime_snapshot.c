@@ -5,9 +5,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include "up_deadline.h"
 #include "up_job.h"
 #include "up_log.h"
+#include "up_signal.h"
 #include "up_time.h"
 
 static void usage(FILE *f)
@@ -158,6 +160,17 @@ int main(int argc, char **argv)
         return UP_EMPI;
     }
     MPI_Comm_rank(MPI_COMM_WORLD, &rank);
+    {
+        /* A rank ended by SIGTERM, SIGINT or SIGHUP (mpirun ending the job after another
+         * rank died, scancel) says so, and rank 0 removes the temporary file it made. */
+        char host[64], who[160];
+        if (gethostname(host, sizeof host) != 0)
+            snprintf(host, sizeof host, "unknown");
+        host[sizeof host - 1] = '\0';
+        snprintf(who, sizeof who, "uptime_snapshot: rank %d (pid %ld on %s)", rank,
+                 (long)getpid(), host);
+        up_signal_catch(who, rank == 0 ? "; its temporary file (if made) removed" : "");
+    }
     memset(&opts, 0, sizeof opts);
     code = parse(argc, argv, &opts, rank, &verbose);
     if (code < 0) {

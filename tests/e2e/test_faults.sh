@@ -171,4 +171,35 @@ for delay in 0.1 0.3 0.6 1.0; do
   sleep 0.2
   ! pgrep -f -- "--report-id $id\$" >/dev/null || fail "$id: processes left: $(pgrep -af -- "--report-id $id")"
 done
+# 7. The snapshot writer stopped (SIGTERM to mpirun) or one of its ranks SIGKILLed: no
+# temporary file is left beside the output, and no output appears unless it is whole.
+if [ -x "$UP_BUILD/uptime_snapshot" ]; then
+  mkdir -p snap
+  for how in term kill; do
+    timeout 120 "$MPIEXEC" -n 2 "$UP_BUILD/uptime_snapshot" --quiet --db big.db \
+      --output "snap/$how.h5" >/dev/null 2>"snap-$how.err" &
+    mpid=$!
+    sleep 0.25
+    if [ "$how" = term ]; then
+      kill -TERM "$mpid" 2>/dev/null || true
+    else
+      victim=$(pgrep -f -- "--output snap/$how.h5\$" | while read -r p; do
+        [ "$(ps -o comm= -p "$p" || true)" != uptime_snapshot ] || echo "$p"
+      done | tail -1 || true)
+      [ -z "$victim" ] || kill -KILL "$victim" 2>/dev/null || true
+    fi
+    rc=0
+    wait "$mpid" || rc=$?
+    ! ls -A snap | grep -q "^$how\.h5\.tmp\." || fail "snapshot $how: temporary left: $(ls -A snap)"
+    if [ -e "snap/$how.h5" ]; then
+      # Published (its rename is the one atomic step) before the signal reached it, which
+      # may still have made mpirun exit non-zero while the ranks finalized: whole.
+      run_report 1 --db "snap/$how.h5" --reports-dir kref --report-id "snap-$how"
+      same_files kref/whole.csv "kref/snap-$how.csv" "snapshot, $how at 0.25 s (exit $rc): published before the signal, whole"
+    else
+      [ "$rc" -ne 0 ] || fail "snapshot $how: exit 0 but no file"
+      pass "snapshot, $how at 0.25 s: exit $rc, no file, no temporary left"
+    fi
+  done
+fi
 echo "$checks passed, 0 failed"

@@ -50,6 +50,15 @@ if [ "$big" = 1 ] && [ ! -s hour/store_status.csv ]; then
     >hour/store_status.csv
   rm -rf hour-all
 fi
+if [ "$big" = 1 ] && [ ! -s hour2/store_status.csv ]; then
+  # The hour after that one.
+  "$B/uptime_gen" --out hour-all --stores 160000 --days 1 --seed 10 -q \
+    --end '2023-01-25 20:13:22.479220 UTC'
+  mkdir -p hour2
+  awk -F, 'NR == 1 || $3 > "2023-01-25 19:13:22.479220 UTC"' hour-all/store_status.csv \
+    >hour2/store_status.csv
+  rm -rf hour-all
+fi
 rows() { # data rows of the files of a folder (headers excluded)
   local n=0 f
   for f in "$@"; do n=$((n + $(wc -l <"$f") - 1)); done
@@ -81,13 +90,16 @@ for v in new ${OLD:+old}; do
   L=$B/uptime_load
   [ "$v" = old ] && L=$OLD/uptime_load
   if [ "$sq" = 1 ]; then
-    best "first load, 11 k stores, real hours and zones, SQLite ($v)" "$r11" "rm -f r11.db" -- \
+    best "first load, 11 k stores, real hours and zones, SQLite ($v)" "$r11" "rm -f r11.db r11.db-wal r11.db-shm" -- \
       "$L" --db r11.db --dir r11 --no-rejects -q
   fi
   if [ "$sq" = 1 ] && [ "$big" = 1 ]; then
     g160=$(rows g160/*.csv)
-    best "first load, 160 k stores, 19 M polls, SQLite ($v)" "$g160" "rm -f g160.db" -- \
+    best "first load, 160 k stores, 19 M polls, SQLite ($v)" "$g160" "rm -f g160.db g160.db-wal g160.db-shm" -- \
       "$L" --db g160.db --dir g160 --no-rejects -q
+    # The loader leaves an empty -wal and -shm beside a WAL database: the main file alone
+    # is the whole database (docs/schema.md), and a copy gets no stale side files.
+    rm -f g160-base.db-wal g160-base.db-shm
     cp g160.db g160-base.db
     nh=$(rows hour/store_status.csv)
     if [ "$v" = old ]; then
@@ -98,10 +110,14 @@ for v in new ${OLD:+old}; do
       head -1 g160/menu_hours.csv >hour-old/menu_hours.csv
       head -1 g160/timezones.csv >hour-old/timezones.csv
       best "one more hour into 19 M polls, SQLite ($v: empty hours and zones files)" "$nh" \
-        "cp g160-base.db inc.db" -- "$L" --db inc.db --dir hour-old --no-rejects -q
+        "rm -f inc.db-wal inc.db-shm; cp g160-base.db inc.db" -- "$L" --db inc.db --dir hour-old --no-rejects -q
     else
       best "one more hour into 19 M polls, SQLite ($v: polls alone)" "$nh" \
-        "cp g160-base.db inc.db" -- "$L" --db inc.db --status hour/store_status.csv --no-rejects -q
+        "rm -f inc.db-wal inc.db-shm; cp g160-base.db inc.db" -- "$L" --db inc.db --status hour/store_status.csv --no-rejects -q
+      # The hours after it: the recent table holds the earlier ones (hour 2 of a day).
+      cp inc.db inc1.db
+      best "a second hour into 19 M polls + 1 recent hour, SQLite ($v: polls alone)" "$(rows hour2/store_status.csv)" \
+        "rm -f inc.db-wal inc.db-shm; cp inc1.db inc.db" -- "$L" --db inc.db --status hour2/store_status.csv --no-rejects -q
     fi
   fi
   if [ -n "$pg" ]; then

@@ -54,6 +54,18 @@ dump_sqlite again.db >again.dump
 same_files full.dump again.dump "the full files over the incremental database = one full load (duplicates across both tables merge)"
 [ "$(sqlite3 again.db 'SELECT count(*) FROM store_status_recent')" = 0 ] || fail "the reload left recent polls"
 pass "a reload moved every store's recent polls into store_status"
+# The last hour again with every active poll now inactive: inactive wins across the tables.
+cp inc.db flip.db
+awk -F, -v OFS=, 'NR > 1 && tolower($2) ~ /^ *active *$/ { $2 = "inactive" } 1' late/store_status.csv >flip.csv
+"$LOAD" --db flip.db --status flip.csv --no-rejects -q
+[ "$(sqlite3 flip.db "SELECT count(*) FROM store_polls WHERE active <> 0 AND ts_utc >= 1674666802000000")" = 0 ] ||
+  fail "a poll loaded active then inactive stayed active"
+dump_sqlite flip.db | grep -v '^s|' >flip.rest
+dump_sqlite inc.db | grep -v '^s|' >inc.rest
+same_files inc.rest flip.rest "the same polls inactive: the summary and the other tables unchanged"
+[ "$(sqlite3 flip.db 'SELECT count(*) FROM store_polls')" = "$(sqlite3 inc.db 'SELECT count(*) FROM store_polls')" ] ||
+  fail "the flipped hour added polls"
+pass "polls of the recent table loaded again inactive become inactive (inactive wins)"
 run_report 1 --db full.db --reports-dir rep --report-id full
 run_report 2 --db inc.db --reports-dir rep --report-id inc
 same_files rep/full.csv rep/inc.csv "report after the incremental load = report after the full load"

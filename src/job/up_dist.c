@@ -467,7 +467,6 @@ enum up_code up_dist_stream(struct up_dist *d, struct up_plan *plan, struct up_s
 {
     struct up_plan mine;
     struct streamer s;
-    struct up_buf packed;
     enum up_code rc = UP_OK;
     int64_t local[4] = {0, 0, 0, 0}, sum[4] = {0, 0, 0, 0};
     size_t i;
@@ -476,7 +475,6 @@ enum up_code up_dist_stream(struct up_dist *d, struct up_plan *plan, struct up_s
     memset(&s, 0, sizeof s);
     memset(counts, 0, sizeof *counts);
     up_plan_init(&mine);
-    up_buf_init(&packed, 1, SIZE_MAX);
     s.d = d;
     s.own.last = REC_STORE;
     s.own.b = up_plan_builder_new(&mine);
@@ -498,21 +496,16 @@ enum up_code up_dist_stream(struct up_dist *d, struct up_plan *plan, struct up_s
     free(s.with);
     free(s.spare[0]);
     free(s.spare[1]);
-    /* This rank's share, packed and unpacked as a scattered one would be. */
-    if (rc == UP_OK)
-        rc = up_plan_pack(&mine, 0, UP_PLAN_N(&mine), &packed, d->err, ERRLEN);
-    if (rc == UP_OK) {
-        size_t n = packed.n;
-        rc = up_share_unpack(share, up_buf_take(&packed), n, d->err, ERRLEN);
-    }
     local[0] = (int64_t)UP_PLAN_N(&mine);
     for (i = 0; i < UP_PLAN_N(&mine); i++) {
         local[1] += UP_PLAN_STORE(&mine, i)->nhours == 0;
         local[2] += UP_PLAN_STORE(&mine, i)->zone < 0;
     }
     local[3] = mine.orphans;
+    /* This rank's share is the plan its builder made: handed over, not packed again. */
+    if (rc == UP_OK)
+        rc = up_share_adopt(share, &mine, d->err, ERRLEN);
     up_plan_free(&mine);
-    up_buf_free(&packed);
     rc = up_dist_agree(d, rc);
     UP_MPI_CHECK(d->comm, MPI_Reduce(local, sum, 4, MPI_INT64_T, MPI_SUM, 0, d->comm));
     counts->stores = sum[0];

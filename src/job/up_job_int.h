@@ -127,18 +127,19 @@ enum up_code up_plan_pack(const struct up_plan *p, size_t from, size_t to, struc
 /* ---- One rank's share: what it gets from the scatter. ---- */
 
 struct up_share_store {
-    const char *id;     /* points into the share's buffer */
-    const char *zone;   /* points into the share's buffer */
+    const char *id;     /* points into the share's buffer or plan */
+    const char *zone;   /* points into the share's buffer or plan */
     int32_t zone_index; /* in the plan's zone table, -1: the default (no zone row) */
     size_t hours_off;   /* rows hours[hours_off .. hours_off + nhours) */
     uint32_t nhours;
 };
 
 struct up_share {
-    char *buf; /* the packed bytes (owned) */
+    char *buf; /* the packed bytes (owned), or NULL */
     size_t len;
-    struct up_buf store; /* struct up_share_store, in store order */
-    struct up_buf hours; /* struct up_hours_row */
+    struct up_plan *plan; /* the plan whose strings the stores point into (owned), or NULL */
+    struct up_buf store;  /* struct up_share_store, in store order */
+    struct up_buf hours;  /* struct up_hours_row */
 };
 
 #define UP_SHARE_N(s) ((s)->store.n)
@@ -151,6 +152,15 @@ struct up_share {
  */
 enum up_code up_share_unpack(struct up_share *s, char *buf, size_t len, char *err,
                              size_t errlen) UP_WARN_UNUSED;
+
+/*
+ * Makes p's stores the share s, without packing them: s takes p's stores, hours rows and
+ * zone names (p is left an empty plan, to free as usual). For a rank's own part of a
+ * streamed plan (up_dist_stream). Returns UP_OK or UP_ENOMEM (message in err; p then
+ * keeps what it had).
+ */
+enum up_code up_share_adopt(struct up_share *s, struct up_plan *p, char *err,
+                            size_t errlen) UP_WARN_UNUSED;
 
 /* Frees the share. Accepts NULL. */
 void up_share_free(struct up_share *s);

@@ -414,10 +414,48 @@ corrupt:
     return UP_EFAIL;
 }
 
+enum up_code up_share_adopt(struct up_share *s, struct up_plan *p, char *err, size_t errlen)
+{
+    struct up_plan *own = malloc(sizeof *own);
+    size_t i, n = UP_PLAN_N(p);
+
+    memset(s, 0, sizeof *s);
+    up_buf_init(&s->store, sizeof(struct up_share_store), MAX_SHARE_BYTES);
+    if (!own || up_buf_reserve(&s->store, n) != 0) {
+        free(own);
+        up_buf_free(&s->store);
+        snprintf(err, errlen, "out of memory for the share of %zu stores", n);
+        return UP_ENOMEM;
+    }
+    for (i = 0; i < n; i++) {
+        const struct up_plan_store *ps = UP_PLAN_STORE(p, i);
+        struct up_share_store *st = up_buf_push(&s->store);
+        st->id = ps->id;
+        st->zone = ps->zone < 0 ? UP_DEFAULT_ZONE : *UP_BUF_AT(&p->zones, char *, (size_t)ps->zone);
+        st->zone_index = ps->zone;
+        st->hours_off = ps->hours_off;
+        st->nhours = ps->nhours;
+    }
+    /* The rows move as they are; the strings stay where they are, in the plan s owns. */
+    s->hours = p->hours;
+    *own = *p;
+    up_buf_init(&own->hours, sizeof(struct up_hours_row), MAX_PLAN_STORES);
+    own->pin = NULL;
+    s->plan = own;
+    up_buf_init(&p->store, sizeof(struct up_plan_store), MAX_PLAN_STORES);
+    up_buf_init(&p->hours, sizeof(struct up_hours_row), MAX_PLAN_STORES);
+    up_buf_init(&p->zones, sizeof(char *), UP_JOB_MAX_ZONES);
+    return UP_OK;
+}
+
 void up_share_free(struct up_share *s)
 {
     if (!s)
         return;
+    if (s->plan) {
+        up_plan_free(s->plan);
+        free(s->plan);
+    }
     free(s->buf);
     up_buf_free(&s->store);
     up_buf_free(&s->hours);

@@ -69,6 +69,11 @@ pass "polls of the recent table loaded again inactive become inactive (inactive 
 run_report 1 --db full.db --reports-dir rep --report-id full
 run_report 2 --db inc.db --reports-dir rep --report-id inc
 same_files rep/full.csv rep/inc.csv "report after the incremental load = report after the full load"
+if [ -x "$UP_BUILD/uptime_snapshot" ]; then
+  timeout 300 "$MPIEXEC" -n 2 "$UP_BUILD/uptime_snapshot" --quiet --db inc.db --output inc.h5
+  run_report 2 --db inc.h5 --reports-dir rep --report-id inch5
+  same_files rep/full.csv rep/inch5.csv "a snapshot of the incremental database (recent polls read beside) gives the full load's report"
+fi
 
 # ---- a load of one file leaves the other tables as they are ----
 dump_sqlite inc.db | grep -v '^[hz]|' >polls.before

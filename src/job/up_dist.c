@@ -173,8 +173,10 @@ out:
 
 /* Record kinds on the wire: a store, an hours row, a zone. Each record is the kind byte,
  * the id and its NUL, then: a store's weight (int64), a row's day, start and end (int32,
- * int64, int64), or a zone name and its NUL. */
-enum { REC_STORE = 'S', REC_HOURS = 'H', REC_ZONE = 'Z' };
+ * int64, int64), or a zone name and its NUL. An hours row of the same store as the record
+ * before it (to the same rank) is REC_HOURS_SAME: the kind byte and the row, no id (a
+ * store has about 7 rows: most of the bytes would be its id again). */
+enum { REC_STORE = 'S', REC_HOURS = 'H', REC_HOURS_SAME = 'h', REC_ZONE = 'Z' };
 #define MAX_ID_BYTES 1024
 #define MAX_ZONE_BYTES 128
 #define MAX_RECORD (1 + MAX_ID_BYTES + 1 + MAX_ZONE_BYTES + 1)
@@ -184,27 +186,41 @@ struct feeder {
     struct up_plan_builder *b;
     char last;
     int failed;
+    char id[MAX_ID_BYTES + 1]; /* the id of the last hours row (for REC_HOURS_SAME) */
+    int has_id;
 };
 
 /* Feeds the record at rec (avail bytes); returns its length, or 0 if it is cut short. */
 static size_t feed(struct feeder *fd, const char *rec, size_t avail)
 {
     const char *id = rec + 1, *f;
+    char kind = rec[0] == REC_HOURS_SAME ? REC_HOURS : rec[0];
     size_t idlen, len;
     int bad = 0;
 
     if (avail < 2)
         return 0;
-    idlen = strnlen(id, avail - 1);
-    if (idlen + 2 > avail)
-        return 0;
-    f = id + idlen + 1;
-    len = (size_t)(f - rec);
-    if (rec[0] != fd->last) {
-        up_plan_builder_rewind(fd->b);
-        fd->last = rec[0];
+    if (rec[0] == REC_HOURS_SAME) {
+        if (!fd->has_id)
+            return 0;
+        id = fd->id;
+        f = rec + 1;
+    } else {
+        idlen = strnlen(id, avail - 1);
+        if (idlen + 2 > avail || idlen > MAX_ID_BYTES)
+            return 0;
+        f = id + idlen + 1;
+        if (rec[0] == REC_HOURS) {
+            memcpy(fd->id, id, idlen + 1);
+            fd->has_id = 1;
+        }
     }
-    switch (rec[0]) {
+    len = (size_t)(f - rec);
+    if (kind != fd->last) {
+        up_plan_builder_rewind(fd->b);
+        fd->last = kind;
+    }
+    switch (kind) {
     case REC_STORE: {
         int64_t w;
         if (avail < len + 8)
@@ -259,6 +275,9 @@ struct streamer {
     int *with;    /* the ranks that have stores, ascending, nwith of them */
     int nwith;
     int oom;
+    /* the last hours row's store and rank: the next row of both needs no id */
+    char hours_id[MAX_ID_BYTES + 1];
+    int hours_dest;
 };
 
 /* Sends the chunk and fills the other one meanwhile (the receiver parses one chunk while
@@ -354,10 +373,22 @@ static int send_hours(void *ctx, const char *id, const struct up_hours_row *row)
     char rec[MAX_RECORD], f[20];
     int32_t day = row->day;
 
+    int dest;
+
     memcpy(f, &day, 4);
     memcpy(f + 4, &row->start_us, 8);
     memcpy(f + 12, &row->end_us, 8);
-    put_record(s, owner(s, id), rec, record(rec, REC_HOURS, id, f, sizeof f));
+    if (s->hours_dest >= 0 && strcmp(id, s->hours_id) == 0) {
+        /* Rows of one store are consecutive, and so go to one rank. */
+        rec[0] = REC_HOURS_SAME;
+        memcpy(rec + 1, f, sizeof f);
+        put_record(s, s->hours_dest, rec, 1 + sizeof f);
+        return 0;
+    }
+    dest = owner(s, id);
+    put_record(s, dest, rec, record(rec, REC_HOURS, id, f, sizeof f));
+    s->hours_dest = dest;
+    snprintf(s->hours_id, sizeof s->hours_id, "%.*s", MAX_ID_BYTES, id);
     return 0;
 }
 
@@ -477,6 +508,7 @@ enum up_code up_dist_stream(struct up_dist *d, struct up_plan *plan, struct up_s
     up_plan_init(&mine);
     s.d = d;
     s.own.last = REC_STORE;
+    s.hours_dest = -1;
     s.own.b = up_plan_builder_new(&mine);
     if (!s.own.b) {
         snprintf(d->err, ERRLEN, "out of memory");

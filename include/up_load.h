@@ -9,6 +9,11 @@
 
 enum { UP_FILE_STATUS, UP_FILE_HOURS, UP_FILE_TZ, UP_NFILES };
 
+struct up_csv_column;
+
+/* The columns of file (UP_FILE_*) as the loader reads them (SPEC §1), *n of them. */
+const struct up_csv_column *up_load_columns(int file, size_t *n);
+
 /* Reasons counted in the summary: the CSV-level ones, then the row-level ones. */
 #define UP_LOAD_NREASONS 16
 

@@ -49,6 +49,12 @@ static const struct up_csv_column cols_tz[] = {{n_store_id}, {n_zone}};
 static const struct up_csv_column *const file_cols[UP_NFILES] = {cols_status, cols_hours, cols_tz};
 static const size_t file_ncols[UP_NFILES] = {3, 4, 2};
 
+const struct up_csv_column *up_load_columns(int file, size_t *n)
+{
+    *n = file_ncols[file];
+    return file_cols[file];
+}
+
 struct loader {
     struct up_store *st;
     const struct up_load_opts *opts;

@@ -9,23 +9,7 @@
 #include <unistd.h>
 #include "fuzz_util.h"
 #include "up_csvin.h"
-
-static const char *const n_store_id[] = {"store_id", NULL};
-static const char *const n_status[] = {"status", NULL};
-static const char *const n_ts[] = {"timestamp_utc", NULL};
-static const char *const n_day[] = {"dayOfWeek", "day", NULL};
-static const char *const n_start[] = {"start_time_local", NULL};
-static const char *const n_end[] = {"end_time_local", NULL};
-static const char *const n_zone[] = {"timezone_str", NULL};
-
-static const struct up_csv_column cols_status[] = {{n_store_id}, {n_status}, {n_ts}};
-static const struct up_csv_column cols_hours[] = {{n_store_id}, {n_day}, {n_start}, {n_end}};
-static const struct up_csv_column cols_tz[] = {{n_store_id}, {n_zone}};
-
-static const struct {
-    const struct up_csv_column *cols;
-    size_t n;
-} sets[] = {{cols_status, 3}, {cols_hours, 4}, {cols_tz, 2}};
+#include "up_load.h"
 
 int LLVMFuzzerInitialize(int *argc, char ***argv)
 {
@@ -106,21 +90,23 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     struct up_csvin *in;
     struct up_csv_record rec;
     enum up_code code = UP_OK;
-    size_t set, j;
+    const struct up_csv_column *cols;
+    size_t set, ncols, j;
     long prev = 1;
     int64_t done, total;
 
     if (size < 1)
         return 0;
-    set = data[0] % 3;
+    set = data[0] % UP_NFILES;
+    cols = up_load_columns((int)set, &ncols);
     fz_temp(data + 1, size - 1, path, sizeof path);
-    in = up_csvin_open(path, sets[set].cols, sets[set].n, &code, err, sizeof err);
+    in = up_csvin_open(path, cols, ncols, &code, err, sizeof err);
     if (!in) {
         FZ_CHECK(code != UP_OK && err[0] != '\0', "a refused file says why");
         unlink(path);
         return 0;
     }
-    for (j = 0; j < sets[set].n; j++)
+    for (j = 0; j < ncols; j++)
         (void)up_csvin_column_pos(in, j);
     for (;;) {
         code = up_csvin_next(in, &rec, err, sizeof err);
@@ -130,7 +116,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         FZ_CHECK(rec.line > prev, "line numbers increase");
         prev = rec.line;
         if (rec.kind == UP_CSV_ROW)
-            check_row(&rec, sets[set].n);
+            check_row(&rec, ncols);
         else
             check_reject(&rec);
     }

@@ -18,34 +18,7 @@ tag=up_e2e_snap_$$
 # The racing load: a third of the polls again as inactive, half of the stores' hours
 # replaced by 10:00-11:00 every day, and one poll an hour after the latest for every
 # tenth store (a later now).
-python3 - <<'PY'
-import csv, os
-os.makedirs("b", exist_ok=True)
-with open("a/store_status.csv", newline="") as f:
-    rows = list(csv.reader(f))
-head, polls = rows[0], rows[1:]
-ids = sorted({r[0] for r in polls})
-with open("b/store_status.csv", "w", newline="") as f:
-    w = csv.writer(f)
-    w.writerow(head)
-    for i, r in enumerate(polls):
-        if i % 3 == 0:
-            w.writerow([r[0], "inactive", r[2]])
-    for sid in ids[::10]:
-        w.writerow([sid, "active", "2023-01-25 19:13:22.479220 UTC"])
-with open("a/menu_hours.csv", newline="") as f:
-    hh = list(csv.reader(f))
-with open("b/menu_hours.csv", "w", newline="") as f:
-    w = csv.writer(f)
-    w.writerow(hh[0])
-    for sid in ids[::2]:
-        for d in range(7):
-            w.writerow([sid, d, "10:00:00", "11:00:00"])
-with open("a/timezones.csv") as f:
-    head = f.readline()
-with open("b/timezones.csv", "w") as f:
-    f.write(head)
-PY
+python3 "$UP_SRC/tests/e2e/racing_load.py" a b "2023-01-25 19:13:22.479220 UTC"
 grep -q 2023-01-25 a/store_status.csv || fail "generated data does not end on 2023-01-25"
 
 # The reference reports: before (A) and after (A then B), each on its own schema.

@@ -24,34 +24,7 @@ NOW='2023-01-25 18:13:22 UTC'
 "$GEN" --out a --stores 1500 --days 9 --seed 5 --ids mixed 2>/dev/null
 # The racing load: every third poll again as inactive, half of the stores' hours replaced
 # by 10:00-11:00 every day, and one more poll before now for every tenth store.
-python3 - <<'PY'
-import csv, os
-os.makedirs("b", exist_ok=True)
-with open("a/store_status.csv", newline="") as f:
-    rows = list(csv.reader(f))
-head, polls = rows[0], rows[1:]
-ids = sorted({r[0] for r in polls})
-with open("b/store_status.csv", "w", newline="") as f:
-    w = csv.writer(f)
-    w.writerow(head)
-    for i, r in enumerate(polls):
-        if i % 3 == 0:
-            w.writerow([r[0], "inactive", r[2]])
-    for sid in ids[::10]:
-        w.writerow([sid, "active", "2023-01-25 18:12:00.000000 UTC"])
-with open("a/menu_hours.csv", newline="") as f:
-    hh = list(csv.reader(f))
-with open("b/menu_hours.csv", "w", newline="") as f:
-    w = csv.writer(f)
-    w.writerow(hh[0])
-    for sid in ids[::2]:
-        for d in range(7):
-            w.writerow([sid, d, "10:00:00", "11:00:00"])
-with open("a/timezones.csv") as f:
-    head = f.readline()
-with open("b/timezones.csv", "w") as f:
-    f.write(head)
-PY
+python3 "$UP_SRC/tests/e2e/racing_load.py" a b "2023-01-25 18:12:00.000000 UTC"
 grep -q 2023-01-25 a/store_status.csv || fail "generated data does not end on 2023-01-25"
 
 # fresh_copy NAME: a copy of the "before" database (its WAL is empty once the loader has

@@ -88,6 +88,7 @@ struct up_status_info {
     char slurm_job_id[32];     /* "slurm_job_id" */
     int has_exit_code;
     int exit_code; /* "exit_code": mpirun's or srun's */
+    int job_code;  /* "job_code": the code the job itself failed with (0: none recorded) */
 };
 
 /*
@@ -244,6 +245,11 @@ enum up_code up_status_complete(const char *dir, const char *id, const struct up
 /* -> Failed: error (why), finished. */
 enum up_code up_status_failed(const char *dir, const char *id, const char *why, char *err,
                               size_t errlen) UP_WARN_UNUSED;
+/* The same, by the job itself: also job_code, the code its ranks exit with (> 0), which the
+ * launcher's end records when mpirun or srun ended by a signal only after that verdict
+ * (srun's --kill-on-bad-exit ending the ranks still finalizing). */
+enum up_code up_status_job_failed(const char *dir, const char *id, const char *why, int code,
+                                  char *err, size_t errlen) UP_WARN_UNUSED;
 
 /* Current UTC time as "YYYY-MM-DDTHH:MM:SS.mmmZ" into buf (n >= 32). */
 void up_now_iso(char *buf, size_t n);

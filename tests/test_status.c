@@ -4,6 +4,7 @@
 #include <jansson.h>
 #include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
 #include <sys/wait.h>
@@ -228,6 +229,20 @@ static void test_foreign_fields(void)
     CU_ASSERT_STRING_EQUAL(str(j, "error"), "boom");
     CU_ASSERT_STRING_EQUAL(str(j, "status"), "Failed");
     json_decref(j);
+    {
+        /* The job's own verdict carries the code its ranks exit with; a plain one none. */
+        struct up_status_info *in = malloc(sizeof *in);
+        CU_ASSERT_PTR_NOT_NULL_FATAL(in);
+        CU_ASSERT_EQUAL(up_status_job_failed(dir, "f2", "no tz database", 7, err, sizeof err),
+                        UP_OK);
+        CU_ASSERT_EQUAL(up_status_read(dir, "f2", in, err, sizeof err), UP_OK);
+        CU_ASSERT_EQUAL(in->state, UP_STATE_FAILED);
+        CU_ASSERT_EQUAL(in->job_code, 7);
+        CU_ASSERT_STRING_EQUAL(in->error, "no tz database");
+        CU_ASSERT_EQUAL(up_status_read(dir, "f1", in, err, sizeof err), UP_OK);
+        CU_ASSERT_EQUAL(in->job_code, 0);
+        free(in);
+    }
 }
 
 static void test_read(void)

@@ -440,7 +440,8 @@ static void job_expired(void *ctx)
              UP_WATCHDOG_GRACE_S);
     UP_LOG(ERROR, "%s", why);
     if (atomic_load(&j->status_ours))
-        status_warn(up_status_failed(j->o->reports_dir, j->o->report_id, why, err, sizeof err),
+        status_warn(up_status_job_failed(j->o->reports_dir, j->o->report_id, why, UP_ETIMEOUT, err,
+                                         sizeof err),
                     err);
     if (atomic_load(&j->tmp_set))
         unlink(j->tmp);
@@ -559,7 +560,8 @@ done:
         j.watchdog = NULL;
         UP_LOG(ERROR, "%s", j.d.err);
         if (!j.no_status)
-            status_warn(up_status_failed(o->reports_dir, o->report_id, j.d.err, err, sizeof err),
+            status_warn(up_status_job_failed(o->reports_dir, o->report_id, j.d.err, (int)rc, err,
+                                             sizeof err),
                         err);
     }
     up_report_abort(rep);

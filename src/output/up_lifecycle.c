@@ -1071,7 +1071,17 @@ int up_lifecycle_batch_end(const char *dir, const char *id, int rc, int terminat
     if (s == UP_STATE_COMPLETE) {
         rc = 0; /* the report is published: the run succeeded, whatever srun said after */
     } else {
+        int job = up_status_info(st)->job_code;
         remove_partial(dir, id);
+        /* The job failed and said with which code; srun's signal came after, ending the
+         * ranks that were still finalizing (--kill-on-bad-exit): the job's code it is. */
+        if (job > 0 && rc > 128 && !terminated) {
+            fprintf(stderr,
+                    "uptime_report.sbatch: srun ended with %d after the job had failed with "
+                    "exit code %d; recording %d\n",
+                    rc, job, job);
+            rc = job;
+        }
         if (rc == 0)
             rc = 1;
     }
@@ -1318,9 +1328,8 @@ enum up_code up_lifecycle_state(const char *dir, const char *id, struct up_repor
     return up_lifecycle_state_of(dir, id, &in, s, err, errlen);
 }
 
-enum up_code up_lifecycle_state_of(const char *dir, const char *id,
-                                   const struct up_status_info *in, struct up_report_state *s,
-                                   char *err, size_t errlen)
+enum up_code up_lifecycle_state_of(const char *dir, const char *id, const struct up_status_info *in,
+                                   struct up_report_state *s, char *err, size_t errlen)
 {
     char csv[PATH_MAX], why[512];
 
@@ -1366,7 +1375,7 @@ enum up_code up_lifecycle_state_of(const char *dir, const char *id,
     if (!local_alive(in)) {
         long pid = in->mpirun.pid > 0  ? in->mpirun.pid
                    : in->rank0_pid > 0 ? in->rank0_pid
-                                      : in->wrapper.pid;
+                                       : in->wrapper.pid;
         if (pid > 0)
             snprintf(why, sizeof why, "killed (pid %ld no longer running)", pid);
         else

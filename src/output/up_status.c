@@ -209,6 +209,9 @@ static void parse_info(json_t *obj, int exists, struct up_status_info *in)
     get_text(obj, "rank0_host", in->rank0_host, sizeof in->rank0_host);
     get_text(obj, "log", in->log, sizeof in->log);
     get_text(obj, "slurm_job_id", in->slurm_job_id, sizeof in->slurm_job_id);
+    code = json_object_get(obj, "job_code");
+    if (json_is_integer(code) && json_integer_value(code) > 0 && json_integer_value(code) < 256)
+        in->job_code = (int)json_integer_value(code);
     code = json_object_get(obj, "exit_code");
     if (json_is_integer(code)) {
         in->has_exit_code = 1;
@@ -760,11 +763,21 @@ enum up_code up_status_complete(const char *dir, const char *id, const struct up
 enum up_code up_status_failed(const char *dir, const char *id, const char *why, char *err,
                               size_t errlen)
 {
+    return up_status_job_failed(dir, id, why, 0, err, errlen);
+}
+
+enum up_code up_status_job_failed(const char *dir, const char *id, const char *why, int code,
+                                  char *err, size_t errlen)
+{
     struct up_status *st = NULL;
     enum up_code rc = up_status_open(dir, id, &st, err, errlen);
 
     if (rc == UP_OK)
         rc = up_status_fail(st, why, err, errlen);
+    if (rc == UP_OK && code > 0) {
+        const struct up_status_field f[] = {{"job_code", NULL, code, 0}};
+        rc = set_fields(st, f, 1, err, errlen);
+    }
     up_status_close(st);
     return rc;
 }

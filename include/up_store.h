@@ -37,6 +37,16 @@ struct up_store_sink {
      * pass that very pointer do, so a consumer may compare pointers before strings). */
     int (*poll)(void *ctx, const char *id, int64_t ts, int active);
     void *ctx;
+    /* Optional bulk forms, after ctx so that a sink written without them stays valid. A
+     * backend holding a store's rows side by side (an HDF5 snapshot) passes them in one
+     * call to the member that is set instead of one call per row to hours / poll; the
+     * rows, their order and the id are the same either way. */
+    /* up_store_hours: n >= 1 consecutive rows of one store. */
+    int (*hours_of)(void *ctx, const char *id, const struct up_hours_row *rows, size_t n);
+    /* up_store_polls: n >= 1 consecutive polls of one store, ts strictly ascending,
+     * active[k] 0 or 1. */
+    int (*polls_of)(void *ctx, const char *id, const int64_t *ts, const uint8_t *active,
+                    size_t n);
 };
 
 /*

@@ -324,7 +324,7 @@ static void dump(const char *db, char *out)
 {
     struct up_store *st = NULL;
     const char *ids[] = {"s1", "s2"};
-    const struct up_store_sink sink = {dump_store, dump_hours, NULL, dump_poll, out};
+    const struct up_store_sink sink = {dump_store, dump_hours, NULL, dump_poll, out, NULL, NULL};
     char err[512];
 
     out[0] = '\0';

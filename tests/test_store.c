@@ -356,7 +356,7 @@ static void test_sqlite_one_view(void)
     struct up_hours_row h = {2, SEC(3600), SEC(7200)};
     const char *a[] = {"a"};
     int seen = 0;
-    const struct up_store_sink stop = {NULL, NULL, NULL, stop_at_second, &seen};
+    const struct up_store_sink stop = {NULL, NULL, NULL, stop_at_second, &seen, NULL, NULL};
     int64_t max = 0, deleted = 0;
     int any = 0;
 
@@ -791,7 +791,7 @@ static void test_sink_member_required(void)
 {
     char err[512];
     struct up_store *st;
-    const struct up_store_sink none = {NULL, NULL, NULL, NULL, NULL};
+    const struct up_store_sink none = {NULL, NULL, NULL, NULL, NULL, NULL, NULL};
     const char *ids[] = {"a"};
 
     CU_ASSERT_EQUAL_FATAL(up_store_open("mem:sink", UP_STORE_WRITE, &st, err, sizeof err), UP_OK);

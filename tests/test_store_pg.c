@@ -486,7 +486,7 @@ static void test_streams_many_rows(void)
 {
     const char *ids[] = {"s1", "s2", "s3"};
     struct counter c = {"", 0, 0, 0};
-    const struct up_store_sink cs = {NULL, NULL, NULL, on_count, &c};
+    const struct up_store_sink cs = {NULL, NULL, NULL, on_count, &c, NULL, NULL};
     struct pgtest t;
     struct up_store *st;
     char err[512];
@@ -530,7 +530,7 @@ static void test_open_and_read_errors(void)
     struct timespec t0, t1;
     enum up_code rc;
     int seen = 0;
-    const struct up_store_sink stop = {NULL, NULL, NULL, stop_at_second, &seen};
+    const struct up_store_sink stop = {NULL, NULL, NULL, stop_at_second, &seen, NULL, NULL};
 
     if (!pg_setup(&t))
         return;
@@ -592,7 +592,7 @@ static void test_snapshot_across_connections(void)
     char err[512], tok[UP_STORE_TOKEN_MAX], tok2[UP_STORE_TOKEN_MAX], small[8];
     int64_t max = 0;
     int any = 0, seen = 0;
-    const struct up_store_sink stop = {NULL, NULL, NULL, stop_at_second, &seen};
+    const struct up_store_sink stop = {NULL, NULL, NULL, stop_at_second, &seen, NULL, NULL};
 
     if (!pg_setup(&t))
         return;

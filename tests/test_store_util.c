@@ -54,7 +54,7 @@ int sink_poll(void *ctx, const char *id, int64_t ts, int active)
 
 struct up_store_sink sink_all(struct sink *s)
 {
-    struct up_store_sink k = {sink_store, sink_hours, sink_tz, sink_poll, s};
+    struct up_store_sink k = {sink_store, sink_hours, sink_tz, sink_poll, s, NULL, NULL};
     return k;
 }
 

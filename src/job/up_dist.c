@@ -176,7 +176,12 @@ out:
  * int64, int64), or a zone name and its NUL. An hours row of the same store as the record
  * before it (to the same rank) is REC_HOURS_SAME: the kind byte and the row, no id (a
  * store has about 7 rows: most of the bytes would be its id again). */
-enum { REC_STORE = 'S', REC_HOURS = 'H', REC_HOURS_SAME = 'h', REC_ZONE = 'Z' };
+enum { REC_STORE = 'S', REC_HOURS = 'H', REC_HOURS_SAME = 'h', REC_HOURS_OF = 'N', REC_ZONE = 'Z' };
+/* REC_HOURS_OF: the kind byte, the id and its NUL, a row count (uint32, 1 to
+ * HOURS_PER_RECORD), then that many rows as in REC_HOURS: a store's rows in one record
+ * when its backend passes them together (sink->hours_of). */
+#define HOURS_PER_RECORD 4096
+#define HOURS_ROW_BYTES 20
 #define MAX_ID_BYTES 1024
 #define MAX_ZONE_BYTES 128
 #define MAX_RECORD (1 + MAX_ID_BYTES + 1 + MAX_ZONE_BYTES + 1)
@@ -190,11 +195,41 @@ struct feeder {
     int has_id;
 };
 
+/* The rows of a REC_HOURS_OF record whose count starts at rec + len; returns the
+ * record's length, or 0 if it is cut short or its count is out of range. */
+static size_t feed_hours_of(struct feeder *fd, const char *id, const char *rec, size_t len,
+                            size_t avail)
+{
+    struct up_hours_row rows[256];
+    uint32_t n, k, m, i;
+    const char *f;
+
+    if (avail < len + 4)
+        return 0;
+    memcpy(&n, rec + len, 4);
+    if (n == 0 || n > HOURS_PER_RECORD || avail - len - 4 < (size_t)n * HOURS_ROW_BYTES)
+        return 0;
+    f = rec + len + 4;
+    for (k = 0; k < n && !fd->failed; k += m) {
+        m = n - k < 256 ? n - k : 256;
+        for (i = 0; i < m; i++, f += HOURS_ROW_BYTES) {
+            int32_t day;
+            memcpy(&day, f, 4);
+            memcpy(&rows[i].start_us, f + 4, 8);
+            memcpy(&rows[i].end_us, f + 12, 8);
+            rows[i].day = day;
+        }
+        if (up_plan_builder_hours_of(fd->b, id, rows, m) != 0)
+            fd->failed = 1;
+    }
+    return len + 4 + (size_t)n * HOURS_ROW_BYTES;
+}
+
 /* Feeds the record at rec (avail bytes); returns its length, or 0 if it is cut short. */
 static size_t feed(struct feeder *fd, const char *rec, size_t avail)
 {
     const char *id = rec + 1, *f;
-    char kind = rec[0] == REC_HOURS_SAME ? REC_HOURS : rec[0];
+    char kind = rec[0] == REC_HOURS_SAME || rec[0] == REC_HOURS_OF ? REC_HOURS : rec[0];
     size_t idlen, len;
     int bad = 0;
 
@@ -220,6 +255,8 @@ static size_t feed(struct feeder *fd, const char *rec, size_t avail)
         up_plan_builder_rewind(fd->b);
         fd->last = kind;
     }
+    if (rec[0] == REC_HOURS_OF)
+        return feed_hours_of(fd, id, rec, len, avail);
     switch (kind) {
     case REC_STORE: {
         int64_t w;
@@ -293,6 +330,24 @@ static void flush(struct streamer *s)
     s->used = 0;
 }
 
+/* len (<= META_CHUNK) bytes of the chunk for rank dest, sending the chunk first when it
+ * is for another rank or full; NULL out of memory (already failed: the other ranks only
+ * wait for the end). */
+static char *reserve(struct streamer *s, int dest, size_t len)
+{
+    char *p;
+
+    if (!s->spare[0] || !s->spare[1])
+        return NULL;
+    if (dest != s->dest || META_CHUNK - s->used < len) {
+        flush(s);
+        s->dest = dest;
+    }
+    p = s->buf + s->used;
+    s->used += len;
+    return p;
+}
+
 /* A record for rank dest: rank 0's own go straight to its builder; the others' are sent
  * when the destination changes or the chunk is full (rows come in id order, so one
  * destination at a time). */
@@ -303,14 +358,10 @@ static void put_record(struct streamer *s, int dest, const char *rec, size_t len
             feed(&s->own, rec, len);
         return;
     }
-    if (!s->spare[0] || !s->spare[1])
-        return; /* out of memory: already failed, the other ranks only wait for the end */
-    if (dest != s->dest || META_CHUNK - s->used < len) {
-        flush(s);
-        s->dest = dest;
-    }
-    memcpy(s->buf + s->used, rec, len);
-    s->used += len;
+    char *p = reserve(s, dest, len);
+
+    if (p)
+        memcpy(p, rec, len);
 }
 
 static size_t record(char *rec, char kind, const char *id, const void *f, size_t flen)
@@ -388,7 +439,55 @@ static int send_hours(void *ctx, const char *id, const struct up_hours_row *row)
     dest = owner(s, id);
     put_record(s, dest, rec, record(rec, REC_HOURS, id, f, sizeof f));
     s->hours_dest = dest;
-    snprintf(s->hours_id, sizeof s->hours_id, "%.*s", MAX_ID_BYTES, id);
+    {
+        size_t n = strnlen(id, MAX_ID_BYTES);
+        memcpy(s->hours_id, id, n);
+        s->hours_id[n] = '\0';
+    }
+    return 0;
+}
+
+/* All of one store's rows at once: rank 0's own to its builder as they are, another
+ * rank's in REC_HOURS_OF records. */
+static int send_hours_of(void *ctx, const char *id, const struct up_hours_row *rows, size_t n)
+{
+    struct streamer *s = ctx;
+    size_t idlen = strnlen(id, MAX_ID_BYTES), k, m, i;
+    int dest = owner(s, id);
+
+    s->hours_dest = -1; /* a later REC_HOURS_SAME would follow the wrong record */
+    if (dest == 0) {
+        if (s->own.b && !s->own.failed) {
+            if (s->own.last != REC_HOURS) {
+                up_plan_builder_rewind(s->own.b);
+                s->own.last = REC_HOURS;
+            }
+            if (up_plan_builder_hours_of(s->own.b, id, rows, n) != 0)
+                s->own.failed = 1;
+        }
+        return 0;
+    }
+    for (k = 0; k < n; k += m) {
+        uint32_t c;
+        char *p;
+        m = n - k < HOURS_PER_RECORD ? n - k : HOURS_PER_RECORD;
+        p = reserve(s, dest, 1 + idlen + 1 + 4 + m * HOURS_ROW_BYTES);
+        if (!p)
+            return 0;
+        c = (uint32_t)m;
+        *p++ = REC_HOURS_OF;
+        memcpy(p, id, idlen);
+        p[idlen] = '\0';
+        p += idlen + 1;
+        memcpy(p, &c, 4);
+        p += 4;
+        for (i = k; i < k + m; i++, p += HOURS_ROW_BYTES) {
+            int32_t day = rows[i].day;
+            memcpy(p, &day, 4);
+            memcpy(p + 4, &rows[i].start_us, 8);
+            memcpy(p + 12, &rows[i].end_us, 8);
+        }
+    }
     return 0;
 }
 
@@ -408,7 +507,7 @@ static int send_zone(void *ctx, const char *id, const char *zone)
  * message to every other rank. */
 static enum up_code stream_out(struct up_dist *d, struct up_plan *plan, struct streamer *s)
 {
-    struct up_store_sink sink = {count_store, send_hours, send_zone, NULL, s};
+    struct up_store_sink sink = {count_store, send_hours, send_zone, NULL, s, send_hours_of, NULL};
     int64_t lo = plan->now - UP_USEC_PER_WEEK;
     enum up_code rc = UP_OK;
     int r;

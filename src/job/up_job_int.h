@@ -99,6 +99,9 @@ struct up_plan_builder *up_plan_builder_new(struct up_plan *p);
 int up_plan_builder_store(struct up_plan_builder *b, const char *id, int64_t weight);
 int up_plan_builder_hours(struct up_plan_builder *b, const char *id,
                           const struct up_hours_row *row);
+/* n >= 1 consecutive hours rows of one store at once. */
+int up_plan_builder_hours_of(struct up_plan_builder *b, const char *id,
+                             const struct up_hours_row *rows, size_t n);
 int up_plan_builder_zone(struct up_plan_builder *b, const char *id, const char *zone);
 void up_plan_builder_rewind(struct up_plan_builder *b);
 const char *up_plan_builder_failed(const struct up_plan_builder *b);

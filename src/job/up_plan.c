@@ -104,6 +104,28 @@ static int on_hours(void *ctx, const char *id, const struct up_hours_row *row)
     return 0;
 }
 
+/* n rows of one store at once: one seek, one append. */
+static int on_hours_of(void *ctx, const char *id, const struct up_hours_row *rows, size_t n)
+{
+    struct reader *r = ctx;
+    struct up_plan_store *s;
+    int found = seek(r, id);
+
+    if (found <= 0) {
+        r->failed = found < 0 ? "the orphan list" : NULL;
+        return found < 0;
+    }
+    s = UP_PLAN_STORE(r->p, r->cur);
+    if (n > UP_JOB_MAX_STORE_HOURS - s->nhours || up_buf_append(&r->p->hours, rows, n) != 0) {
+        r->failed = "the hours rows";
+        return 1;
+    }
+    if (s->nhours == 0)
+        s->hours_off = r->p->hours.n - n;
+    s->nhours += (uint32_t)n;
+    return 0;
+}
+
 /* Index of zone in the plan's table, added when new; -1 when the table is full. */
 static int32_t intern_zone(struct up_plan *p, const char *zone)
 {
@@ -143,7 +165,7 @@ static int on_zone(void *ctx, const char *id, const char *zone)
 static enum up_code plan_read(struct up_plan *p, const char *db, int has_now, int64_t now, int pin,
                               char *err, size_t errlen)
 {
-    const struct up_store_sink sink = {on_store, on_hours, on_zone, NULL, NULL};
+    const struct up_store_sink sink = {on_store, on_hours, on_zone, NULL, NULL, on_hours_of, NULL};
     struct up_store_sink s = sink;
     struct reader r = {p, 0, NULL, NULL};
     struct up_store *st = NULL;
@@ -243,6 +265,12 @@ int up_plan_builder_store(struct up_plan_builder *b, const char *id, int64_t wei
 int up_plan_builder_hours(struct up_plan_builder *b, const char *id, const struct up_hours_row *row)
 {
     return on_hours(&b->r, id, row) ? -1 : 0;
+}
+
+int up_plan_builder_hours_of(struct up_plan_builder *b, const char *id,
+                             const struct up_hours_row *rows, size_t n)
+{
+    return on_hours_of(&b->r, id, rows, n) ? -1 : 0;
 }
 
 int up_plan_builder_zone(struct up_plan_builder *b, const char *id, const char *zone)

@@ -104,7 +104,7 @@ static int on_poll(void *ctx, const char *id, int64_t ts, int active)
 static enum up_code read_polls(struct snap *s)
 {
     struct part *p = &s->part;
-    struct up_store_sink sink = {NULL, NULL, NULL, on_poll, p};
+    struct up_store_sink sink = {NULL, NULL, NULL, on_poll, p, NULL, NULL};
     size_t n = UP_SHARE_N(&p->share), i;
     struct up_store *st = s->conn;
     const char **ids;

@@ -106,6 +106,34 @@ static int on_poll(void *ctx, const char *id, int64_t ts, int active)
     return 0;
 }
 
+/* A run of one store's polls at once (a backend that holds them side by side). */
+static int on_polls(void *ctx, const char *id, const int64_t *ts, const uint8_t *active, size_t n)
+{
+    struct up_worker *w = ctx;
+    struct up_poll *p;
+    size_t k;
+
+    if (w->cur >= UP_SHARE_N(w->share) || UP_SHARE_STORE(w->share, w->cur)->id != id) {
+        if (advance_to(w, id))
+            return 1;
+    }
+    if (up_buf_reserve(&w->polls, n) != 0) {
+        snprintf(w->err, sizeof w->err,
+                 "store %s: more than %zu polls in the week, or out of memory", id,
+                 UP_JOB_MAX_STORE_POLLS);
+        w->rc = UP_ENOMEM;
+        return 1;
+    }
+    p = UP_BUF_AT(&w->polls, struct up_poll, w->polls.n);
+    for (k = 0; k < n; k++) {
+        p[k].ts = ts[k];
+        p[k].active = active[k];
+    }
+    w->polls.n += n;
+    w->polls_read += (int64_t)n;
+    return 0;
+}
+
 enum up_code up_worker_run(struct up_worker *w, const struct up_share *share, const char *db,
                            const char *tzdir, int64_t now, int has_polls, char *err, size_t errlen)
 {
@@ -119,7 +147,7 @@ enum up_code up_worker_run_on(struct up_worker *w, const struct up_share *share,
                               const char *tzdir, int64_t now, int has_polls, char *err,
                               size_t errlen)
 {
-    struct up_store_sink sink = {NULL, NULL, NULL, on_poll, NULL};
+    struct up_store_sink sink = {NULL, NULL, NULL, on_poll, NULL, NULL, on_polls};
     size_t n = UP_SHARE_N(share), i;
     struct up_store *st = NULL;
     const char **ids = NULL;

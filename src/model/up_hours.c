@@ -72,7 +72,13 @@ enum up_code up_hours_intervals(const struct up_hours_row *rows, size_t nrows,
     }
     if (out->n < 2)
         return UP_OK;
-    qsort(out->v, out->n, sizeof out->v[0], cmp_interval);
+    /* Rows in key order give intervals in order already (days ascending, each day's rows
+     * by start): sorting is then only a check. */
+    for (i = 1; i < out->n; i++)
+        if (cmp_interval(&out->v[i - 1], &out->v[i]) > 0)
+            break;
+    if (i < out->n)
+        qsort(out->v, out->n, sizeof out->v[0], cmp_interval);
     /* Union: overlapping or touching rows are counted once. */
     w = 0;
     for (i = 1; i < out->n; i++) {

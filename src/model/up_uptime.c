@@ -14,15 +14,22 @@ size_t up_polls_normalize(struct up_poll *polls, size_t n)
 {
     size_t i, w;
 
-    for (i = 1; i < n; i++)
+    /* Strictly ascending (the usual case): nothing to sort or merge. */
+    for (w = 1; w < n; w++)
+        if (polls[w].ts <= polls[w - 1].ts)
+            break;
+    if (w >= n)
+        return n;
+    for (i = w; i < n; i++)
         if (polls[i].ts < polls[i - 1].ts)
             break;
-    if (i < n)
+    if (i < n) {
         qsort(polls, n, sizeof polls[0], cmp_poll);
-    if (n == 0)
-        return 0;
-    w = 0;
-    for (i = 1; i < n; i++) {
+        w = 1;
+    }
+    /* polls[0..w) are strictly ascending. */
+    w--;
+    for (i = w + 1; i < n; i++) {
         if (polls[i].ts == polls[w].ts)
             polls[w].active = polls[w].active && polls[i].active; /* inactive wins */
         else
@@ -39,8 +46,18 @@ size_t up_polls_normalize(struct up_poll *polls, size_t n)
 static void measure(const struct up_poll *p, size_t m, const struct up_interval *iv, size_t niv,
                     int64_t lo, int64_t hi, int64_t *up, int64_t *down)
 {
-    size_t j, k = 0;
+    size_t j, k = 0, a0 = 0, a1 = m;
 
+    /* The last poll at or before lo (or the first one): the windows but the week start
+     * near the end of the polls, found by halving instead of walking. */
+    while (a1 - a0 > 1) {
+        size_t mid = a0 + (a1 - a0) / 2;
+        if (p[mid].ts <= lo)
+            a0 = mid;
+        else
+            a1 = mid;
+    }
+    k = a0;
     for (j = 0; j < niv; j++) {
         int64_t a = iv[j].lo > lo ? iv[j].lo : lo;
         int64_t b = iv[j].hi < hi ? iv[j].hi : hi;

@@ -32,6 +32,9 @@ struct h5_store {
     int64_t days;
     int32_t nzones;
     char **zones; /* the zone table */
+    struct up_hours_row *rows; /* one store's hours rows, for sink->hours_of */
+    uint64_t rows_cap;
+    int ids_checked; /* a whole scan found the ids ascending: later scans skip the check */
     hid_t d_id_off, d_id_bytes, d_poll_off, d_hours_off, d_zone, d_first, d_ts, d_active, d_day,
         d_start, d_end;
 };
@@ -133,6 +136,7 @@ static void h5_close(struct up_store *st)
     for (z = 0; h->zones && z < h->nzones; z++)
         free(h->zones[z]);
     free(h->zones);
+    free(h->rows);
     free(h);
 }
 
@@ -493,7 +497,7 @@ static enum up_code h5_scan(struct h5_store *h, unsigned what, row_fn fn,
                 rc = fail(h, "the store table is malformed", err, errlen);
                 break;
             }
-            if (from + i > 0 && strcmp(prev, id) >= 0) {
+            if (!h->ids_checked && from + i > 0 && strcmp(prev, id) >= 0) {
                 rc = fail(h, "store ids are not in ascending byte order", err, errlen);
                 break;
             }
@@ -513,9 +517,12 @@ static enum up_code h5_scan(struct h5_store *h, unsigned what, row_fn fn,
             r.start = hours ? b.start + ho : NULL;
             r.end = hours ? b.end + ho : NULL;
             rc = fn(h, &r, sink, now, err, errlen);
-            memcpy(prev, id, strlen(id) + 1);
+            if (!h->ids_checked)
+                memcpy(prev, id, strlen(id) + 1);
         }
     }
+    if (rc == UP_OK)
+        h->ids_checked = 1;
 out:
     free(id);
     free(prev);
@@ -582,6 +589,17 @@ static enum up_code one_hours(struct h5_store *h, const struct h5_row *r,
     uint64_t k;
 
     (void)now;
+    if (r->nhours == 0)
+        return UP_OK;
+    if (sink->hours_of && r->nhours > h->rows_cap) {
+        struct up_hours_row *p = realloc(h->rows, (size_t)r->nhours * sizeof *p);
+        if (!p) {
+            snprintf(err, errlen, "out of memory");
+            return UP_ENOMEM;
+        }
+        h->rows = p;
+        h->rows_cap = r->nhours;
+    }
     for (k = 0; k < r->nhours; k++) {
         struct up_hours_row row;
         if (r->day[k] < 0 || r->day[k] > 6 || r->start[k] < 0 || r->start[k] >= UP_USEC_PER_DAY ||
@@ -590,9 +608,13 @@ static enum up_code one_hours(struct h5_store *h, const struct h5_row *r,
         row.day = r->day[k];
         row.start_us = r->start[k];
         row.end_us = r->end[k];
-        if (sink->hours(sink->ctx, r->id, &row) != 0)
+        if (sink->hours_of)
+            h->rows[k] = row;
+        else if (sink->hours(sink->ctx, r->id, &row) != 0)
             return stopped(h, "hours scan", err, errlen);
     }
+    if (sink->hours_of && sink->hours_of(sink->ctx, r->id, h->rows, (size_t)r->nhours) != 0)
+        return stopped(h, "hours scan", err, errlen);
     return UP_OK;
 }
 
@@ -641,7 +663,7 @@ static enum up_code lower_bound(struct h5_store *h, const char *id, uint64_t *ou
 static int emit(const struct up_store_sink *sink, const char *id, const int64_t *ts,
                 const uint8_t *active, uint64_t n, int64_t lo, int64_t now)
 {
-    uint64_t j = 0;
+    uint64_t j = 0, a;
 
     for (j = 0; j < n; j++)
         if (active[j] > 1 || (j > 0 && ts[j] <= ts[j - 1]))
@@ -649,10 +671,15 @@ static int emit(const struct up_store_sink *sink, const char *id, const int64_t 
     j = 0;
     while (j < n && ts[j] < lo)
         j++;
-    if (j > 0 && sink->poll(sink->ctx, id, ts[j - 1], active[j - 1]) != 0)
-        return 1;
-    for (; j < n && ts[j] <= now; j++)
-        if (sink->poll(sink->ctx, id, ts[j], active[j]) != 0)
+    a = j > 0 ? j - 1 : 0; /* the carry-in, then the window */
+    while (j < n && ts[j] <= now)
+        j++;
+    if (j == a)
+        return 0;
+    if (sink->polls_of)
+        return sink->polls_of(sink->ctx, id, ts + a, active + a, (size_t)(j - a)) != 0;
+    for (; a < j; a++)
+        if (sink->poll(sink->ctx, id, ts[a], active[a]) != 0)
             return 1;
     return 0;
 }

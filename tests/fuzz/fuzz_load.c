@@ -128,7 +128,7 @@ static uint64_t dump(void)
 {
     struct digest d = {UINT64_C(0xcbf29ce484222325)};
     struct ids ids = {NULL, 0, 0, &d};
-    struct up_store_sink sink = {on_store, on_hours, on_zone, on_poll, &ids};
+    struct up_store_sink sink = {on_store, on_hours, on_zone, on_poll, &ids, NULL, NULL};
     struct up_store *st = NULL;
     char err[512];
     int64_t max = 0;

@@ -73,7 +73,7 @@ static int on_poll(void *ctx, const char *id, int64_t ts, int active)
 static void read_all(struct up_store *st)
 {
     struct ids ids;
-    struct up_store_sink sink = {on_store, on_hours, on_zone, on_poll, &ids};
+    struct up_store_sink sink = {on_store, on_hours, on_zone, on_poll, &ids, NULL, NULL};
     const char *half[MAX_IDS / 2 + 1];
     char err[1024];
     int64_t now = 0, lo;

@@ -70,6 +70,29 @@ run_snap 3 --db dst.db --output dst.h5
 run_report 1 --db dst.db --reports-dir rep --report-id dst-sqlite
 run_report 4 --db dst.h5 --reports-dir rep --report-id dst-h5
 same_files rep/dst-sqlite.csv rep/dst-h5.csv "spring-forward week: HDF5 equals SQLite"
+# Stores with more hours rows than one record of the scatter carries (4096): their rows
+# reach their rank in several records (one store on rank 0, one on the last rank).
+cp -r in many
+python3 - many <<'PY'
+import csv, sys
+d = sys.argv[1]
+ids = sorted({r[0] for r in csv.reader(open(d + "/timezones.csv", encoding="utf-8-sig"))} - {"store_id"})
+with open(d + "/menu_hours.csv", "a", newline="") as f:
+    w = csv.writer(f)
+    for sid in (ids[1], ids[-2]):
+        for k in range(9000):
+            s = (k // 7) * 61
+            e = (s + 3 * 3600) % 86400
+            w.writerow([sid, k % 7, "%02d:%02d:%02d" % (s // 3600, s // 60 % 60, s % 60),
+                        "%02d:%02d:%02d" % (e // 3600, e // 60 % 60, e % 60)])
+PY
+"$LOAD" --db many.db --dir many --no-rejects -q
+run_report 1 --db many.db --reports-dir rep --report-id many-sqlite
+run_snap 2 --db many.db --output many.h5 --days 9
+for n in 1 2 3; do
+  run_report "$n" --db many.h5 --reports-dir rep --report-id "many-h$n"
+  same_files rep/many-sqlite.csv "rep/many-h$n.csv" "9000 hours rows a store: HDF5 on $n ranks equals SQLite"
+done
 
 # ---- PostgreSQL as the source ----
 if [ -n "${UPTIME_TEST_PG:-}" ]; then

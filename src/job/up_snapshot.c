@@ -79,7 +79,9 @@ static int on_poll(void *ctx, const char *id, int64_t ts, int active)
     size_t n = UP_SHARE_N(&p->share);
     uint8_t a = (uint8_t)(active != 0);
 
-    while (p->cur < n && strcmp(UP_SHARE_STORE(&p->share, p->cur)->id, id) != 0)
+    /* Backends hand back the ids' own pointers: a compare of pointers first. */
+    while (p->cur < n && UP_SHARE_STORE(&p->share, p->cur)->id != id &&
+           strcmp(UP_SHARE_STORE(&p->share, p->cur)->id, id) != 0)
         p->cur++;
     if (p->cur == n) {
         snprintf(p->err, sizeof p->err,

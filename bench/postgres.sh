@@ -11,6 +11,8 @@
 #       (real hours and zones of ../shared/data/loop-2023 when present), g160 = 160 k
 #       stores x 6 days (19.1 M polls), g1m = 1 M stores x 6 days (~120 M polls, ~7 GB of
 #       CSV and long loads: never in CI). Default "r11 g160".
+#   BENCH_IN_<size>=DIR, BENCH_DB_<size>=FILE: inputs already generated elsewhere (e.g.
+#       BENCH_IN_g1m=/tmp/up_bench_1m/in) and the SQLite database already loaded from them.
 #   BENCH_RANKS="1 2", BENCH_REPS=3, BENCH_BUILD (default build/), BENCH_DIR (default
 #   /tmp/up_bench_pg; inputs and databases are kept between runs, BENCH_RELOAD=1 redoes
 #   the loads). PostgreSQL tables go to the schema up_bench_<size> (replaced on load).
@@ -74,14 +76,17 @@ for n in $ranks; do
 done
 
 for size in $sizes; do
-  gen "$size"
-  polls=$(($(wc -l <"$size/store_status.csv") - 1))
-  sq=$size.db
+  v=BENCH_IN_$size
+  in=${!v:-$size}
+  v=BENCH_DB_$size
+  sq=${!v:-$size.db}
+  [ "$in" = "$size" ] && gen "$size"
+  polls=$(($(wc -l <"$in/store_status.csv") - 1))
   pgs=$(pg_url "$pg" "up_bench_$size")
   if [ "$reload" = 1 ] || [ ! -s "$sq" ]; then
     rm -f "$sq"
     t=$(now_s)
-    "$B/uptime_load" --db "$sq" --dir "$size" --no-rejects -q
+    "$B/uptime_load" --db "$sq" --dir "$in" --no-rejects -q
     printf '| load | %s | SQLite | - | %.2f | %d polls |\n' "$size" "$(elapsed "$t")" "$polls"
   fi
   if [ "$reload" = 1 ] ||
@@ -89,7 +94,7 @@ for size in $sizes; do
     psql -X -q -v ON_ERROR_STOP=1 "$pg" -c "SET client_min_messages = warning;
       DROP SCHEMA IF EXISTS up_bench_$size CASCADE; CREATE SCHEMA up_bench_$size"
     t=$(now_s)
-    "$B/uptime_load" --db "$pgs" --dir "$size" --no-rejects -q
+    "$B/uptime_load" --db "$pgs" --dir "$in" --no-rejects -q
     printf '| load | %s | PostgreSQL | - | %.2f | %d polls |\n' "$size" "$(elapsed "$t")" "$polls"
   fi
 

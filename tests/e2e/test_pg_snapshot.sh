@@ -2,10 +2,10 @@
 # Every rank of a PostgreSQL report reads one snapshot (rank 0's, exported and imported by
 # every rank): a change that commits while a report runs gives the report of the database
 # before it or after it, never a mix.
-#  1. Deterministic: a session locks business_hours, so rank 0 waits in its plan after it
-#     has taken (and exported) its snapshot and read now and the stores; the session then
-#     flips polls, deletes hours, adds a store and commits, before any other rank has
-#     begun. The report must be the "before" one (without one snapshot, the other ranks
+#  1. Deterministic: a session locks store_meta (what the hours are read from), so rank 0
+#     waits in its plan after it has taken (and exported) its snapshot and read now and
+#     the stores; the session then flips polls, deletes hours, adds a store and commits,
+#     before any other rank has begun. The report must be the "before" one (without one snapshot, the other ranks
 #     read the new polls under rank 0's old plan).
 #  2. A real uptime_load racing reports at several offsets: each report is "before" or
 #     "after", never anything else.
@@ -42,7 +42,7 @@ mkfifo locker.in
 psql -X -q -v ON_ERROR_STOP=1 "$lock_url" <locker.in >locker.out 2>&1 &
 locker=$!
 exec 3>locker.in
-echo "BEGIN; LOCK TABLE business_hours IN ACCESS EXCLUSIVE MODE; SELECT 'locked';" >&3
+echo "BEGIN; LOCK TABLE store_meta IN ACCESS EXCLUSIVE MODE; SELECT 'locked';" >&3
 for _ in $(seq 100); do grep -q locked locker.out && break; sleep 0.1; done
 grep -q locked locker.out || fail "the locking session did not start: $(cat locker.out)"
 timeout 300 "$MPIEXEC" -n 3 "$REPORT" --quiet --db "$lock_url" --reports-dir rep --report-id raced &
@@ -51,14 +51,15 @@ report=$!
 waiting=0
 for _ in $(seq 300); do
   waiting=$(pg_q "$PG_BASE" "SELECT count(*) FROM pg_locks WHERE NOT granted
-    AND relation = '${tag}_lock.business_hours'::regclass")
+    AND relation = '${tag}_lock.store_meta'::regclass")
   [ "$waiting" -ge 1 ] && break
   sleep 0.1
 done
-[ "$waiting" -ge 1 ] || fail "rank 0 never waited for business_hours"
+[ "$waiting" -ge 1 ] || fail "rank 0 never waited for store_meta (its hours read)"
 cat >&3 <<SQL
 UPDATE store_status SET active = NOT active WHERE ts_utc % 3 = 0;
 DELETE FROM business_hours WHERE store_id IN (SELECT store_id FROM store_summary ORDER BY store_id LIMIT 100);
+UPDATE store_meta SET hours = NULL WHERE store_id IN (SELECT store_id FROM store_summary ORDER BY store_id LIMIT 100);
 INSERT INTO store_status VALUES ('zz-new', (SELECT max(last_ts) FROM store_summary) + 3600000000, true);
 INSERT INTO store_summary SELECT store_id, min(ts_utc), max(ts_utc), count(*) FROM store_status
   WHERE store_id = 'zz-new' GROUP BY store_id;

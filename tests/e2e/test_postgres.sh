@@ -54,6 +54,38 @@ same_files pg-rejects.csv pg-rejects2.csv "second load rejects the same rows"
 run_report 3 --db "$pg" --reports-dir rep --report-id again
 same_files rep/sq.csv rep/again.csv "report after a second load unchanged"
 
+# store_meta (each store's zone and packed hours, what the reports read): kept by a
+# load that changes one store's hours and another's zone, as SQLite reads the same load.
+mkdir -p up
+head -1 in/store_status.csv >up/store_status.csv
+head -2 in/menu_hours.csv >up/menu_hours.csv
+{ head -1 in/timezones.csv; sed -n 3p in/timezones.csv | sed 's|,[^,]*$|,Pacific/Honolulu|'; } >up/timezones.csv
+"$LOAD" --db "$pg" --dir up -q
+"$LOAD" --db u.db --dir up -q
+[ "$(pg_q "$pg" "SELECT count(*) FROM store_meta WHERE timezone_str = 'Pacific/Honolulu'")" -ge 1 ] ||
+  fail "store_meta does not have the zone the load changed"
+pass "store_meta follows a load that changes a zone"
+run_report 1 --db u.db --reports-dir rep --report-id sq-up
+cmp -s rep/sq.csv rep/sq-up.csv && fail "the changed hours and zone do not change the report"
+for n in 1 3; do
+  run_report "$n" --db "$pg" --reports-dir rep --report-id "pg-up$n"
+  same_files rep/sq-up.csv "rep/pg-up$n.csv" "after a load of changed hours and zone: PostgreSQL on $n ranks equals SQLite"
+done
+# A database from before store_meta reads its hours and zones from their tables, and its
+# next load adds store_meta, filled from them.
+pg_q "$pg" "DROP TABLE store_meta" >/dev/null
+run_report 2 --db "$pg" --reports-dir rep --report-id pg-old
+same_files rep/sq-up.csv rep/pg-old.csv "a database without store_meta: same report"
+"$LOAD" --db "$pg" --dir up -q
+[ "$(pg_q "$pg" "SELECT (SELECT count(*) FROM store_meta WHERE hours IS NOT NULL) = (SELECT count(DISTINCT store_id) FROM business_hours)
+  AND (SELECT count(*) FROM store_meta WHERE timezone_str IS NOT NULL) = (SELECT count(*) FROM store_timezone)
+  AND (SELECT sum(length(hours)) FROM store_meta) = 18 * (SELECT count(*) FROM business_hours)")" = t ] ||
+  fail "the next load did not fill store_meta from business_hours and store_timezone"
+pass "the next load adds store_meta, filled from the tables of record"
+run_report 2 --db "$pg" --reports-dir rep --report-id pg-new
+same_files rep/sq-up.csv rep/pg-new.csv "after the upgrade: same report"
+cp rep/sq-up.csv rep/sq.csv
+
 # The database from the environment, and in key=value form.
 UPTIME_DB=$pg timeout 300 "$MPIEXEC" -n 2 "$REPORT" --quiet --reports-dir rep --report-id env
 same_files rep/sq.csv rep/env.csv "UPTIME_DB=postgresql://... picks PostgreSQL"

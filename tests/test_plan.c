@@ -212,12 +212,70 @@ static void test_plan_read(void)
     up_plan_free(&p);
 }
 
+/*
+ * The builder keeps each distinct set of hours rows once per rank: a store whose rows
+ * equal an earlier store's (same rows, same count) points at them; any difference (a
+ * row, a prefix of the set) keeps its own. Rows come as the streamed scatter sends them:
+ * one by one and in bulk.
+ */
+static void test_builder_shares_hours(void)
+{
+    const struct up_hours_row a[2] = {{1, 9 * 3600000000LL, 17 * 3600000000LL},
+                                      {2, 9 * 3600000000LL, 17 * 3600000000LL}};
+    const struct up_hours_row b[2] = {{1, 9 * 3600000000LL, 17 * 3600000000LL},
+                                      {2, 9 * 3600000000LL, 18 * 3600000000LL}};
+    struct up_plan p;
+    struct up_plan_builder *bl;
+    const struct up_hours_row *rows;
+    const char *ids[] = {"a", "b", "c", "d", "e", "f"};
+    size_t i;
+
+    up_plan_init(&p);
+    bl = up_plan_builder_new(&p);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(bl);
+    for (i = 0; i < 6; i++)
+        CU_ASSERT_EQUAL(up_plan_builder_store(bl, ids[i], 1), 0);
+    up_plan_builder_rewind(bl);
+    CU_ASSERT_EQUAL(up_plan_builder_hours_of(bl, "a", a, 2), 0); /* new: rows 0-1 */
+    CU_ASSERT_EQUAL(up_plan_builder_hours(bl, "b", &a[0]), 0);   /* a's, row by row */
+    CU_ASSERT_EQUAL(up_plan_builder_hours(bl, "b", &a[1]), 0);
+    CU_ASSERT_EQUAL(up_plan_builder_hours_of(bl, "c", b, 2), 0); /* one end differs */
+    CU_ASSERT_EQUAL(up_plan_builder_hours_of(bl, "d", a, 1), 0); /* a prefix of a's */
+    CU_ASSERT_EQUAL(up_plan_builder_hours_of(bl, "e", b, 2), 0); /* c's */
+    /* f: no rows */
+    up_plan_builder_rewind(bl);
+    CU_ASSERT_EQUAL(up_plan_builder_zone(bl, "a", "Asia/Kolkata"), 0);
+    up_plan_builder_free(bl);
+    CU_ASSERT_EQUAL(p.hours.n, 5); /* a's two, c's two, d's one */
+    rows = p.hours.p;
+    CU_ASSERT_EQUAL(UP_PLAN_STORE(&p, 1)->hours_off, UP_PLAN_STORE(&p, 0)->hours_off);
+    CU_ASSERT_EQUAL(UP_PLAN_STORE(&p, 1)->nhours, 2);
+    CU_ASSERT_EQUAL(UP_PLAN_STORE(&p, 4)->hours_off, UP_PLAN_STORE(&p, 2)->hours_off);
+    CU_ASSERT_NOT_EQUAL(UP_PLAN_STORE(&p, 2)->hours_off, UP_PLAN_STORE(&p, 0)->hours_off);
+    CU_ASSERT_NOT_EQUAL(UP_PLAN_STORE(&p, 3)->hours_off, UP_PLAN_STORE(&p, 0)->hours_off);
+    CU_ASSERT_EQUAL(UP_PLAN_STORE(&p, 3)->nhours, 1);
+    CU_ASSERT_EQUAL(UP_PLAN_STORE(&p, 5)->nhours, 0);
+    for (i = 0; i < 5; i++) {
+        const struct up_plan_store *st = UP_PLAN_STORE(&p, i);
+        const struct up_hours_row *want = i == 2 || i == 4 ? b : a;
+        size_t k;
+        for (k = 0; k < st->nhours; k++) {
+            CU_ASSERT_EQUAL(rows[st->hours_off + k].day, want[k].day);
+            CU_ASSERT_EQUAL(rows[st->hours_off + k].start_us, want[k].start_us);
+            CU_ASSERT_EQUAL(rows[st->hours_off + k].end_us, want[k].end_us);
+        }
+    }
+    CU_ASSERT_EQUAL(UP_PLAN_STORE(&p, 0)->zone, 0);
+    up_plan_free(&p);
+}
+
 int test_plan_add(void)
 {
     CU_pSuite s = CU_add_suite("plan", NULL, NULL);
     if (!s || !CU_add_test(s, "balance into contiguous ranges", test_balance) ||
         !CU_add_test(s, "pack and unpack a share", test_pack_unpack) ||
-        !CU_add_test(s, "read the plan from a source", test_plan_read))
+        !CU_add_test(s, "read the plan from a source", test_plan_read) ||
+        !CU_add_test(s, "the builder keeps each set of hours rows once", test_builder_shares_hours))
         return CU_get_error();
     return CUE_SUCCESS;
 }

@@ -47,7 +47,108 @@ struct reader {
     size_t cur;                /* cursor into the store list */
     struct up_strmap *orphans; /* ids with hours or a zone but no poll */
     const char *failed;        /* what ran out, for the message */
+    /* The builder's sharing of hours: a store whose rows equal an earlier store's points
+     * at those (most stores keep one of a few thousand weekly patterns), so a rank holds
+     * each distinct set of rows once. */
+    int share_hours;
+    size_t open;    /* the store whose rows are the last ones appended; SIZE_MAX: none */
+    size_t *seen;   /* open addressing: store index + 1 of each distinct set, 0: empty */
+    size_t seen_cap, seen_n;
 };
+
+static uint64_t rows_hash(const struct up_hours_row *h, size_t n)
+{
+    uint64_t x = 1469598103934665603u;
+    size_t i;
+
+    for (i = 0; i < n; i++) {
+        uint64_t v[3] = {(uint64_t)h[i].day, (uint64_t)h[i].start_us, (uint64_t)h[i].end_us};
+        int k;
+        for (k = 0; k < 3; k++) {
+            x ^= v[k];
+            x *= 1099511628211u;
+            x ^= x >> 29;
+        }
+    }
+    return x;
+}
+
+static int rows_equal(const struct up_hours_row *a, const struct up_hours_row *b, size_t n)
+{
+    size_t i;
+
+    for (i = 0; i < n; i++)
+        if (a[i].day != b[i].day || a[i].start_us != b[i].start_us || a[i].end_us != b[i].end_us)
+            return 0;
+    return 1;
+}
+
+/* Places store index k (+1) in the table t of cap slots (a power of two). */
+static void seen_put(size_t *t, size_t cap, uint64_t hash, size_t k)
+{
+    size_t i = (size_t)hash & (cap - 1);
+
+    while (t[i])
+        i = (i + 1) & (cap - 1);
+    t[i] = k + 1;
+}
+
+/*
+ * The open store's rows are complete: when an earlier store has the same rows, the open
+ * store points at them and its own copy (the end of the rows) is dropped; otherwise it
+ * is remembered. Out of memory for the table only means no sharing.
+ */
+static void close_hours(struct reader *r)
+{
+    struct up_plan *p = r->p;
+    struct up_plan_store *s;
+    const struct up_hours_row *rows, *all = p->hours.p;
+    uint64_t hash;
+    size_t i;
+
+    if (!r->share_hours || r->open == SIZE_MAX)
+        return;
+    s = UP_PLAN_STORE(p, r->open);
+    r->open = SIZE_MAX;
+    if (s->nhours == 0 || s->hours_off + s->nhours != p->hours.n)
+        return;
+    rows = all + s->hours_off;
+    hash = rows_hash(rows, s->nhours);
+    for (i = (size_t)hash & (r->seen_cap - 1); r->seen_cap && r->seen[i];
+         i = (i + 1) & (r->seen_cap - 1)) {
+        const struct up_plan_store *o = UP_PLAN_STORE(p, r->seen[i] - 1);
+        if (o->nhours == s->nhours && rows_equal(all + o->hours_off, rows, s->nhours)) {
+            p->hours.n -= s->nhours;
+            s->hours_off = o->hours_off;
+            return;
+        }
+    }
+    if (2 * (r->seen_n + 1) > r->seen_cap) {
+        size_t cap = r->seen_cap ? 2 * r->seen_cap : 1024, k;
+        size_t *t = calloc(cap, sizeof *t);
+        if (!t)
+            return;
+        for (k = 0; k < r->seen_cap; k++)
+            if (r->seen[k]) {
+                const struct up_plan_store *o = UP_PLAN_STORE(p, r->seen[k] - 1);
+                seen_put(t, cap, rows_hash(all + o->hours_off, o->nhours), r->seen[k] - 1);
+            }
+        free(r->seen);
+        r->seen = t;
+        r->seen_cap = cap;
+    }
+    seen_put(r->seen, r->seen_cap, hash, (size_t)(s - UP_PLAN_STORE(p, 0)));
+    r->seen_n++;
+}
+
+/* Before rows of the store under the cursor are appended: the store before is done. */
+static void open_hours(struct reader *r)
+{
+    if (r->share_hours && r->open != r->cur) {
+        close_hours(r);
+        r->open = r->cur;
+    }
+}
 
 static int on_store(void *ctx, const char *id, int64_t weight)
 {
@@ -93,6 +194,7 @@ static int on_hours(void *ctx, const char *id, const struct up_hours_row *row)
         r->failed = found < 0 ? "the orphan list" : NULL;
         return found < 0;
     }
+    open_hours(r);
     s = UP_PLAN_STORE(r->p, r->cur);
     if (s->nhours == UP_JOB_MAX_STORE_HOURS || up_buf_append(&r->p->hours, row, 1) != 0) {
         r->failed = "the hours rows";
@@ -115,6 +217,7 @@ static int on_hours_of(void *ctx, const char *id, const struct up_hours_row *row
         r->failed = found < 0 ? "the orphan list" : NULL;
         return found < 0;
     }
+    open_hours(r);
     s = UP_PLAN_STORE(r->p, r->cur);
     if (n > UP_JOB_MAX_STORE_HOURS - s->nhours || up_buf_append(&r->p->hours, rows, n) != 0) {
         r->failed = "the hours rows";
@@ -167,7 +270,7 @@ static enum up_code plan_read(struct up_plan *p, const char *db, int has_now, in
 {
     const struct up_store_sink sink = {on_store, on_hours, on_zone, NULL, NULL, on_hours_of, NULL};
     struct up_store_sink s = sink;
-    struct reader r = {p, 0, NULL, NULL};
+    struct reader r = {.p = p, .open = SIZE_MAX};
     struct up_store *st = NULL;
     enum up_code rc;
 
@@ -249,6 +352,8 @@ struct up_plan_builder *up_plan_builder_new(struct up_plan *p)
     if (!b)
         return NULL;
     b->r.p = p;
+    b->r.share_hours = 1;
+    b->r.open = SIZE_MAX;
     b->r.orphans = up_strmap_new();
     if (!b->r.orphans) {
         free(b);
@@ -280,6 +385,7 @@ int up_plan_builder_zone(struct up_plan_builder *b, const char *id, const char *
 
 void up_plan_builder_rewind(struct up_plan_builder *b)
 {
+    close_hours(&b->r);
     b->r.cur = 0;
 }
 
@@ -292,8 +398,10 @@ void up_plan_builder_free(struct up_plan_builder *b)
 {
     if (!b)
         return;
+    close_hours(&b->r);
     b->r.p->orphans = (int64_t)up_strmap_count(b->r.orphans);
     up_strmap_free(b->r.orphans);
+    free(b->r.seen);
     free(b);
 }
 

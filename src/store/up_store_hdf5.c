@@ -16,9 +16,9 @@
 #include "up_store_int.h"
 #include "up_time.h"
 
-/* Stores per batch of a scan, and polls per batch of a rank's read (36 MiB). */
+/* Stores per batch of a scan, and polls per batch of a rank's read (9 MiB). */
 #define STORE_BATCH ((uint64_t)1 << 16)
-#define POLL_BATCH ((uint64_t)1 << 22)
+#define POLL_BATCH ((uint64_t)1 << 20)
 
 /* Longest store id (a store table whose ids are longer is corrupt). */
 #define MAX_ID ((uint64_t)1 << 16)

@@ -10,7 +10,8 @@
 #   BENCH_SIZES="r11 g160 g1m" ...               sizes: r11 = 11 k stores, 1.77 M polls
 #       (real hours and zones of ../shared/data/loop-2023 when present), g160 = 160 k
 #       stores x 6 days (19.1 M polls), g1m = 1 M stores x 6 days (~120 M polls, ~7 GB of
-#       CSV and long loads: never in CI). Default "r11 g160".
+#       CSV and long loads: never in CI), g1m1 = 1 M stores x 1 day (~20 M polls: the
+#       metadata of 1 M stores at the size of g160's polls). Default "r11 g160".
 #   BENCH_IN_<size>=DIR, BENCH_DB_<size>=FILE: inputs already generated elsewhere (e.g.
 #       BENCH_IN_g1m=/tmp/up_bench_1m/in) and the SQLite database already loaded from them.
 #   BENCH_RANKS="1 2", BENCH_REPS=3, BENCH_BUILD (default build/), BENCH_DIR (default
@@ -34,6 +35,8 @@ if [ "$pg" = private ]; then
 fi
 [ -n "$pg" ] || { echo "set BENCH_PG (private or a URL)" >&2; exit 2; }
 mkdir -p "$dir" && cd "$dir"
+# A report id is claimed once per reports folder: a fresh folder for each run.
+rm -rf rep
 
 now_s() { date +%s.%N; }
 elapsed() { awk -v a="$(now_s)" -v b="$1" 'BEGIN { printf "%.3f", a - b }'; }
@@ -58,6 +61,7 @@ gen() { # gen SIZE: the input folder SIZE/
     ;;
   g160) "$B/uptime_gen" --out g160 --stores 160000 --days 6 --seed 1 -q ;;
   g1m) "$B/uptime_gen" --out g1m --stores 1000000 --days 6 --seed 1 -q ;;
+  g1m1) "$B/uptime_gen" --out g1m1 --stores 1000000 --days 1 --seed 1 -q ;;
   *) echo "unknown size $1" >&2; exit 2 ;;
   esac
 }
@@ -133,8 +137,8 @@ for size in $sizes; do
     || quote_literal(max(store_id COLLATE \"C\")) FROM store_summary")
   declare -A q=(
     [stores]="SELECT npolls, store_id FROM store_summary WHERE first_ts <= $now ORDER BY store_id COLLATE \"C\""
-    [hours]="SELECT day_of_week, start_time_us, end_time_us, store_id FROM business_hours ORDER BY store_id COLLATE \"C\", day_of_week, start_time_us, end_time_us"
-    [zones]="SELECT timezone_str, store_id FROM store_timezone ORDER BY store_id COLLATE \"C\""
+    [hours]="SELECT hours, store_id FROM store_meta WHERE hours IS NOT NULL ORDER BY store_id COLLATE \"C\""
+    [zones]="SELECT timezone_str, store_id FROM store_meta WHERE timezone_str IS NOT NULL ORDER BY store_id COLLATE \"C\""
     [polls]="SELECT CASE WHEN s.first_ts < $lo THEN (SELECT c.ts_utc * 2 + c.active::int FROM store_status c WHERE c.store_id = s.store_id AND c.ts_utc < $lo ORDER BY c.ts_utc DESC LIMIT 1) END, CASE WHEN s.last_ts >= $lo THEN ARRAY(SELECT w.ts_utc * 2 + w.active::int FROM store_status w WHERE w.store_id = s.store_id AND w.ts_utc >= $lo AND w.ts_utc <= $now ORDER BY w.ts_utc) END, s.store_id FROM store_summary s WHERE s.store_id >= $range AND s.first_ts <= $now ORDER BY s.store_id COLLATE \"C\""
   )
   for k in stores hours zones polls; do

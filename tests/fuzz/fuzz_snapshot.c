@@ -2,7 +2,7 @@
  * The HDF5 snapshot reader (src/store/up_store_hdf5.c) on arbitrary files: the input is
  * written to a temporary file (mkstemp) and opened as "hdf5:<path>"; a snapshot that
  * opens is then read the way a report reads it (the store list, hours, zones, and the
- * polls of all its stores and of every other one). A damaged file must fail with a
+ * polls of all its stores and of every other one), row by row and in the bulk forms. A damaged file must fail with a
  * message, never crash or read out of bounds.
  */
 #include <stdint.h>
@@ -70,10 +70,37 @@ static int on_poll(void *ctx, const char *id, int64_t ts, int active)
     return 0;
 }
 
+/* The bulk forms a report's scatter and worker use: the same checks on every row. */
+static int on_hours_of(void *ctx, const char *id, const struct up_hours_row *rows, size_t n)
+{
+    size_t k;
+
+    FZ_CHECK(n >= 1, "a store's hours come as one or more rows");
+    for (k = 0; k < n; k++)
+        if (on_hours(ctx, id, &rows[k]) != 0)
+            return 1;
+    return 0;
+}
+
+static int on_polls(void *ctx, const char *id, const int64_t *ts, const uint8_t *active, size_t n)
+{
+    size_t k;
+
+    (void)ctx;
+    (void)id;
+    FZ_CHECK(n >= 1, "a run of polls has one poll or more");
+    for (k = 0; k < n; k++) {
+        FZ_CHECK(active[k] == 0 || active[k] == 1, "a poll is active or inactive");
+        FZ_CHECK(k == 0 || ts[k] > ts[k - 1], "a run of polls is strictly ascending");
+    }
+    return 0;
+}
+
 static void read_all(struct up_store *st)
 {
     struct ids ids;
     struct up_store_sink sink = {on_store, on_hours, on_zone, on_poll, &ids, NULL, NULL};
+    struct up_store_sink bulk = {on_store, on_hours, on_zone, on_poll, &ids, on_hours_of, on_polls};
     const char *half[MAX_IDS / 2 + 1];
     char err[1024];
     int64_t now = 0, lo;
@@ -89,8 +116,11 @@ static void read_all(struct up_store *st)
         for (i = 0; i < ids.n; i += 2)
             half[k++] = ids.v[i];
         (void)up_store_polls(st, half, k, lo, now, &sink, err, sizeof err);
+        (void)up_store_polls(st, (const char *const *)ids.v, ids.n, lo, now, &bulk, err,
+                             sizeof err);
     }
     (void)up_store_hours(st, &sink, err, sizeof err);
+    (void)up_store_hours(st, &bulk, err, sizeof err);
     (void)up_store_timezones(st, &sink, err, sizeof err);
     for (i = 0; i < ids.n; i++)
         free(ids.v[i]);

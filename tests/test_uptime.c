@@ -86,6 +86,36 @@ static void test_duplicate_timestamps_inactive_wins(void)
     CU_ASSERT_EQUAL(r.down[UP_WIN_HOUR], SEC(1800));
 }
 
+/* Already in order (the usual case, taken without sorting): duplicates at the start, in
+ * the middle and at the end merge with inactive winning; a strictly ascending list is
+ * left as it is. */
+static void test_normalize_in_order(void)
+{
+    struct up_poll a[6] = {{10, 1}, {10, 1}, {20, 1}, {30, 1}, {30, 0}, {40, 1}};
+    struct up_poll b[4] = {{10, 1}, {20, 0}, {30, 1}, {30, 0}};
+    struct up_poll c[3] = {{5, 0}, {6, 1}, {7, 0}};
+    struct up_poll d[2] = {{5, 0}, {5, 1}};
+    size_t n;
+
+    n = up_polls_normalize(a, 6);
+    CU_ASSERT_EQUAL(n, 4);
+    CU_ASSERT(a[0].ts == 10 && a[0].active == 1);
+    CU_ASSERT(a[1].ts == 20 && a[1].active == 1);
+    CU_ASSERT(a[2].ts == 30 && a[2].active == 0);
+    CU_ASSERT(a[3].ts == 40 && a[3].active == 1);
+    n = up_polls_normalize(b, 4);
+    CU_ASSERT_EQUAL(n, 3);
+    CU_ASSERT(b[1].ts == 20 && b[1].active == 0);
+    CU_ASSERT(b[2].ts == 30 && b[2].active == 0);
+    n = up_polls_normalize(c, 3);
+    CU_ASSERT_EQUAL(n, 3);
+    CU_ASSERT(c[0].ts == 5 && c[1].ts == 6 && c[2].ts == 7 && c[1].active == 1);
+    n = up_polls_normalize(d, 2);
+    CU_ASSERT_EQUAL(n, 1);
+    CU_ASSERT(d[0].ts == 5 && d[0].active == 0);
+    CU_ASSERT_EQUAL(up_polls_normalize(d, 0), 0);
+}
+
 static void test_polls_after_now_ignored(void)
 {
     struct up_interval all = {INT64_MIN, INT64_MAX};
@@ -128,6 +158,7 @@ int test_uptime_add(void)
         !CU_add_test(s, "polls only before the window", test_polls_only_before_window) ||
         !CU_add_test(s, "single poll", test_single_poll_extends_both_ways) ||
         !CU_add_test(s, "duplicate timestamps", test_duplicate_timestamps_inactive_wins) ||
+        !CU_add_test(s, "polls already in order", test_normalize_in_order) ||
         !CU_add_test(s, "polls after now", test_polls_after_now_ignored) ||
         !CU_add_test(s, "poll at window start", test_poll_at_window_start_and_gaps))
         return CU_get_error();

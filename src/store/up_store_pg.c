@@ -1549,37 +1549,63 @@ static int row_hours(const struct bfield *f, const struct up_store_sink *sink, v
 /* A store's hours packed in store_meta: 18 bytes per row (int2 day, int8 start, int8 end). */
 #define META_ROW 18
 
+/* A store's rows for sink->hours_of. */
+struct hours_state {
+    struct up_hours_row *rows;
+    size_t cap;
+};
+
+/* One store's packed hours: to sink->hours_of in one call when it is set (and the rows
+ * fit in memory), else row by row to sink->hours. */
 static int row_meta_hours(const struct bfield *f, const struct up_store_sink *sink, void *state)
 {
+    struct hours_state *hs = state;
     struct up_hours_row h;
     const char *r;
-    int32_t k;
-    int day;
+    size_t n, k;
+    int bulk, day;
 
-    (void)state;
     if (!f[0].v || f[0].len == 0 || f[0].len % META_ROW != 0 || !f[1].v)
         return -1;
-    for (k = 0, r = f[0].v; k < f[0].len; k += META_ROW, r += META_ROW) {
+    n = (size_t)f[0].len / META_ROW;
+    bulk = sink->hours_of != NULL;
+    if (bulk && n > hs->cap) {
+        struct up_hours_row *g = realloc(hs->rows, n * sizeof *g);
+        if (g) {
+            hs->rows = g;
+            hs->cap = n;
+        } else {
+            bulk = 0;
+        }
+    }
+    for (k = 0, r = f[0].v; k < n; k++, r += META_ROW) {
         day = (int16_t)(((unsigned char)r[0] << 8) | (unsigned char)r[1]);
         if (day < 0 || day > 6)
             return -1;
         h.day = day;
         h.start_us = be64(r + 2);
         h.end_us = be64(r + 10);
-        if (sink->hours(sink->ctx, f[1].v, &h) != 0)
+        if (bulk)
+            hs->rows[k] = h;
+        else if (sink->hours(sink->ctx, f[1].v, &h) != 0)
             return 1;
     }
-    return 0;
+    return bulk && sink->hours_of(sink->ctx, f[1].v, hs->rows, n) != 0;
 }
 
 static enum up_code pg_hours(struct up_store *st, const struct up_store_sink *sink, char *err,
                              size_t errlen)
 {
-    if (cast(st)->meta)
-        return copy_scan(cast(st),
-                         "COPY (SELECT hours, store_id FROM store_meta WHERE hours IS NOT NULL"
-                         " ORDER BY store_id COLLATE \"C\") TO STDOUT (FORMAT binary)",
-                         2, row_meta_hours, sink, NULL, "read hours", err, errlen);
+    if (cast(st)->meta) {
+        struct hours_state hs = {NULL, 0};
+        enum up_code rc =
+            copy_scan(cast(st),
+                      "COPY (SELECT hours, store_id FROM store_meta WHERE hours IS NOT NULL"
+                      " ORDER BY store_id COLLATE \"C\") TO STDOUT (FORMAT binary)",
+                      2, row_meta_hours, sink, &hs, "read hours", err, errlen);
+        free(hs.rows);
+        return rc;
+    }
     return copy_scan(cast(st),
                      "COPY (SELECT day_of_week, start_time_us, end_time_us, store_id"
                      " FROM business_hours ORDER BY store_id COLLATE \"C\","

@@ -77,6 +77,11 @@ struct pg_store {
     struct up_buf stores;
     int64_t stores_now;
     int stores_kept;
+    /* The polls read decodes each store's polls (carry-in, then window) into these, grown
+     * as needed and kept for the connection's life, to hand them over in one call. */
+    int64_t *poll_ts;
+    uint8_t *poll_active;
+    size_t poll_cap;
 };
 
 /* Cap on the kept store list: 1 M stores take about 28 MB. */
@@ -436,6 +441,8 @@ static void pg_close(struct up_store *st)
         PQfinish(p->conn);
     free(p->buf);
     up_buf_free(&p->stores);
+    free(p->poll_ts);
+    free(p->poll_active);
     free(p);
 }
 
@@ -1636,11 +1643,14 @@ static enum up_code pg_timezones(struct up_store *st, const struct up_store_sink
                      2, row_tz, sink, NULL, "read time zones", err, errlen);
 }
 
-/* The state of a polls scan: the caller's ids, the next one to match, the window. */
+/* The state of a polls scan: the caller's ids, the next one to match, the window; the
+ * connection whose buffers the polls are decoded into, and need when growing them failed. */
 struct polls_state {
     const char *const *ids;
     size_t n, k;
     int64_t lo, now;
+    struct pg_store *p;
+    size_t nomem;
 };
 
 /* Element type of the window array: int8 (pg_type.oid of bigint). */
@@ -1648,24 +1658,52 @@ struct polls_state {
 
 /* Polls travel as ts * 2 + active: one int8 each (every SPEC instant, years 1-9999, is
  * within +-2^58 microseconds, so doubling cannot overflow). */
-static int emit_poll(const struct up_store_sink *sink, const char *id, int64_t v)
+static int64_t poll_ts_of(int64_t v)
 {
-    int64_t ts = (v - (v & 1)) / 2;
-    return sink->poll(sink->ctx, id, ts, (int)(v & 1)) != 0;
+    return (v - (v & 1)) / 2;
+}
+
+/* Room for need polls in the connection's decode buffers; -1 when out of memory. */
+static int polls_room(struct pg_store *p, size_t need)
+{
+    size_t cap = p->poll_cap ? p->poll_cap : 1024;
+    int64_t *ts;
+    uint8_t *active;
+
+    if (need <= p->poll_cap)
+        return 0;
+    while (cap < need)
+        cap *= 2; /* need < 2^28 (a field is under 2^31 bytes, 12 a poll) */
+    ts = realloc(p->poll_ts, cap * sizeof *ts);
+    if (!ts)
+        return -1;
+    p->poll_ts = ts;
+    active = realloc(p->poll_active, cap);
+    if (!active)
+        return -1;
+    p->poll_active = active;
+    p->poll_cap = cap;
+    return 0;
 }
 
 /*
  * One store: its carry-in poll (NULL: none) and its window polls as an int8[] (NULL:
  * none), its id last. The id is matched against the caller's list (a store of the range
  * that is not in the list is skipped); the order is checked, not trusted: ids ascending,
- * the carry-in before lo, the window in [lo, now] strictly ascending.
+ * the carry-in before lo, the window in [lo, now] strictly ascending. The store's polls
+ * are decoded and checked as a whole, then handed to sink->polls_of in one call (the
+ * caller's own id pointer), or to sink->poll one by one when it is unset.
  */
 static int row_polls(const struct bfield *f, const struct up_store_sink *sink, void *state)
 {
     struct polls_state *ps = state;
-    const char *id;
-    int64_t v, prev;
-    int32_t i, n;
+    struct pg_store *p = ps->p;
+    const char *id, *e;
+    int64_t v, t, prev;
+    int64_t *ts;
+    uint8_t *active;
+    int32_t i, n = 0;
+    size_t m = 0, k;
     int c = 1;
 
     if (!f[2].v)
@@ -1677,38 +1715,55 @@ static int row_polls(const struct bfield *f, const struct up_store_sink *sink, v
     if (ps->k == ps->n || c != 0)
         return 0; /* in the range, not in the list */
     id = ps->ids[ps->k++];
-    prev = INT64_MIN;
-    if (f[0].v) {
-        if (get_i64(&f[0], &v) != 0 || (v - (v & 1)) / 2 >= ps->lo)
-            return -1;
-        if (emit_poll(sink, id, v))
-            return 1;
-        prev = v;
-    }
-    if (!f[1].v)
-        return 0;
     /* int8[] in binary: ndim, has-null flag, element type, then per dimension its length
      * and lower bound, then per element its length (8) and value. */
-    if (f[1].len < 12 || be32(f[1].v + 8) != INT8_OID)
-        return -1;
-    if (be32(f[1].v) == 0)
-        return 0;
-    if (be32(f[1].v) != 1 || f[1].len < 20)
-        return -1;
-    n = (int32_t)be32(f[1].v + 12);
-    if (n < 0 || (f[1].len - 20) / 12 != n || (f[1].len - 20) % 12 != 0)
-        return -1;
+    if (f[1].v) {
+        if (f[1].len < 12 || be32(f[1].v + 8) != INT8_OID)
+            return -1;
+        if (be32(f[1].v) != 0) {
+            if (be32(f[1].v) != 1 || f[1].len < 20)
+                return -1;
+            n = (int32_t)be32(f[1].v + 12);
+            if (n < 0 || (f[1].len - 20) / 12 != n || (f[1].len - 20) % 12 != 0)
+                return -1;
+        }
+    }
+    if ((size_t)n + 1 > p->poll_cap && polls_room(p, (size_t)n + 1) != 0) {
+        ps->nomem = (size_t)n + 1;
+        return 1;
+    }
+    ts = p->poll_ts;
+    active = p->poll_active;
+    prev = INT64_MIN;
+    if (f[0].v) {
+        if (get_i64(&f[0], &v) != 0)
+            return -1;
+        t = poll_ts_of(v);
+        if (t >= ps->lo)
+            return -1;
+        ts[0] = t;
+        active[0] = (uint8_t)(v & 1);
+        m = 1;
+    }
     for (i = 0; i < n; i++) {
-        const char *e = f[1].v + 20 + (size_t)i * 12;
+        e = f[1].v + 20 + (size_t)i * 12;
         if (be32(e) != 8)
             return -1;
         v = be64(e + 4);
-        if (v <= prev || (v - (v & 1)) / 2 < ps->lo || (v - (v & 1)) / 2 > ps->now)
+        t = poll_ts_of(v);
+        if (t <= prev || t < ps->lo || t > ps->now)
             return -1;
-        if (emit_poll(sink, id, v))
-            return 1;
-        prev = v;
+        ts[m] = t;
+        active[m++] = (uint8_t)(v & 1);
+        prev = t;
     }
+    if (m == 0)
+        return 0;
+    if (sink->polls_of)
+        return sink->polls_of(sink->ctx, id, ts, active, m) != 0;
+    for (k = 0; k < m; k++)
+        if (sink->poll(sink->ctx, id, ts[k], active[k]) != 0)
+            return 1;
     return 0;
 }
 
@@ -1717,7 +1772,7 @@ static enum up_code pg_polls(struct up_store *st, const char *const *ids, size_t
                              size_t errlen)
 {
     struct pg_store *p = cast(st);
-    struct polls_state ps = {ids, n, 0, lo, now};
+    struct polls_state ps = {ids, n, 0, lo, now, p, 0};
     char *first = NULL, *last = NULL, *sql = NULL;
     enum up_code rc = UP_OK;
     int len;
@@ -1763,6 +1818,11 @@ static enum up_code pg_polls(struct up_store *st, const char *const *ids, size_t
              (long long)lo, (long long)lo, (long long)lo, (long long)lo, (long long)now, first,
              last, (long long)now);
     rc = copy_scan(p, sql, 3, row_polls, sink, &ps, "read polls", err, errlen);
+    if (ps.nomem) {
+        snprintf(err, errlen, "postgresql %s: read polls: out of memory for %zu polls of a store",
+                 p->where, ps.nomem);
+        rc = UP_ENOMEM;
+    }
 out:
     PQfreemem(first);
     PQfreemem(last);

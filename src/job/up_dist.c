@@ -195,6 +195,15 @@ struct feeder {
     int has_id;
 };
 
+/* Rows of another kind than the last ones: the builder's cursor starts over. */
+static void feed_kind(struct feeder *fd, char kind)
+{
+    if (kind != fd->last) {
+        up_plan_builder_rewind(fd->b);
+        fd->last = kind;
+    }
+}
+
 /* The rows of a REC_HOURS_OF record whose count starts at rec + len; returns the
  * record's length, or 0 if it is cut short or its count is out of range. */
 static size_t feed_hours_of(struct feeder *fd, const char *id, const char *rec, size_t len,
@@ -251,10 +260,7 @@ static size_t feed(struct feeder *fd, const char *rec, size_t avail)
         }
     }
     len = (size_t)(f - rec);
-    if (kind != fd->last) {
-        up_plan_builder_rewind(fd->b);
-        fd->last = kind;
-    }
+    feed_kind(fd, kind);
     if (rec[0] == REC_HOURS_OF)
         return feed_hours_of(fd, id, rec, len, avail);
     switch (kind) {
@@ -458,10 +464,7 @@ static int send_hours_of(void *ctx, const char *id, const struct up_hours_row *r
     s->hours_dest = -1; /* a later REC_HOURS_SAME would follow the wrong record */
     if (dest == 0) {
         if (s->own.b && !s->own.failed) {
-            if (s->own.last != REC_HOURS) {
-                up_plan_builder_rewind(s->own.b);
-                s->own.last = REC_HOURS;
-            }
+            feed_kind(&s->own, REC_HOURS);
             if (up_plan_builder_hours_of(s->own.b, id, rows, n) != 0)
                 s->own.failed = 1;
         }

@@ -184,29 +184,7 @@ static int seek(struct reader *r, const char *id)
     return 0;
 }
 
-static int on_hours(void *ctx, const char *id, const struct up_hours_row *row)
-{
-    struct reader *r = ctx;
-    struct up_plan_store *s;
-    int found = seek(r, id);
-
-    if (found <= 0) {
-        r->failed = found < 0 ? "the orphan list" : NULL;
-        return found < 0;
-    }
-    open_hours(r);
-    s = UP_PLAN_STORE(r->p, r->cur);
-    if (s->nhours == UP_JOB_MAX_STORE_HOURS || up_buf_append(&r->p->hours, row, 1) != 0) {
-        r->failed = "the hours rows";
-        return 1;
-    }
-    if (s->nhours == 0)
-        s->hours_off = r->p->hours.n - 1;
-    s->nhours++;
-    return 0;
-}
-
-/* n rows of one store at once: one seek, one append. */
+/* n >= 1 rows of one store at once: one seek, one append. */
 static int on_hours_of(void *ctx, const char *id, const struct up_hours_row *rows, size_t n)
 {
     struct reader *r = ctx;
@@ -227,6 +205,11 @@ static int on_hours_of(void *ctx, const char *id, const struct up_hours_row *row
         s->hours_off = r->p->hours.n - n;
     s->nhours += (uint32_t)n;
     return 0;
+}
+
+static int on_hours(void *ctx, const char *id, const struct up_hours_row *row)
+{
+    return on_hours_of(ctx, id, row, 1);
 }
 
 /* Index of zone in the plan's table, added when new; -1 when the table is full. */

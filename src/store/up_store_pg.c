@@ -46,9 +46,33 @@ static const char schema_sql[] =
     " store_id text COLLATE \"C\" NOT NULL PRIMARY KEY, first_ts bigint NOT NULL,"
     " last_ts bigint NOT NULL, npolls bigint NOT NULL);";
 
-/* Which staging table the open COPY feeds; the loader sends zones, then hours, then
- * polls, so the target changes at most twice per load. */
-enum copy_kind { COPY_NONE, COPY_TZ, COPY_HOURS, COPY_STATUS };
+/* What the open COPY feeds: a staging table (text: zones, hours; binary: polls), or, in
+ * a first load, store_status and store_summary themselves (binary, FREEZE). The loader
+ * sends zones, then hours, then polls; the polls are held and sent at commit. */
+enum copy_kind { COPY_NONE, COPY_TZ, COPY_HOURS, COPY_STATUS, COPY_FIRST, COPY_SUMMARY };
+
+/* One poll held for the commit: its store's index in the load's store list, its instant
+ * and status (16 bytes). */
+struct held_row {
+    uint32_t store;
+    int32_t active;
+    int64_t ts;
+};
+
+/* A store the load gave polls: its id in the load's id bytes, and its summary once the
+ * polls are sorted. */
+struct load_store {
+    size_t off; /* into pg_store.ids: the id, NUL-terminated */
+    uint32_t len;
+    int64_t first, last, n;
+};
+
+/* Polls held at most (512 MB); past it, or short of memory, the held polls go to the
+ * staging table as a sorted run and the load is merged by the server (docs/postgres.md). */
+#define HELD_MAX ((size_t)1 << 25)
+/* Stores one load may give polls, and the bytes of their ids. */
+#define LOAD_STORES_MAX ((size_t)1 << 27)
+#define LOAD_ID_BYTES_MAX ((size_t)1 << 34)
 
 struct pg_store {
     struct up_store base;
@@ -57,7 +81,15 @@ struct pg_store {
     int write;       /* opened to load: the server's lock_timeout is bounded too */
     enum copy_kind copy;
     int load_any; /* a poll was put in this load */
-    char *buf;    /* COPY data not yet handed to libpq */
+    /* The load's polls, held to be sorted by (store_id, ts) and merged (duplicates:
+     * inactive wins) here rather than by the server; see pg_commit. */
+    struct up_buf held;    /* struct held_row */
+    struct up_buf lstores; /* struct load_store, in order of first appearance */
+    struct up_buf ids;     /* bytes: the stores' ids */
+    uint32_t *slots;       /* hash of ids: index + 1 into lstores, 0 free */
+    size_t nslots;         /* a power of two */
+    int spilled;           /* a sorted run of polls went to the staging table already */
+    char *buf;             /* COPY data not yet handed to libpq */
     size_t blen;
     /* Reading: from up_store_snapshot or up_store_read_at on, every read runs inside one
      * REPEATABLE READ transaction held until close (pinned); an error that aborts it loses
@@ -90,6 +122,18 @@ struct pg_store {
 static struct pg_store *cast(struct up_store *st)
 {
     return (struct pg_store *)st;
+}
+
+/* Lets go of the load's held polls and store list. */
+static void held_free(struct pg_store *p)
+{
+    up_buf_free(&p->held);
+    up_buf_free(&p->lstores);
+    up_buf_free(&p->ids);
+    free(p->slots);
+    p->slots = NULL;
+    p->nslots = 0;
+    p->spilled = 0;
 }
 
 static int pg_accepts(const char *url)
@@ -441,6 +485,7 @@ static void pg_close(struct up_store *st)
         PQfinish(p->conn);
     free(p->buf);
     up_buf_free(&p->stores);
+    held_free(p);
     free(p->poll_ts);
     free(p->poll_active);
     free(p);
@@ -628,6 +673,9 @@ static enum up_code pg_open(const char *url, enum up_store_mode mode, struct up_
     p->base.ops = &up_store_pg_ops;
     p->write = mode == UP_STORE_WRITE;
     up_buf_init(&p->stores, 1, STORES_KEPT_MAX);
+    up_buf_init(&p->held, sizeof(struct held_row), HELD_MAX);
+    up_buf_init(&p->lstores, sizeof(struct load_store), LOAD_STORES_MAX);
+    up_buf_init(&p->ids, 1, LOAD_ID_BYTES_MAX);
     up_source_redact(url, p->where, sizeof p->where);
     rc = connect_bounded(p, url, err, errlen);
     if (rc != UP_OK)
@@ -729,6 +777,7 @@ static enum up_code pg_begin(struct up_store *st, char *err, size_t errlen)
     enum up_code rc;
 
     p->load_any = 0;
+    held_free(p);
     p->copy = COPY_NONE;
     p->blen = 0;
     /* Staging tables live in this session only and vanish at commit or rollback. The
@@ -748,12 +797,18 @@ static enum up_code pg_begin(struct up_store *st, char *err, size_t errlen)
     return rc;
 }
 
+/* PGCOPY's signature (docs: COPY, binary format): the loader's binary COPY sends it, the
+ * reader checks it. */
+static const char bcopy_sig[11] = {'P', 'G', 'C', 'O', 'P', 'Y', '\n', '\377', '\r', '\n', '\0'};
+
 /* What each COPY loads, as messages name the step. */
 static const char *const copy_what[] = {
     [COPY_NONE] = "COPY",
     [COPY_TZ] = "COPY of time zones",
     [COPY_HOURS] = "COPY of business hours",
     [COPY_STATUS] = "COPY of polls",
+    [COPY_FIRST] = "COPY of polls",
+    [COPY_SUMMARY] = "COPY of the store summary",
 };
 
 /* Hands the buffered COPY data to libpq and sends it before taking more (libpq, being
@@ -813,7 +868,11 @@ static enum up_code start_copy(struct pg_store *p, enum copy_kind kind, char *er
     static const char *const sql[] = {
         [COPY_TZ] = "COPY up_tz_stage (store_id, timezone_str) FROM STDIN",
         [COPY_HOURS] = "COPY up_hours_stage FROM STDIN",
-        [COPY_STATUS] = "COPY up_status_stage FROM STDIN",
+        [COPY_STATUS] = "COPY up_status_stage FROM STDIN (FORMAT binary)",
+        [COPY_FIRST] = "COPY store_status (store_id, ts_utc, active) FROM STDIN"
+                       " (FORMAT binary, FREEZE)",
+        [COPY_SUMMARY] = "COPY store_summary (store_id, first_ts, last_ts, npolls) FROM STDIN"
+                         " (FORMAT binary, FREEZE)",
     };
     enum up_code rc;
     PGresult *res;
@@ -891,21 +950,373 @@ static enum up_code put_text(struct pg_store *p, const char *s, char *err, size_
     return rc;
 }
 
+/* ---- The load's polls: held, sorted and merged here, sent at commit. ---- */
+
+/* FNV-1a over an id. */
+static uint64_t id_hash(const char *id)
+{
+    uint64_t h = 1469598103934665603u;
+
+    for (; *id; id++)
+        h = (h ^ (unsigned char)*id) * 1099511628211u;
+    return h;
+}
+
+static const char *load_id(const struct pg_store *p, const struct load_store *e)
+{
+    return (const char *)p->ids.p + e->off;
+}
+
+/* Puts store i in the hash table (which has room). */
+static void slot_put(struct pg_store *p, uint32_t i)
+{
+    const struct load_store *e = UP_BUF_AT(&p->lstores, struct load_store, i);
+    size_t k = (size_t)id_hash(load_id(p, e)) & (p->nslots - 1);
+
+    while (p->slots[k])
+        k = (k + 1) & (p->nslots - 1);
+    p->slots[k] = i + 1;
+}
+
+/* The index of store id in the load's store list, added when new. Returns 0, or -1
+ * when memory runs out or a cap is reached. */
+static int store_index(struct pg_store *p, const char *id, uint32_t *out)
+{
+    struct load_store *e;
+    size_t k, len = strlen(id);
+
+    if (4 * (p->lstores.n + 1) > 3 * p->nslots) {
+        size_t n = p->nslots ? 2 * p->nslots : 4096, i;
+        uint32_t *t = calloc(n, sizeof *t);
+
+        if (!t)
+            return -1;
+        free(p->slots);
+        p->slots = t;
+        p->nslots = n;
+        for (i = 0; i < p->lstores.n; i++)
+            slot_put(p, (uint32_t)i);
+    }
+    k = (size_t)id_hash(id) & (p->nslots - 1);
+    while (p->slots[k]) {
+        uint32_t i = p->slots[k] - 1;
+        e = UP_BUF_AT(&p->lstores, struct load_store, i);
+        if (e->len == len && memcmp(load_id(p, e), id, len) == 0) {
+            *out = i;
+            return 0;
+        }
+        k = (k + 1) & (p->nslots - 1);
+    }
+    if (len > UINT32_MAX || up_buf_reserve(&p->lstores, 1) != 0)
+        return -1;
+    k = p->ids.n;
+    if (up_buf_append(&p->ids, id, len + 1) != 0)
+        return -1;
+    e = up_buf_push(&p->lstores);
+    e->off = k;
+    e->len = (uint32_t)len;
+    *out = (uint32_t)(p->lstores.n - 1);
+    k = (size_t)id_hash(id) & (p->nslots - 1);
+    while (p->slots[k])
+        k = (k + 1) & (p->nslots - 1);
+    p->slots[k] = *out + 1;
+    return 0;
+}
+
+/* A store's id and its index, for ranking the stores by id. */
+struct by_id {
+    const char *id;
+    uint32_t i;
+};
+
+/* Byte-wise, as COLLATE "C" (strcmp compares unsigned bytes). */
+static int cmp_by_id(const void *a, const void *b)
+{
+    return strcmp(((const struct by_id *)a)->id, ((const struct by_id *)b)->id);
+}
+
+/* Orders held rows by store rank, then time. */
+static int cmp_held(const void *a, const void *b)
+{
+    const struct held_row *x = a, *y = b;
+
+    if (x->store != y->store)
+        return (x->store > y->store) - (x->store < y->store);
+    return (x->ts > y->ts) - (x->ts < y->ts);
+}
+
+static int cmp_held_ts(const void *a, const void *b)
+{
+    const struct held_row *x = a, *y = b;
+
+    return (x->ts > y->ts) - (x->ts < y->ts);
+}
+
+/* Bits of the rank sorted per radix pass: 2048 buckets stay in the CPU's caches. */
+#define RADIX_BITS 11
+
+/*
+ * Sorts rows[0..n) by rank (their store member), stably, with a least significant digit
+ * radix sort into a second buffer (2 passes up to 4 M stores): each store's polls keep
+ * their arrival order, so an export in time order needs no sort by time after it (as
+ * the SQLite backend's radix_by_rank). Returns 0, or -1 (nothing done) without memory
+ * for the buffer.
+ */
+static int radix_by_rank(struct held_row *rows, size_t n, size_t nranks)
+{
+    struct held_row *tmp = malloc(n * sizeof *tmp), *src = rows, *dst = tmp, *t;
+    size_t cnt[(size_t)1 << RADIX_BITS], i, d;
+    const size_t mask = ((size_t)1 << RADIX_BITS) - 1;
+    unsigned bits = 0, shift;
+
+    if (!tmp)
+        return -1;
+    while (bits < 32 && ((size_t)1 << bits) < nranks)
+        bits++;
+    for (shift = 0; shift < bits; shift += RADIX_BITS) {
+        size_t sum = 0;
+
+        memset(cnt, 0, sizeof cnt);
+        for (i = 0; i < n; i++)
+            cnt[(src[i].store >> shift) & mask]++;
+        for (d = 0; d <= mask; d++) {
+            size_t c = cnt[d];
+            cnt[d] = sum;
+            sum += c;
+        }
+        for (i = 0; i < n; i++)
+            dst[cnt[(src[i].store >> shift) & mask]++] = src[i];
+        t = src;
+        src = dst;
+        dst = t;
+    }
+    if (src != rows)
+        memcpy(rows, src, n * sizeof *rows);
+    free(tmp);
+    return 0;
+}
+
+/*
+ * Sorts the held polls by (store_id, ts) and merges duplicates (one row, inactive if any
+ * was: SPEC's rule, whatever their order), so the server gets distinct keys in key order
+ * and has nothing left to sort or group. Each row's store member becomes its store's
+ * rank in id order; *order (the caller frees it) gives the store list index of each
+ * rank. Every store's first, last and n are its polls' in this run (n = 0: none).
+ */
+static enum up_code sort_held(struct pg_store *p, uint32_t **order, char *err, size_t errlen)
+{
+    struct held_row *rows = p->held.p;
+    size_t n = p->held.n, ns = p->lstores.n, i, k, start;
+    struct by_id *by = malloc((ns ? ns : 1) * sizeof *by);
+    uint32_t *rank = malloc((ns ? ns : 1) * sizeof *rank);
+
+    *order = malloc((ns ? ns : 1) * sizeof **order);
+    if (!by || !rank || !*order) {
+        free(by);
+        free(rank);
+        free(*order);
+        *order = NULL;
+        snprintf(err, errlen, "postgresql %s: out of memory", p->where);
+        return UP_ENOMEM;
+    }
+    for (i = 0; i < ns; i++) {
+        by[i].id = load_id(p, UP_BUF_AT(&p->lstores, struct load_store, i));
+        by[i].i = (uint32_t)i;
+    }
+    qsort(by, ns, sizeof *by, cmp_by_id);
+    for (i = 0; i < ns; i++) {
+        (*order)[i] = by[i].i;
+        rank[by[i].i] = (uint32_t)i;
+    }
+    free(by);
+    for (i = 0; i < n; i++)
+        rows[i].store = rank[rows[i].store];
+    free(rank);
+    if (radix_by_rank(rows, n, ns) != 0) {
+        qsort(rows, n, sizeof *rows, cmp_held); /* no memory for the second buffer */
+    } else {
+        for (start = 0; start < n; start = i) {
+            int sorted = 1;
+            for (i = start + 1; i < n && rows[i].store == rows[start].store; i++)
+                sorted &= rows[i - 1].ts <= rows[i].ts;
+            if (!sorted)
+                qsort(rows + start, i - start, sizeof *rows, cmp_held_ts);
+        }
+    }
+    for (i = 1, k = 0; i < n; i++) {
+        if (rows[i].store == rows[k].store && rows[i].ts == rows[k].ts)
+            rows[k].active &= rows[i].active;
+        else
+            rows[++k] = rows[i];
+    }
+    p->held.n = n = n ? k + 1 : 0;
+    for (i = 0; i < ns; i++)
+        UP_BUF_AT(&p->lstores, struct load_store, i)->n = 0;
+    for (i = 0; i < n; i++) {
+        struct load_store *e = UP_BUF_AT(&p->lstores, struct load_store, (*order)[rows[i].store]);
+        if (e->n++ == 0)
+            e->first = rows[i].ts;
+        e->last = rows[i].ts;
+    }
+    return UP_OK;
+}
+
+static void be16(char *b, uint16_t v)
+{
+    b[0] = (char)(v >> 8);
+    b[1] = (char)v;
+}
+
+static void be32put(char *b, uint32_t v)
+{
+    be16(b, (uint16_t)(v >> 16));
+    be16(b + 2, (uint16_t)v);
+}
+
+static void be64put(char *b, uint64_t v)
+{
+    be32put(b, (uint32_t)(v >> 32));
+    be32put(b + 4, (uint32_t)v);
+}
+
+/* A text field of a binary COPY tuple: its length, then its bytes as they are (the
+ * server checks them as UTF-8 as it does text input). */
+static enum up_code put_bin_text(struct pg_store *p, const char *s, uint32_t len, char *err,
+                                 size_t errlen)
+{
+    char h[4];
+    enum up_code rc;
+
+    be32put(h, len);
+    rc = put_bytes(p, h, sizeof h, err, errlen);
+    return rc == UP_OK ? put_bytes(p, s, len, err, errlen) : rc;
+}
+
+/* An int8 field of a binary COPY tuple. */
+static void bin_int8(char *b, int64_t v)
+{
+    be32put(b, 8);
+    be64put(b + 4, (uint64_t)v);
+}
+
+/*
+ * Sends the sorted, merged held polls through one binary COPY: into the staging table
+ * (COPY_STATUS) or, in a first load, into store_status itself (COPY_FIRST). Binary: no
+ * number to format or parse, and the id's bytes go as they are.
+ */
+static enum up_code copy_polls(struct pg_store *p, enum copy_kind kind, const uint32_t *order,
+                               char *err, size_t errlen)
+{
+    const struct held_row *rows = p->held.p;
+    char head[19], tail[17];
+    enum up_code rc;
+    size_t i;
+
+    rc = start_copy(p, kind, err, errlen);
+    memcpy(head, bcopy_sig, sizeof bcopy_sig);
+    memset(head + sizeof bcopy_sig, 0, 8); /* flags, header extension length */
+    if (rc == UP_OK)
+        rc = put_bytes(p, head, sizeof head, err, errlen);
+    for (i = 0; i < p->held.n && rc == UP_OK; i++) {
+        const struct load_store *e =
+            UP_BUF_AT(&p->lstores, struct load_store, order[rows[i].store]);
+        char nf[2];
+        be16(nf, 3);
+        rc = put_bytes(p, nf, sizeof nf, err, errlen);
+        if (rc == UP_OK)
+            rc = put_bin_text(p, load_id(p, e), e->len, err, errlen);
+        bin_int8(tail, rows[i].ts);
+        be32put(tail + 12, 1);
+        tail[16] = rows[i].active ? 1 : 0;
+        if (rc == UP_OK)
+            rc = put_bytes(p, tail, sizeof tail, err, errlen);
+    }
+    if (rc == UP_OK)
+        rc = put_bytes(p, "\377\377", 2, err, errlen); /* the trailer: -1 fields */
+    if (rc == UP_OK)
+        rc = end_copy(p, NULL, err, errlen);
+    return rc;
+}
+
+/* The store summary of a first load, from the held polls (every store's first, last and
+ * count), in key order, through one binary COPY into store_summary. */
+static enum up_code copy_summary(struct pg_store *p, const uint32_t *order, char *err,
+                                 size_t errlen)
+{
+    char head[19], nums[36];
+    enum up_code rc;
+    size_t i;
+
+    rc = start_copy(p, COPY_SUMMARY, err, errlen);
+    memcpy(head, bcopy_sig, sizeof bcopy_sig);
+    memset(head + sizeof bcopy_sig, 0, 8);
+    if (rc == UP_OK)
+        rc = put_bytes(p, head, sizeof head, err, errlen);
+    for (i = 0; i < p->lstores.n && rc == UP_OK; i++) {
+        const struct load_store *e = UP_BUF_AT(&p->lstores, struct load_store, order[i]);
+        char nf[2];
+        if (e->n == 0)
+            continue;
+        be16(nf, 4);
+        rc = put_bytes(p, nf, sizeof nf, err, errlen);
+        if (rc == UP_OK)
+            rc = put_bin_text(p, load_id(p, e), e->len, err, errlen);
+        bin_int8(nums, e->first);
+        bin_int8(nums + 12, e->last);
+        bin_int8(nums + 24, e->n);
+        if (rc == UP_OK)
+            rc = put_bytes(p, nums, sizeof nums, err, errlen);
+    }
+    if (rc == UP_OK)
+        rc = put_bytes(p, "\377\377", 2, err, errlen);
+    if (rc == UP_OK)
+        rc = end_copy(p, NULL, err, errlen);
+    return rc;
+}
+
+/* The held polls as a sorted run into the staging table, to make room (the cap, or
+ * memory short): the server then merges the load (pg_commit). */
+static enum up_code spill(struct pg_store *p, char *err, size_t errlen)
+{
+    uint32_t *order;
+    enum up_code rc = sort_held(p, &order, err, errlen);
+
+    if (rc == UP_OK)
+        rc = copy_polls(p, COPY_STATUS, order, err, errlen);
+    free(order);
+    p->held.n = 0;
+    p->spilled = 1;
+    return rc;
+}
+
 static enum up_code pg_put_status(struct up_store *st, const char *id, int64_t ts, int active,
                                   char *err, size_t errlen)
 {
     struct pg_store *p = cast(st);
-    char tail[48];
-    enum up_code rc;
+    struct held_row *r;
+    uint32_t i;
 
     p->load_any = 1;
-    rc = start_copy(p, COPY_STATUS, err, errlen);
-    if (rc == UP_OK)
-        rc = put_text(p, id, err, errlen);
-    snprintf(tail, sizeof tail, "\t%lld\t%c\n", (long long)ts, active ? 't' : 'f');
-    if (rc == UP_OK)
-        rc = put_bytes(p, tail, strlen(tail), err, errlen); /* numbers: no escaping */
-    return rc;
+    if (store_index(p, id, &i) != 0) {
+        snprintf(err, errlen, "postgresql %s: out of memory (or more than %zu stores in a load)",
+                 p->where, LOAD_STORES_MAX);
+        return UP_ENOMEM;
+    }
+    r = up_buf_push(&p->held);
+    if (!r && p->held.n > 0) {
+        enum up_code rc = spill(p, err, errlen);
+        if (rc != UP_OK)
+            return rc;
+        r = up_buf_push(&p->held);
+    }
+    if (!r) {
+        snprintf(err, errlen, "postgresql %s: out of memory", p->where);
+        return UP_ENOMEM;
+    }
+    r->store = i;
+    r->active = active != 0;
+    r->ts = ts;
+    return UP_OK;
 }
 
 static enum up_code pg_put_hours(struct up_store *st, const char *id,
@@ -943,40 +1354,53 @@ static enum up_code pg_put_timezone(struct up_store *st, const char *id, const c
     return rc;
 }
 
-/* Before the merge: statistics on the stages so the planner sizes its joins, memory
- * for sorting a few million staged polls without spilling, and the lock that
- * serialises the merge phase of concurrent loads. */
-static const char merge_prep_sql[] =
-    "SET LOCAL work_mem = '256MB';"
-    "ANALYZE up_status_stage; ANALYZE up_hours_stage; ANALYZE up_tz_stage;"
-    "SELECT pg_advisory_xact_lock(" LOAD_LOCK ");";
+/* Before the merge: statistics on the small stages so the planner sizes its joins (the
+ * polls' stage, when used, gets its own once filled), memory for sorting without
+ * spilling, and the lock that serialises the merge phase of concurrent loads. */
+static const char merge_prep_sql[] = "SET LOCAL work_mem = '256MB';"
+                                     "ANALYZE up_hours_stage; ANALYZE up_tz_stage;"
+                                     "SELECT pg_advisory_xact_lock(" LOAD_LOCK ");";
 
-/* Polls (SPEC §2): duplicates within the load merge with bool_and (inactive wins);
- * inserting in key order keeps the heap clustered by (store_id, ts_utc). Into an empty
- * table this is all. */
+/* Polls (SPEC §2) through the stage: duplicates within the load merge with bool_and
+ * (inactive wins; the client has merged them already, except across the sorted runs of a
+ * load too big to hold); inserting in key order keeps the heap clustered by (store_id,
+ * ts_utc). Into an empty table this is all. */
 #define STATUS_INSERT                                                                              \
     "INSERT INTO store_status (store_id, ts_utc, active)"                                          \
     " SELECT store_id, ts_utc, bool_and(active) FROM up_status_stage g"                            \
     " GROUP BY store_id, ts_utc"
 static const char status_first_sql[] = STATUS_INSERT " ORDER BY store_id, ts_utc;";
 
-/* Into a table with polls: a stored poll the load sees inactive becomes inactive, and
+/*
+ * Into a table with polls: a stored poll the load sees inactive becomes inactive, and
  * only new (store_id, ts_utc) are inserted. Not INSERT ... ON CONFLICT DO UPDATE: that
  * writes a new version of every row a reload repeats (bloat) and measured five times
- * slower on a reload of 1.7 million polls. */
+ * slower on a reload of 1.7 million polls. The summary of each store the insert gave
+ * polls widens by them and counts them (the rows RETURNING names): the cost follows the
+ * new polls, where recounting the stores read all their stored polls (an hour into 19 M
+ * polls touches nearly every store).
+ */
 static const char status_merge_sql[] =
     "UPDATE store_status s SET active = false FROM up_status_stage g"
-    " WHERE NOT g.active AND s.active AND s.store_id = g.store_id AND s.ts_utc = "
-    "g.ts_utc;" STATUS_INSERT " HAVING NOT EXISTS (SELECT 1 FROM store_status s"
-    " WHERE s.store_id = g.store_id AND s.ts_utc = g.ts_utc) ORDER BY store_id, ts_utc;";
+    " WHERE NOT g.active AND s.active AND s.store_id = g.store_id AND s.ts_utc = g.ts_utc;"
+    "WITH ins AS (" STATUS_INSERT " HAVING NOT EXISTS (SELECT 1 FROM store_status s"
+    " WHERE s.store_id = g.store_id AND s.ts_utc = g.ts_utc) ORDER BY store_id, ts_utc"
+    " RETURNING store_id, ts_utc)"
+    " INSERT INTO store_summary AS m (store_id, first_ts, last_ts, npolls)"
+    " SELECT store_id, min(ts_utc), max(ts_utc), count(*) FROM ins GROUP BY store_id"
+    " ORDER BY store_id ON CONFLICT (store_id) DO UPDATE SET"
+    " first_ts = least(m.first_ts, excluded.first_ts),"
+    " last_ts = greatest(m.last_ts, excluded.last_ts), npolls = m.npolls + excluded.npolls;";
 
 /* Hours: a store named in the load has its rows replaced whole (identical rows stored
- * once). Zones: upsert, the last row of the load winning. */
+ * once); a plain insert in key order, since after the DELETE no staged row can meet a
+ * stored one (ON CONFLICT DO NOTHING's speculative insertion took twice as long: 1.0
+ * against 0.52 s for 86 k rows). Zones: upsert, the last row of the load winning. */
 static const char merge_rest_sql[] =
     "DELETE FROM business_hours WHERE store_id IN (SELECT store_id FROM up_hours_stage);"
     "INSERT INTO business_hours (store_id, day_of_week, start_time_us, end_time_us)"
     " SELECT DISTINCT store_id, day_of_week, start_time_us, end_time_us FROM up_hours_stage"
-    " ON CONFLICT DO NOTHING;"
+    " ORDER BY 1, 2, 3, 4;"
     "INSERT INTO store_timezone (store_id, timezone_str)"
     " SELECT DISTINCT ON (store_id) store_id, timezone_str FROM up_tz_stage"
     " ORDER BY store_id, seq DESC"
@@ -1044,15 +1468,14 @@ static enum up_code merge_meta(struct pg_store *p, char *err, size_t errlen)
     return exec(p, "ROLLBACK TO SAVEPOINT up_meta", "store metadata", 0, err, errlen);
 }
 
-/* Only the stores this load touched get a new summary row, written in key order: the
- * store list is an index scan that then reads the heap in order too (random order cost a
- * buffer visit per row, 274 ms against 42 ms at 160 k stores). */
-static const char summary_sql[] =
-    "INSERT INTO store_summary (store_id, first_ts, last_ts, npolls)"
-    " SELECT store_id, min(ts_utc), max(ts_utc), count(*) FROM store_status"
-    " WHERE store_id IN (SELECT DISTINCT store_id FROM up_status_stage) GROUP BY store_id"
-    " ORDER BY store_id ON CONFLICT (store_id) DO UPDATE SET first_ts = excluded.first_ts,"
-    " last_ts = excluded.last_ts, npolls = excluded.npolls;";
+/* The primary key of store_status, built again by one sort after a bulk insert. The sort
+ * gets memory to run in: with the default maintenance_work_mem (64 MB) the build of
+ * 1.76 M polls' key took 8.8 s, with 1 GB 1.5 s (the sort only takes what it needs). */
+#define STATUS_KEY_SQL                                                                             \
+    "SET LOCAL maintenance_work_mem = '1GB';"                                                      \
+    "ALTER TABLE store_status ADD CONSTRAINT store_status_pkey"                                    \
+    " PRIMARY KEY (store_id, ts_utc) INCLUDE (active);"                                            \
+    "ALTER TABLE store_status CLUSTER ON store_status_pkey;"
 
 /*
  * Into an empty table, the primary key is dropped, the polls inserted in key order and the
@@ -1060,20 +1483,20 @@ static const char summary_sql[] =
  * 2.8 s against 28.4 s) as inserting every poll into the index. ALTER TABLE needs the
  * table's owner; a role that may only write gets the plain insert (the savepoint undoes
  * the attempt). The summary of a first load is every store's, with no list to check.
+ * (The way of a first load whose polls fit in memory is load_first; this one takes the
+ * rest: a role that may not truncate or alter, a load too big to hold.)
  */
 static const char status_first_fast_sql[] =
     "ALTER TABLE store_status DROP CONSTRAINT store_status_pkey;" STATUS_INSERT
-    " ORDER BY store_id, ts_utc;"
-    "ALTER TABLE store_status ADD CONSTRAINT store_status_pkey"
-    " PRIMARY KEY (store_id, ts_utc) INCLUDE (active);"
-    "ALTER TABLE store_status CLUSTER ON store_status_pkey;";
+    " ORDER BY store_id, ts_utc;" STATUS_KEY_SQL;
 static const char summary_first_sql[] =
     "INSERT INTO store_summary (store_id, first_ts, last_ts, npolls)"
     " SELECT store_id, min(ts_utc), max(ts_utc), count(*) FROM store_status GROUP BY store_id"
     " ORDER BY store_id ON CONFLICT (store_id) DO UPDATE SET first_ts = excluded.first_ts,"
     " last_ts = excluded.last_ts, npolls = excluded.npolls;";
 
-/* The polls of a first load (store_status empty): the fast way, else the plain insert. */
+/* The polls of a first load (store_status empty) from the stage: the fast way, else the
+ * plain insert. */
 static enum up_code merge_first(struct pg_store *p, char *err, size_t errlen)
 {
     enum up_code rc = exec(p, "SAVEPOINT up_first", "merge polls", 0, err, errlen);
@@ -1089,33 +1512,107 @@ static enum up_code merge_first(struct pg_store *p, char *err, size_t errlen)
     return rc == UP_OK ? exec(p, status_first_sql, "merge polls", 1, err, errlen) : rc;
 }
 
+/*
+ * A first load (store_status and store_summary empty) whose polls are all held, sorted
+ * and merged: both tables truncated in a subtransaction of the load, the polls copied
+ * straight into store_status and the summary (computed here) into store_summary, each
+ * with COPY ... FREEZE (rows written frozen and, since PostgreSQL 14, their pages marked
+ * all-visible: no stage, no server sort or grouping, nothing left for VACUUM to do), and
+ * the primary key built by one sort after the copy. TRUNCATE and ALTER TABLE take an
+ * ACCESS EXCLUSIVE lock, as the key's rebuild did before; the tables were empty, so
+ * what a reader with an older snapshot sees of them is the same before and after.
+ * *done = 0 when the role may not truncate or alter the tables (the savepoint undoes the
+ * attempt and the caller takes the stage); the polls are still held then.
+ */
+static enum up_code load_first(struct pg_store *p, const uint32_t *order, int *done, char *err,
+                               size_t errlen)
+{
+    enum up_code rc = exec(p, "SAVEPOINT up_first", "merge polls", 0, err, errlen);
+
+    *done = 0;
+    if (rc != UP_OK)
+        return rc;
+    rc = exec(p,
+              "TRUNCATE store_status, store_summary;"
+              "ALTER TABLE store_status DROP CONSTRAINT store_status_pkey;",
+              "merge polls", 1, err, errlen);
+    if (rc != UP_OK) {
+        if (rc == UP_ETIMEOUT || !p->conn)
+            return rc;
+        return exec(p, "ROLLBACK TO SAVEPOINT up_first", "merge polls", 0, err, errlen);
+    }
+    rc = copy_polls(p, COPY_FIRST, order, err, errlen);
+    if (rc == UP_OK)
+        rc = copy_summary(p, order, err, errlen);
+    if (rc == UP_OK)
+        rc = exec(p, STATUS_KEY_SQL, "build the polls' primary key", 1, err, errlen);
+    if (rc == UP_OK)
+        rc = exec(p, "RELEASE SAVEPOINT up_first", "merge polls", 0, err, errlen);
+    *done = rc == UP_OK;
+    return rc;
+}
+
+/*
+ * The load's polls: sorted and merged here; into an empty database straight into the
+ * tables (load_first), else through the stage and the server's merge, the summary with
+ * it. *fast says load_first did it all.
+ */
+static enum up_code merge_polls(struct pg_store *p, int *fast, char *err, size_t errlen)
+{
+    uint32_t *order = NULL;
+    PGresult *res;
+    enum up_code rc;
+    int no_polls = 0, no_summary = 0;
+
+    *fast = 0;
+    rc = sort_held(p, &order, err, errlen);
+    if (rc == UP_OK)
+        rc = query(p,
+                   "SELECT NOT EXISTS (SELECT 1 FROM store_status),"
+                   " NOT EXISTS (SELECT 1 FROM store_summary)",
+                   "merge", 1, &res, err, errlen);
+    if (rc == UP_OK) {
+        if (PQresultStatus(res) != PGRES_TUPLES_OK || PQntuples(res) != 1 || PQnfields(res) != 2)
+            rc = fail(p, "merge", res, err, errlen);
+        else {
+            no_polls = PQgetvalue(res, 0, 0)[0] == 't';
+            no_summary = PQgetvalue(res, 0, 1)[0] == 't';
+        }
+        PQclear(res);
+    }
+    if (rc == UP_OK && no_polls && no_summary && !p->spilled)
+        rc = load_first(p, order, fast, err, errlen);
+    if (rc == UP_OK && !*fast && p->held.n > 0)
+        rc = copy_polls(p, COPY_STATUS, order, err, errlen);
+    free(order);
+    if (rc != UP_OK || *fast)
+        return rc;
+    rc = exec(p, "ANALYZE up_status_stage", "merge polls", 1, err, errlen);
+    if (rc == UP_OK && no_polls)
+        rc = merge_first(p, err, errlen);
+    else if (rc == UP_OK)
+        return exec(p, status_merge_sql, "merge polls", 1, err, errlen);
+    if (rc == UP_OK)
+        rc = exec(p, summary_first_sql, "store summary", 1, err, errlen);
+    return rc;
+}
+
 static enum up_code pg_commit(struct up_store *st, char *err, size_t errlen)
 {
     struct pg_store *p = cast(st);
     enum up_code rc;
-    int first = 0;
+    int fast = 0;
 
     rc = end_copy(p, NULL, err, errlen);
     if (rc == UP_OK)
         rc = exec(p, merge_prep_sql, "merge", 1, err, errlen);
-    if (rc == UP_OK && p->load_any) {
-        PGresult *res;
-        rc = query(p, "SELECT EXISTS (SELECT 1 FROM store_status)", "merge", 1, &res, err, errlen);
-        if (rc == UP_OK && (PQresultStatus(res) != PGRES_TUPLES_OK || PQntuples(res) != 1)) {
-            rc = fail(p, "merge", res, err, errlen);
-        } else if (rc == UP_OK) {
-            first = PQgetvalue(res, 0, 0)[0] != 't';
-            rc = first ? merge_first(p, err, errlen)
-                       : exec(p, status_merge_sql, "merge polls", 1, err, errlen);
-        }
-        PQclear(res);
-    }
+    if (rc == UP_OK && p->load_any)
+        rc = merge_polls(p, &fast, err, errlen);
+    held_free(p);
     if (rc == UP_OK)
         rc = exec(p, merge_rest_sql, "merge", 1, err, errlen);
     if (rc == UP_OK)
         rc = merge_meta(p, err, errlen);
-    if (rc == UP_OK && p->load_any)
-        rc = exec(p, first ? summary_first_sql : summary_sql, "store summary", 1, err, errlen);
     if (rc == UP_OK) {
         rc = exec(p, "COMMIT", "commit", 0, err, errlen);
         if (rc == UP_ETIMEOUT) {
@@ -1129,8 +1626,9 @@ static enum up_code pg_commit(struct up_store *st, char *err, size_t errlen)
         return rc; /* the loader rolls back */
     /* Fresh planner statistics for the readers, and a visibility map for store_status so
      * the readers' index-only scans never visit the table (a third faster on 1.9 million
-     * polls). After the commit, so a failure here (a role that may write but not vacuum
-     * only gets a warning; a timeout closes the connection) cannot undo the load. */
+     * polls; after a COPY ... FREEZE the map is set already and VACUUM skips every page).
+     * After the commit, so a failure here (a role that may write but not vacuum only gets
+     * a warning; a timeout closes the connection) cannot undo the load. */
     exec_quiet(p, "VACUUM (ANALYZE) store_status");
     exec_quiet(p, "ANALYZE store_summary, business_hours, store_timezone");
     exec_quiet(p, "VACUUM (ANALYZE) store_meta");
@@ -1190,6 +1688,7 @@ static enum up_code pg_rollback(struct up_store *st, char *err, size_t errlen)
     struct pg_store *p = cast(st);
 
     (void)end_copy(p, "load rolled back", err, errlen);
+    held_free(p);
     /* Without a connection there is nothing to undo: the server discards an open
      * transaction whose client is gone. */
     if (!p->conn || PQstatus(p->conn) != CONNECTION_OK ||
@@ -1266,8 +1765,6 @@ struct bcopy {
     enum up_code rc; /* why a wait for the next message failed (bcopy_next's -3) */
 };
 
-/* PGCOPY's signature, flags and header extension length (docs: COPY, binary format). */
-static const char bcopy_sig[11] = {'P', 'G', 'C', 'O', 'P', 'Y', '\n', '\377', '\r', '\n', '\0'};
 
 /* The next COPY OUT message into *msg, as PQgetCopyData (length, -1 at the end, -2 on
  * failure), waiting for it within the deadline; -3 when the wait failed (*rc and err say

@@ -46,10 +46,19 @@ static const char schema_sql[] =
     " store_id text COLLATE \"C\" NOT NULL PRIMARY KEY, first_ts bigint NOT NULL,"
     " last_ts bigint NOT NULL, npolls bigint NOT NULL);";
 
-/* What the open COPY feeds: a staging table (text: zones, hours; binary: polls), or, in
- * a first load, store_status and store_summary themselves (binary, FREEZE). The loader
- * sends zones, then hours, then polls; the polls are held and sent at commit. */
-enum copy_kind { COPY_NONE, COPY_TZ, COPY_HOURS, COPY_STATUS, COPY_FIRST, COPY_SUMMARY };
+/* What the open COPY feeds (every one binary, sent at commit from the rows held): a
+ * staging table, or in a first load a table itself (FREEZE). */
+enum copy_kind {
+    COPY_NONE,
+    COPY_TZ,
+    COPY_HOURS,
+    COPY_STATUS,
+    COPY_FIRST,
+    COPY_SUMMARY,
+    COPY_TZ_FIRST,
+    COPY_HOURS_FIRST,
+    COPY_META_FIRST
+};
 
 /* One poll held for the commit: its store's index in the load's store list, its instant
  * and status (16 bytes). */
@@ -59,11 +68,19 @@ struct held_row {
     int64_t ts;
 };
 
-/* A store the load gave polls: its id in the load's id bytes, and its summary once the
- * polls are sorted. */
+/* One business-hours row held for the commit (store: as in struct held_row). */
+struct held_hours {
+    uint32_t store;
+    int32_t day;
+    int64_t start, end;
+};
+
+/* A store the load names: its id in the load's id bytes, its zone, and its polls'
+ * summary once they are sorted. */
 struct load_store {
     size_t off; /* into pg_store.ids: the id, NUL-terminated */
     uint32_t len;
+    size_t zone; /* 1 + offset into pg_store.zones of its zone (the last one put); 0: none */
     int64_t first, last, n;
 };
 
@@ -89,6 +106,10 @@ struct pg_store {
     uint32_t *slots;       /* hash of ids: index + 1 into lstores, 0 free */
     size_t nslots;         /* a power of two */
     int spilled;           /* a sorted run of polls went to the staging table already */
+    struct up_buf hheld;   /* struct held_hours */
+    struct up_buf zones;   /* bytes: the zones put, each NUL-terminated */
+    int hours_spilled;     /* held hours went to the staging table already */
+    int zone_any;          /* a zone was put in this load */
     char *buf;             /* COPY data not yet handed to libpq */
     size_t blen;
     /* Reading: from up_store_snapshot or up_store_read_at on, every read runs inside one
@@ -130,6 +151,9 @@ static void held_free(struct pg_store *p)
     up_buf_free(&p->held);
     up_buf_free(&p->lstores);
     up_buf_free(&p->ids);
+    up_buf_free(&p->hheld);
+    up_buf_free(&p->zones);
+    p->hours_spilled = p->zone_any = 0;
     free(p->slots);
     p->slots = NULL;
     p->nslots = 0;
@@ -676,6 +700,8 @@ static enum up_code pg_open(const char *url, enum up_store_mode mode, struct up_
     up_buf_init(&p->held, sizeof(struct held_row), HELD_MAX);
     up_buf_init(&p->lstores, sizeof(struct load_store), LOAD_STORES_MAX);
     up_buf_init(&p->ids, 1, LOAD_ID_BYTES_MAX);
+    up_buf_init(&p->hheld, sizeof(struct held_hours), HELD_MAX);
+    up_buf_init(&p->zones, 1, LOAD_ID_BYTES_MAX);
     up_source_redact(url, p->where, sizeof p->where);
     rc = connect_bounded(p, url, err, errlen);
     if (rc != UP_OK)
@@ -809,6 +835,9 @@ static const char *const copy_what[] = {
     [COPY_STATUS] = "COPY of polls",
     [COPY_FIRST] = "COPY of polls",
     [COPY_SUMMARY] = "COPY of the store summary",
+    [COPY_TZ_FIRST] = "COPY of time zones",
+    [COPY_HOURS_FIRST] = "COPY of business hours",
+    [COPY_META_FIRST] = "COPY of the store metadata",
 };
 
 /* Hands the buffered COPY data to libpq and sends it before taking more (libpq, being
@@ -866,13 +895,19 @@ static enum up_code end_copy(struct pg_store *p, const char *abort_msg, char *er
 static enum up_code start_copy(struct pg_store *p, enum copy_kind kind, char *err, size_t errlen)
 {
     static const char *const sql[] = {
-        [COPY_TZ] = "COPY up_tz_stage (store_id, timezone_str) FROM STDIN",
-        [COPY_HOURS] = "COPY up_hours_stage FROM STDIN",
+        [COPY_TZ] = "COPY up_tz_stage (store_id, timezone_str) FROM STDIN (FORMAT binary)",
+        [COPY_HOURS] = "COPY up_hours_stage FROM STDIN (FORMAT binary)",
         [COPY_STATUS] = "COPY up_status_stage FROM STDIN (FORMAT binary)",
         [COPY_FIRST] = "COPY store_status (store_id, ts_utc, active) FROM STDIN"
                        " (FORMAT binary, FREEZE)",
         [COPY_SUMMARY] = "COPY store_summary (store_id, first_ts, last_ts, npolls) FROM STDIN"
                          " (FORMAT binary, FREEZE)",
+        [COPY_TZ_FIRST] = "COPY store_timezone (store_id, timezone_str) FROM STDIN"
+                          " (FORMAT binary, FREEZE)",
+        [COPY_HOURS_FIRST] = "COPY business_hours (store_id, day_of_week, start_time_us,"
+                             " end_time_us) FROM STDIN (FORMAT binary, FREEZE)",
+        [COPY_META_FIRST] = "COPY store_meta (store_id, timezone_str, hours) FROM STDIN"
+                            " (FORMAT binary, FREEZE)",
     };
     enum up_code rc;
     PGresult *res;
@@ -913,41 +948,6 @@ static enum up_code put_bytes(struct pg_store *p, const char *s, size_t n, char 
         n -= k;
     }
     return UP_OK;
-}
-
-/* One field in COPY's text format: backslash and the separators are escaped; every other
- * byte (commas, quotes, any UTF-8) goes as it is. */
-static enum up_code put_text(struct pg_store *p, const char *s, char *err, size_t errlen)
-{
-    enum up_code rc = UP_OK;
-    const char *run = s;
-
-    for (; *s && rc == UP_OK; s++) {
-        const char *esc = NULL;
-        switch (*s) {
-        case '\\':
-            esc = "\\\\";
-            break;
-        case '\t':
-            esc = "\\t";
-            break;
-        case '\n':
-            esc = "\\n";
-            break;
-        case '\r':
-            esc = "\\r";
-            break;
-        default:
-            continue;
-        }
-        rc = put_bytes(p, run, (size_t)(s - run), err, errlen);
-        if (rc == UP_OK)
-            rc = put_bytes(p, esc, 2, err, errlen);
-        run = s + 1;
-    }
-    if (rc == UP_OK)
-        rc = put_bytes(p, run, strlen(run), err, errlen);
-    return rc;
 }
 
 /* ---- The load's polls: held, sorted and merged here, sent at commit. ---- */
@@ -1097,25 +1097,22 @@ static int radix_by_rank(struct held_row *rows, size_t n, size_t nranks)
 }
 
 /*
- * Sorts the held polls by (store_id, ts) and merges duplicates (one row, inactive if any
- * was: SPEC's rule, whatever their order), so the server gets distinct keys in key order
- * and has nothing left to sort or group. Each row's store member becomes its store's
- * rank in id order; *order (the caller frees it) gives the store list index of each
- * rank. Every store's first, last and n are its polls' in this run (n = 0: none).
+ * Ranks the load's stores by id, byte-wise as COLLATE "C" (strcmp compares unsigned
+ * bytes): rank[i] is store i's place, order[r] the store of rank r. The caller frees both.
  */
-static enum up_code sort_held(struct pg_store *p, uint32_t **order, char *err, size_t errlen)
+static enum up_code rank_stores(struct pg_store *p, uint32_t **order, uint32_t **rank, char *err,
+                                size_t errlen)
 {
-    struct held_row *rows = p->held.p;
-    size_t n = p->held.n, ns = p->lstores.n, i, k, start;
+    size_t ns = p->lstores.n, i;
     struct by_id *by = malloc((ns ? ns : 1) * sizeof *by);
-    uint32_t *rank = malloc((ns ? ns : 1) * sizeof *rank);
 
     *order = malloc((ns ? ns : 1) * sizeof **order);
-    if (!by || !rank || !*order) {
+    *rank = malloc((ns ? ns : 1) * sizeof **rank);
+    if (!by || !*order || !*rank) {
         free(by);
-        free(rank);
         free(*order);
-        *order = NULL;
+        free(*rank);
+        *order = *rank = NULL;
         snprintf(err, errlen, "postgresql %s: out of memory", p->where);
         return UP_ENOMEM;
     }
@@ -1126,12 +1123,26 @@ static enum up_code sort_held(struct pg_store *p, uint32_t **order, char *err, s
     qsort(by, ns, sizeof *by, cmp_by_id);
     for (i = 0; i < ns; i++) {
         (*order)[i] = by[i].i;
-        rank[by[i].i] = (uint32_t)i;
+        (*rank)[by[i].i] = (uint32_t)i;
     }
     free(by);
+    return UP_OK;
+}
+
+/*
+ * Sorts the held polls by (store_id, ts) and merges duplicates (one row, inactive if any
+ * was: SPEC's rule, whatever their order), so the server gets distinct keys in key order
+ * and has nothing left to sort or group. Each row's store member becomes its store's
+ * rank (rank_stores). Every store's first, last and n are then its polls' in this run
+ * (n = 0: none).
+ */
+static void sort_held(struct pg_store *p, const uint32_t *order, const uint32_t *rank)
+{
+    struct held_row *rows = p->held.p;
+    size_t n = p->held.n, ns = p->lstores.n, i, k, start;
+
     for (i = 0; i < n; i++)
         rows[i].store = rank[rows[i].store];
-    free(rank);
     if (radix_by_rank(rows, n, ns) != 0) {
         qsort(rows, n, sizeof *rows, cmp_held); /* no memory for the second buffer */
     } else {
@@ -1153,12 +1164,11 @@ static enum up_code sort_held(struct pg_store *p, uint32_t **order, char *err, s
     for (i = 0; i < ns; i++)
         UP_BUF_AT(&p->lstores, struct load_store, i)->n = 0;
     for (i = 0; i < n; i++) {
-        struct load_store *e = UP_BUF_AT(&p->lstores, struct load_store, (*order)[rows[i].store]);
+        struct load_store *e = UP_BUF_AT(&p->lstores, struct load_store, order[rows[i].store]);
         if (e->n++ == 0)
             e->first = rows[i].ts;
         e->last = rows[i].ts;
     }
-    return UP_OK;
 }
 
 static void be16(char *b, uint16_t v)
@@ -1199,6 +1209,34 @@ static void bin_int8(char *b, int64_t v)
     be64put(b + 4, (uint64_t)v);
 }
 
+/* Opens a binary COPY of kind and sends its header (signature, flags, no extension). */
+static enum up_code copy_begin(struct pg_store *p, enum copy_kind kind, char *err, size_t errlen)
+{
+    char head[19];
+    enum up_code rc = start_copy(p, kind, err, errlen);
+
+    memcpy(head, bcopy_sig, sizeof bcopy_sig);
+    memset(head + sizeof bcopy_sig, 0, 8);
+    return rc == UP_OK ? put_bytes(p, head, sizeof head, err, errlen) : rc;
+}
+
+/* Sends the binary COPY's trailer (a tuple of -1 fields) and ends it. */
+static enum up_code copy_finish(struct pg_store *p, char *err, size_t errlen)
+{
+    enum up_code rc = put_bytes(p, "\377\377", 2, err, errlen);
+
+    return rc == UP_OK ? end_copy(p, NULL, err, errlen) : rc;
+}
+
+/* A tuple's field count. */
+static enum up_code put_nfields(struct pg_store *p, int n, char *err, size_t errlen)
+{
+    char b[2];
+
+    be16(b, (uint16_t)n);
+    return put_bytes(p, b, sizeof b, err, errlen);
+}
+
 /*
  * Sends the sorted, merged held polls through one binary COPY: into the staging table
  * (COPY_STATUS) or, in a first load, into store_status itself (COPY_FIRST). Binary: no
@@ -1208,21 +1246,14 @@ static enum up_code copy_polls(struct pg_store *p, enum copy_kind kind, const ui
                                char *err, size_t errlen)
 {
     const struct held_row *rows = p->held.p;
-    char head[19], tail[17];
-    enum up_code rc;
+    enum up_code rc = copy_begin(p, kind, err, errlen);
+    char tail[17];
     size_t i;
 
-    rc = start_copy(p, kind, err, errlen);
-    memcpy(head, bcopy_sig, sizeof bcopy_sig);
-    memset(head + sizeof bcopy_sig, 0, 8); /* flags, header extension length */
-    if (rc == UP_OK)
-        rc = put_bytes(p, head, sizeof head, err, errlen);
     for (i = 0; i < p->held.n && rc == UP_OK; i++) {
         const struct load_store *e =
             UP_BUF_AT(&p->lstores, struct load_store, order[rows[i].store]);
-        char nf[2];
-        be16(nf, 3);
-        rc = put_bytes(p, nf, sizeof nf, err, errlen);
+        rc = put_nfields(p, 3, err, errlen);
         if (rc == UP_OK)
             rc = put_bin_text(p, load_id(p, e), e->len, err, errlen);
         bin_int8(tail, rows[i].ts);
@@ -1231,11 +1262,7 @@ static enum up_code copy_polls(struct pg_store *p, enum copy_kind kind, const ui
         if (rc == UP_OK)
             rc = put_bytes(p, tail, sizeof tail, err, errlen);
     }
-    if (rc == UP_OK)
-        rc = put_bytes(p, "\377\377", 2, err, errlen); /* the trailer: -1 fields */
-    if (rc == UP_OK)
-        rc = end_copy(p, NULL, err, errlen);
-    return rc;
+    return rc == UP_OK ? copy_finish(p, err, errlen) : rc;
 }
 
 /* The store summary of a first load, from the held polls (every store's first, last and
@@ -1243,22 +1270,15 @@ static enum up_code copy_polls(struct pg_store *p, enum copy_kind kind, const ui
 static enum up_code copy_summary(struct pg_store *p, const uint32_t *order, char *err,
                                  size_t errlen)
 {
-    char head[19], nums[36];
-    enum up_code rc;
+    enum up_code rc = copy_begin(p, COPY_SUMMARY, err, errlen);
+    char nums[36];
     size_t i;
 
-    rc = start_copy(p, COPY_SUMMARY, err, errlen);
-    memcpy(head, bcopy_sig, sizeof bcopy_sig);
-    memset(head + sizeof bcopy_sig, 0, 8);
-    if (rc == UP_OK)
-        rc = put_bytes(p, head, sizeof head, err, errlen);
     for (i = 0; i < p->lstores.n && rc == UP_OK; i++) {
         const struct load_store *e = UP_BUF_AT(&p->lstores, struct load_store, order[i]);
-        char nf[2];
         if (e->n == 0)
             continue;
-        be16(nf, 4);
-        rc = put_bytes(p, nf, sizeof nf, err, errlen);
+        rc = put_nfields(p, 4, err, errlen);
         if (rc == UP_OK)
             rc = put_bin_text(p, load_id(p, e), e->len, err, errlen);
         bin_int8(nums, e->first);
@@ -1267,23 +1287,22 @@ static enum up_code copy_summary(struct pg_store *p, const uint32_t *order, char
         if (rc == UP_OK)
             rc = put_bytes(p, nums, sizeof nums, err, errlen);
     }
-    if (rc == UP_OK)
-        rc = put_bytes(p, "\377\377", 2, err, errlen);
-    if (rc == UP_OK)
-        rc = end_copy(p, NULL, err, errlen);
-    return rc;
+    return rc == UP_OK ? copy_finish(p, err, errlen) : rc;
 }
 
 /* The held polls as a sorted run into the staging table, to make room (the cap, or
  * memory short): the server then merges the load (pg_commit). */
 static enum up_code spill(struct pg_store *p, char *err, size_t errlen)
 {
-    uint32_t *order;
-    enum up_code rc = sort_held(p, &order, err, errlen);
+    uint32_t *order, *rank;
+    enum up_code rc = rank_stores(p, &order, &rank, err, errlen);
 
-    if (rc == UP_OK)
-        rc = copy_polls(p, COPY_STATUS, order, err, errlen);
+    if (rc != UP_OK)
+        return rc;
+    sort_held(p, order, rank);
+    rc = copy_polls(p, COPY_STATUS, order, err, errlen);
     free(order);
+    free(rank);
     p->held.n = 0;
     p->spilled = 1;
     return rc;
@@ -1319,46 +1338,192 @@ static enum up_code pg_put_status(struct up_store *st, const char *id, int64_t t
     return UP_OK;
 }
 
+/* Orders held hours rows by key: store rank, day, start, end. */
+static int cmp_hours(const void *a, const void *b)
+{
+    const struct held_hours *x = a, *y = b;
+
+    if (x->store != y->store)
+        return (x->store > y->store) - (x->store < y->store);
+    if (x->day != y->day)
+        return (x->day > y->day) - (x->day < y->day);
+    if (x->start != y->start)
+        return (x->start > y->start) - (x->start < y->start);
+    return (x->end > y->end) - (x->end < y->end);
+}
+
+/* Sorts the held hours rows in key order and drops repeats (identical rows are stored
+ * once); each row's store member becomes its store's rank. */
+static void sort_hours(struct pg_store *p, const uint32_t *rank)
+{
+    struct held_hours *h = p->hheld.p;
+    size_t n = p->hheld.n, i, k;
+
+    for (i = 0; i < n; i++)
+        h[i].store = rank[h[i].store];
+    qsort(h, n, sizeof *h, cmp_hours);
+    for (i = 1, k = 0; i < n; i++)
+        if (cmp_hours(&h[i], &h[k]) != 0)
+            h[++k] = h[i];
+    p->hheld.n = n ? k + 1 : 0;
+}
+
+/* The store of a held row: store is a rank when order is set, else an index. */
+static const struct load_store *held_store(const struct pg_store *p, const uint32_t *order,
+                                           uint32_t store)
+{
+    return UP_BUF_AT(&p->lstores, struct load_store, order ? order[store] : store);
+}
+
+/* The held hours rows through one binary COPY: into the stage (COPY_HOURS) or, in a
+ * first load, business_hours (COPY_HOURS_FIRST, sorted). order: as row_store. */
+static enum up_code copy_hours(struct pg_store *p, enum copy_kind kind, const uint32_t *order,
+                               char *err, size_t errlen)
+{
+    const struct held_hours *h = p->hheld.p;
+    enum up_code rc = copy_begin(p, kind, err, errlen);
+    char nums[30];
+    size_t i;
+
+    for (i = 0; i < p->hheld.n && rc == UP_OK; i++) {
+        const struct load_store *e = held_store(p, order, h[i].store);
+        rc = put_nfields(p, 4, err, errlen);
+        if (rc == UP_OK)
+            rc = put_bin_text(p, load_id(p, e), e->len, err, errlen);
+        be32put(nums, 2);
+        be16(nums + 4, (uint16_t)h[i].day);
+        bin_int8(nums + 6, h[i].start);
+        bin_int8(nums + 18, h[i].end);
+        if (rc == UP_OK)
+            rc = put_bytes(p, nums, sizeof nums, err, errlen);
+    }
+    return rc == UP_OK ? copy_finish(p, err, errlen) : rc;
+}
+
+/* Each store's zone (the last one put) through one binary COPY, in rank order: into the
+ * stage (COPY_TZ) or, in a first load, store_timezone (COPY_TZ_FIRST). */
+static enum up_code copy_zones(struct pg_store *p, enum copy_kind kind, const uint32_t *order,
+                               char *err, size_t errlen)
+{
+    enum up_code rc = copy_begin(p, kind, err, errlen);
+    size_t i;
+
+    for (i = 0; i < p->lstores.n && rc == UP_OK; i++) {
+        const struct load_store *e = held_store(p, order, (uint32_t)i);
+        const char *zone = (const char *)p->zones.p + e->zone - 1;
+        if (!e->zone)
+            continue;
+        rc = put_nfields(p, 2, err, errlen);
+        if (rc == UP_OK)
+            rc = put_bin_text(p, load_id(p, e), e->len, err, errlen);
+        if (rc == UP_OK)
+            rc = put_bin_text(p, zone, (uint32_t)strlen(zone), err, errlen);
+    }
+    return rc == UP_OK ? copy_finish(p, err, errlen) : rc;
+}
+
+/* store_meta of a first load, from the held hours (sorted) and zones: one row per store
+ * with either, in key order, its hours packed as the server's META_HOURS packs them (18
+ * bytes a row: int2 day, int8 start, int8 end, big-endian), NULL where it has none. */
+static enum up_code copy_meta(struct pg_store *p, const uint32_t *order, char *err, size_t errlen)
+{
+    const struct held_hours *h = p->hheld.p;
+    enum up_code rc = copy_begin(p, COPY_META_FIRST, err, errlen);
+    size_t r, j = 0, k;
+
+    for (r = 0; r < p->lstores.n && rc == UP_OK; r++) {
+        const struct load_store *e = held_store(p, order, (uint32_t)r);
+        char len[4], packed[18];
+        for (k = j; k < p->hheld.n && h[k].store == r; k++)
+            ;
+        if (!e->zone && k == j)
+            continue;
+        rc = put_nfields(p, 3, err, errlen);
+        if (rc == UP_OK)
+            rc = put_bin_text(p, load_id(p, e), e->len, err, errlen);
+        if (rc == UP_OK && e->zone) {
+            const char *zone = (const char *)p->zones.p + e->zone - 1;
+            rc = put_bin_text(p, zone, (uint32_t)strlen(zone), err, errlen);
+        } else if (rc == UP_OK) {
+            be32put(len, UINT32_MAX); /* -1: NULL */
+            rc = put_bytes(p, len, sizeof len, err, errlen);
+        }
+        be32put(len, k == j ? UINT32_MAX : (uint32_t)(18 * (k - j)));
+        if (rc == UP_OK)
+            rc = put_bytes(p, len, sizeof len, err, errlen);
+        for (; j < k && rc == UP_OK; j++) {
+            be16(packed, (uint16_t)h[j].day);
+            be64put(packed + 2, (uint64_t)h[j].start);
+            be64put(packed + 10, (uint64_t)h[j].end);
+            rc = put_bytes(p, packed, sizeof packed, err, errlen);
+        }
+    }
+    return rc == UP_OK ? copy_finish(p, err, errlen) : rc;
+}
+
+/* The held hours into the staging table, to make room (unsorted: the server's merge
+ * takes them as they are). */
+static enum up_code spill_hours(struct pg_store *p, char *err, size_t errlen)
+{
+    enum up_code rc = copy_hours(p, COPY_HOURS, NULL, err, errlen);
+
+    p->hheld.n = 0;
+    p->hours_spilled = 1;
+    return rc;
+}
+
 static enum up_code pg_put_hours(struct up_store *st, const char *id,
                                  const struct up_hours_row *row, char *err, size_t errlen)
 {
     struct pg_store *p = cast(st);
-    char tail[80];
-    enum up_code rc;
+    struct held_hours *h;
+    uint32_t i;
 
-    rc = start_copy(p, COPY_HOURS, err, errlen);
-    if (rc == UP_OK)
-        rc = put_text(p, id, err, errlen);
-    snprintf(tail, sizeof tail, "\t%d\t%lld\t%lld\n", row->day, (long long)row->start_us,
-             (long long)row->end_us);
-    if (rc == UP_OK)
-        rc = put_bytes(p, tail, strlen(tail), err, errlen); /* numbers: no escaping */
-    return rc;
+    if (store_index(p, id, &i) != 0) {
+        snprintf(err, errlen, "postgresql %s: out of memory (or more than %zu stores in a load)",
+                 p->where, LOAD_STORES_MAX);
+        return UP_ENOMEM;
+    }
+    h = up_buf_push(&p->hheld);
+    if (!h && p->hheld.n > 0) {
+        enum up_code rc = spill_hours(p, err, errlen);
+        if (rc != UP_OK)
+            return rc;
+        h = up_buf_push(&p->hheld);
+    }
+    if (!h) {
+        snprintf(err, errlen, "postgresql %s: out of memory", p->where);
+        return UP_ENOMEM;
+    }
+    h->store = i;
+    h->day = row->day;
+    h->start = row->start_us;
+    h->end = row->end_us;
+    return UP_OK;
 }
 
+/* A store's zone: held, the last one put winning (as the upsert at commit would). */
 static enum up_code pg_put_timezone(struct up_store *st, const char *id, const char *zone,
                                     char *err, size_t errlen)
 {
     struct pg_store *p = cast(st);
-    enum up_code rc;
+    size_t off = p->zones.n;
+    uint32_t i;
 
-    rc = start_copy(p, COPY_TZ, err, errlen);
-    if (rc == UP_OK)
-        rc = put_text(p, id, err, errlen);
-    if (rc == UP_OK)
-        rc = put_bytes(p, "\t", 1, err, errlen);
-    if (rc == UP_OK)
-        rc = put_text(p, zone, err, errlen);
-    if (rc == UP_OK)
-        rc = put_bytes(p, "\n", 1, err, errlen);
-    return rc;
+    if (store_index(p, id, &i) != 0 || up_buf_append(&p->zones, zone, strlen(zone) + 1) != 0) {
+        snprintf(err, errlen, "postgresql %s: out of memory (or more than %zu stores in a load)",
+                 p->where, LOAD_STORES_MAX);
+        return UP_ENOMEM;
+    }
+    UP_BUF_AT(&p->lstores, struct load_store, i)->zone = off + 1;
+    p->zone_any = 1;
+    return UP_OK;
 }
 
-/* Before the merge: statistics on the small stages so the planner sizes its joins (the
- * polls' stage, when used, gets its own once filled), memory for sorting without
- * spilling, and the lock that serialises the merge phase of concurrent loads. */
+/* Before the merge: memory for sorting without spilling, and the lock that serialises
+ * the merge phase of concurrent loads. (A stage, when used, is analysed once filled, so
+ * that the planner sizes its joins.) */
 static const char merge_prep_sql[] = "SET LOCAL work_mem = '256MB';"
-                                     "ANALYZE up_hours_stage; ANALYZE up_tz_stage;"
                                      "SELECT pg_advisory_xact_lock(" LOAD_LOCK ");";
 
 /* Polls (SPEC §2) through the stage: duplicates within the load merge with bool_and
@@ -1419,9 +1584,10 @@ static const char merge_rest_sql[] =
 #define META_HOURS                                                                                 \
     "string_agg(int2send(day_of_week) || int8send(start_time_us) || int8send(end_time_us),"        \
     " ''::bytea ORDER BY day_of_week, start_time_us, end_time_us)"
-static const char meta_create_sql[] =
-    "CREATE TABLE store_meta (store_id text COLLATE \"C\" NOT NULL PRIMARY KEY,"
+#define META_TABLE_SQL                                                                             \
+    "CREATE TABLE store_meta (store_id text COLLATE \"C\" NOT NULL PRIMARY KEY,"                   \
     " timezone_str text, hours bytea);"
+static const char meta_create_sql[] = META_TABLE_SQL
     "INSERT INTO store_meta (store_id, timezone_str, hours)"
     " SELECT coalesce(h.store_id, z.store_id), z.timezone_str, h.hours"
     " FROM (SELECT store_id, " META_HOURS " AS hours FROM business_hours GROUP BY store_id) h"
@@ -1557,20 +1723,18 @@ static enum up_code load_first(struct pg_store *p, const uint32_t *order, int *d
  * tables (load_first), else through the stage and the server's merge, the summary with
  * it. *fast says load_first did it all.
  */
-static enum up_code merge_polls(struct pg_store *p, int *fast, char *err, size_t errlen)
+static enum up_code merge_polls(struct pg_store *p, const uint32_t *order, int *fast, char *err,
+                                size_t errlen)
 {
-    uint32_t *order = NULL;
     PGresult *res;
     enum up_code rc;
     int no_polls = 0, no_summary = 0;
 
     *fast = 0;
-    rc = sort_held(p, &order, err, errlen);
-    if (rc == UP_OK)
-        rc = query(p,
-                   "SELECT NOT EXISTS (SELECT 1 FROM store_status),"
-                   " NOT EXISTS (SELECT 1 FROM store_summary)",
-                   "merge", 1, &res, err, errlen);
+    rc = query(p,
+               "SELECT NOT EXISTS (SELECT 1 FROM store_status),"
+               " NOT EXISTS (SELECT 1 FROM store_summary)",
+               "merge", 1, &res, err, errlen);
     if (rc == UP_OK) {
         if (PQresultStatus(res) != PGRES_TUPLES_OK || PQntuples(res) != 1 || PQnfields(res) != 2)
             rc = fail(p, "merge", res, err, errlen);
@@ -1584,7 +1748,6 @@ static enum up_code merge_polls(struct pg_store *p, int *fast, char *err, size_t
         rc = load_first(p, order, fast, err, errlen);
     if (rc == UP_OK && !*fast && p->held.n > 0)
         rc = copy_polls(p, COPY_STATUS, order, err, errlen);
-    free(order);
     if (rc != UP_OK || *fast)
         return rc;
     rc = exec(p, "ANALYZE up_status_stage", "merge polls", 1, err, errlen);
@@ -1597,22 +1760,119 @@ static enum up_code merge_polls(struct pg_store *p, int *fast, char *err, size_t
     return rc;
 }
 
+/*
+ * A first load of hours and zones (business_hours and store_timezone empty, store_meta
+ * empty or missing) whose rows are all held: the three tables truncated (store_meta
+ * created when missing) in a subtransaction, and the sorted rows copied into them with
+ * COPY ... FREEZE, store_meta computed here. At 160 k stores the server's merge took
+ * 9.1 s for the hours and 2.4 s for store_meta. *done = 0 when the role may not truncate
+ * or create them (the savepoint undoes the attempt; the caller takes the stage).
+ */
+static enum up_code load_meta_first(struct pg_store *p, const uint32_t *order, int meta_missing,
+                                    int *done, char *err, size_t errlen)
+{
+    enum up_code rc = exec(p, "SAVEPOINT up_meta_first", "store metadata", 0, err, errlen);
+
+    *done = 0;
+    if (rc != UP_OK)
+        return rc;
+    rc = exec(p,
+              meta_missing ? "TRUNCATE business_hours, store_timezone;" META_TABLE_SQL
+                           : "TRUNCATE business_hours, store_timezone, store_meta",
+              "merge", 1, err, errlen);
+    if (rc != UP_OK) {
+        if (rc == UP_ETIMEOUT || !p->conn)
+            return rc;
+        return exec(p, "ROLLBACK TO SAVEPOINT up_meta_first", "merge", 0, err, errlen);
+    }
+    if (p->hheld.n > 0)
+        rc = copy_hours(p, COPY_HOURS_FIRST, order, err, errlen);
+    if (rc == UP_OK && p->zone_any)
+        rc = copy_zones(p, COPY_TZ_FIRST, order, err, errlen);
+    if (rc == UP_OK)
+        rc = copy_meta(p, order, err, errlen);
+    if (rc == UP_OK)
+        rc = exec(p, "RELEASE SAVEPOINT up_meta_first", "merge", 0, err, errlen);
+    *done = rc == UP_OK;
+    return rc;
+}
+
+/* The load's hours and zones (sorted by sort_hours): into empty tables by
+ * load_meta_first, else through the stages and the server's merge (which also keeps or
+ * makes store_meta). */
+static enum up_code merge_hours(struct pg_store *p, const uint32_t *order, char *err, size_t errlen)
+{
+    enum up_code rc = UP_OK;
+    int fast = 0;
+
+    if ((p->hheld.n > 0 || p->zone_any) && !p->hours_spilled) {
+        PGresult *res;
+        int empty = 0, meta_missing = 0;
+        rc = query(p,
+                   "SELECT NOT EXISTS (SELECT 1 FROM business_hours)"
+                   " AND NOT EXISTS (SELECT 1 FROM store_timezone),"
+                   " to_regclass('store_meta') IS NULL",
+                   "merge", 1, &res, err, errlen);
+        if (rc != UP_OK)
+            return rc;
+        if (PQresultStatus(res) != PGRES_TUPLES_OK || PQntuples(res) != 1 || PQnfields(res) != 2) {
+            rc = fail(p, "merge", res, err, errlen);
+        } else {
+            empty = PQgetvalue(res, 0, 0)[0] == 't';
+            meta_missing = PQgetvalue(res, 0, 1)[0] == 't';
+        }
+        PQclear(res);
+        if (rc == UP_OK && empty && !meta_missing) {
+            rc = query(p, "SELECT NOT EXISTS (SELECT 1 FROM store_meta)", "merge", 1, &res, err,
+                       errlen);
+            if (rc != UP_OK)
+                return rc;
+            if (PQresultStatus(res) != PGRES_TUPLES_OK || PQntuples(res) != 1)
+                rc = fail(p, "merge", res, err, errlen);
+            else
+                empty = PQgetvalue(res, 0, 0)[0] == 't';
+            PQclear(res);
+        }
+        if (rc == UP_OK && empty)
+            rc = load_meta_first(p, order, meta_missing, &fast, err, errlen);
+    }
+    if (rc != UP_OK || fast)
+        return rc;
+    if (p->hheld.n > 0)
+        rc = copy_hours(p, COPY_HOURS, order, err, errlen);
+    if (rc == UP_OK && p->zone_any)
+        rc = copy_zones(p, COPY_TZ, order, err, errlen);
+    if (rc == UP_OK)
+        rc = exec(p, "ANALYZE up_hours_stage; ANALYZE up_tz_stage", "merge", 1, err, errlen);
+    if (rc == UP_OK)
+        rc = exec(p, merge_rest_sql, "merge", 1, err, errlen);
+    return rc == UP_OK ? merge_meta(p, err, errlen) : rc;
+}
+
 static enum up_code pg_commit(struct up_store *st, char *err, size_t errlen)
 {
     struct pg_store *p = cast(st);
     enum up_code rc;
     int fast = 0;
 
+    uint32_t *order = NULL, *rank = NULL;
+
     rc = end_copy(p, NULL, err, errlen);
     if (rc == UP_OK)
         rc = exec(p, merge_prep_sql, "merge", 1, err, errlen);
-    if (rc == UP_OK && p->load_any)
-        rc = merge_polls(p, &fast, err, errlen);
+    if (rc == UP_OK)
+        rc = rank_stores(p, &order, &rank, err, errlen);
+    if (rc == UP_OK && p->load_any) {
+        sort_held(p, order, rank);
+        rc = merge_polls(p, order, &fast, err, errlen);
+    }
+    if (rc == UP_OK) {
+        sort_hours(p, rank);
+        rc = merge_hours(p, order, err, errlen);
+    }
+    free(order);
+    free(rank);
     held_free(p);
-    if (rc == UP_OK)
-        rc = exec(p, merge_rest_sql, "merge", 1, err, errlen);
-    if (rc == UP_OK)
-        rc = merge_meta(p, err, errlen);
     if (rc == UP_OK) {
         rc = exec(p, "COMMIT", "commit", 0, err, errlen);
         if (rc == UP_ETIMEOUT) {

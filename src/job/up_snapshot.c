@@ -1,9 +1,11 @@
 /*
- * The snapshot writer: rank 0 plans as for a report (now, the stores, their hours and
- * zones) and scatters one contiguous range of stores to each rank; every rank reads its
- * own stores' polls from the source and writes its own hyperslab of every dataset with
- * collective parallel HDF5 over MPI-IO. Rank 0 never holds a poll of another rank. The
- * file is written under a temporary name and renamed when every rank has succeeded.
+ * The snapshot writer: rank 0 streams the metadata out as for a report (now, then each
+ * store, its hours and zone to the rank whose contiguous range holds it, in bounded
+ * chunks); every rank reads its own stores' polls from the source and writes its own
+ * hyperslab of every dataset with collective parallel HDF5 over MPI-IO. Rank 0 never
+ * holds the platform's metadata nor a poll of another rank. The zone table is merged
+ * across ranks. The file is written under a temporary name and renamed when every rank
+ * has succeeded.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -103,10 +105,33 @@ static int on_poll(void *ctx, const char *id, int64_t ts, int active)
     return 0;
 }
 
+/* A run of one store's polls at once (a backend that holds them side by side). */
+static int on_polls(void *ctx, const char *id, const int64_t *ts, const uint8_t *active, size_t n)
+{
+    struct part *p = ctx;
+
+    if (on_poll(ctx, id, ts[0], active[0]) != 0)
+        return 1;
+    if (n == 1)
+        return 0;
+    if (up_buf_append(&p->ts, ts + 1, n - 1) != 0 ||
+        up_buf_append(&p->active, active + 1, n - 1) != 0) {
+        snprintf(p->err, sizeof p->err,
+                 "more than %zu polls on one rank, or out of memory: use more ranks",
+                 MAX_RANK_POLLS);
+        p->rc = UP_ENOMEM;
+        return 1;
+    }
+    p->poll_count[p->cur] += n - 1;
+    if (ts[n - 1] > p->max_ts)
+        p->max_ts = ts[n - 1];
+    return 0;
+}
+
 static enum up_code read_polls(struct snap *s)
 {
     struct part *p = &s->part;
-    struct up_store_sink sink = {NULL, NULL, NULL, on_poll, p, NULL, NULL};
+    struct up_store_sink sink = {NULL, NULL, NULL, on_poll, p, NULL, on_polls};
     size_t n = UP_SHARE_N(&p->share), i;
     struct up_store *st = s->conn;
     const char **ids;
@@ -155,12 +180,15 @@ static enum up_code read_polls(struct snap *s)
 static void lay_out(struct snap *s)
 {
     const struct up_share *sh = &s->part.share;
-    uint64_t mine[4] = {UP_SHARE_N(sh), 0, s->part.ts.n, sh->hours.n}, before[4] = {0, 0, 0, 0};
+    uint64_t mine[4] = {UP_SHARE_N(sh), 0, s->part.ts.n, 0}, before[4] = {0, 0, 0, 0};
     uint64_t total[4];
     size_t i;
 
-    for (i = 0; i < UP_SHARE_N(sh); i++)
+    /* The file holds each store's own hours rows; the share may keep equal sets once. */
+    for (i = 0; i < UP_SHARE_N(sh); i++) {
         mine[1] += strlen(UP_SHARE_STORE(sh, i)->id);
+        mine[3] += UP_SHARE_STORE(sh, i)->nhours;
+    }
     UP_MPI_CHECK(s->d.comm, MPI_Exscan(mine, before, 4, MPI_UINT64_T, MPI_SUM, s->d.comm));
     if (s->d.rank == 0)
         memset(before, 0, sizeof before); /* MPI_Exscan leaves rank 0's result undefined */
@@ -355,21 +383,31 @@ static enum up_code put_stores(struct snap *s)
 static enum up_code put_hours(struct snap *s)
 {
     const struct up_share *sh = &s->part.share;
-    size_t n = sh->hours.n, i;
-    int8_t *day = malloc(n ? n : 1);
-    int64_t *start = malloc((n ? n : 1) * sizeof *start);
-    int64_t *end = malloc((n ? n : 1) * sizeof *end);
+    size_t n = 0, i, k, at = 0;
+    int8_t *day = NULL;
+    int64_t *start = NULL, *end = NULL;
     enum up_code rc = UP_OK;
 
+    for (i = 0; i < UP_SHARE_N(sh); i++)
+        n += UP_SHARE_STORE(sh, i)->nhours;
+    day = malloc(n ? n : 1);
+    start = malloc((n ? n : 1) * sizeof *start);
+    end = malloc((n ? n : 1) * sizeof *end);
     if (!day || !start || !end) {
         snprintf(s->d.err, ERRLEN, "out of memory for %zu hours rows", n);
         rc = UP_ENOMEM;
     }
-    for (i = 0; rc == UP_OK && i < n; i++) {
-        const struct up_hours_row *h = UP_BUF_AT(&sh->hours, struct up_hours_row, i);
-        day[i] = (int8_t)h->day;
-        start[i] = h->start_us;
-        end[i] = h->end_us;
+    /* Store by store: a store whose rows equal an earlier store's points at them in the
+     * share, and gets its own copy in the file. */
+    for (i = 0; rc == UP_OK && i < UP_SHARE_N(sh); i++) {
+        const struct up_share_store *st = UP_SHARE_STORE(sh, i);
+        for (k = 0; k < st->nhours; k++, at++) {
+            const struct up_hours_row *h =
+                UP_BUF_AT(&sh->hours, struct up_hours_row, st->hours_off + k);
+            day[at] = (int8_t)h->day;
+            start[at] = h->start_us;
+            end[at] = h->end_us;
+        }
     }
     rc = up_dist_agree(&s->d, rc);
     if (rc == UP_OK)
@@ -532,38 +570,156 @@ static enum up_code open_file(struct snap *s)
     return up_dist_agree(&s->d, rc);
 }
 
-/* Rank 0 has the zone table in its plan; every rank gets it (a few KiB). */
+/* One zone name of some rank's table, while the tables are merged. */
+struct zone_ref {
+    const char *name;
+    size_t seq;   /* position in the ranks' tables laid end to end (rank order) */
+    size_t first; /* the seq of the name's first use */
+    int mine;     /* 1: of this rank's table, at index local */
+    int32_t local;
+};
+
+static int by_name_seq(const void *a, const void *b)
+{
+    const struct zone_ref *x = a, *y = b;
+    int c = strcmp(x->name, y->name);
+
+    return c ? c : (x->seq > y->seq) - (x->seq < y->seq);
+}
+
+static int by_first(const void *a, const void *b)
+{
+    const struct zone_ref *x = *(const struct zone_ref *const *)a;
+    const struct zone_ref *y = *(const struct zone_ref *const *)b;
+
+    return (x->first > y->first) - (x->first < y->first);
+}
+
+/*
+ * The zone table of the file. Each rank's share names the zones of its own stores, in
+ * the order its stores first use them; every rank gathers all those tables (a few KiB)
+ * and merges them in rank order, keeping each name at its first use. Ranks hold
+ * contiguous ranges of the sorted stores, so the table lists the zones in the order the
+ * stores first use them, whatever the number of ranks. Each store's zone index is then
+ * turned into the merged table's.
+ */
 static enum up_code share_zones(struct snap *s)
 {
-    struct up_buf b;
-    int32_t z;
+    const struct up_buf *own = s->part.share.plan ? &s->part.share.plan->zones : NULL;
+    size_t nown = own ? own->n : 0, nall = 0, i, k, pos;
+    int *len = calloc((size_t)s->d.size, sizeof *len), *at = calloc((size_t)s->d.size, sizeof *at);
+    int32_t *to = malloc((nown ? nown : 1) * sizeof *to);
+    struct zone_ref *ref = NULL, **firsts = NULL;
+    struct up_buf mine, all, names;
+    long long total = 0;
     enum up_code rc = UP_OK;
+    int r, my_len;
 
-    up_buf_init(&b, 1, INT_MAX);
-    if (s->d.rank == 0) {
-        for (z = 0; rc == UP_OK && (size_t)z < s->plan.zones.n; z++) {
-            const char *name = *UP_BUF_AT(&s->plan.zones, char *, (size_t)z);
-            if (up_buf_append(&b, name, strlen(name) + 1) != 0)
-                rc = UP_ENOMEM;
-        }
-        s->nzones = (int32_t)s->plan.zones.n;
-        s->zone_bytes = (int)b.n;
+    up_buf_init(&mine, 1, INT_MAX);
+    up_buf_init(&all, 1, INT_MAX);
+    up_buf_init(&names, 1, INT_MAX);
+    if (!len || !at || !to)
+        rc = UP_ENOMEM;
+    for (i = 0; rc == UP_OK && i < nown; i++) {
+        const char *name = *UP_BUF_AT(own, char *, i);
+        if (up_buf_append(&mine, name, strlen(name) + 1) != 0)
+            rc = UP_ENOMEM;
+    }
+    if (rc != UP_OK)
+        snprintf(s->d.err, ERRLEN, "out of memory for the zone table");
+    rc = up_dist_agree(&s->d, rc);
+    if (rc != UP_OK)
+        goto out;
+    my_len = (int)mine.n;
+    UP_MPI_CHECK(s->d.comm, MPI_Allgather(&my_len, 1, MPI_INT, len, 1, MPI_INT, s->d.comm));
+    for (r = 0; r < s->d.size; r++) {
+        at[r] = (int)total;
+        total += len[r];
+    }
+    if (total > INT_MAX) {
+        snprintf(s->d.err, ERRLEN, "the ranks' zone tables pass %d bytes", INT_MAX);
+        rc = UP_ENOMEM;
+    } else if (up_buf_reserve(&all, (size_t)total + 1) != 0) {
+        snprintf(s->d.err, ERRLEN, "out of memory for the zone table");
+        rc = UP_ENOMEM;
     }
     rc = up_dist_agree(&s->d, rc);
     if (rc != UP_OK)
         goto out;
-    UP_MPI_CHECK(s->d.comm, MPI_Bcast(&s->nzones, 1, MPI_INT32_T, 0, s->d.comm));
-    UP_MPI_CHECK(s->d.comm, MPI_Bcast(&s->zone_bytes, 1, MPI_INT, 0, s->d.comm));
-    if (s->d.rank != 0 && up_buf_reserve(&b, (size_t)s->zone_bytes + 1) != 0)
+    UP_MPI_CHECK(s->d.comm, MPI_Allgatherv(mine.p, my_len, MPI_CHAR, all.p, len, at, MPI_CHAR,
+                                           s->d.comm));
+    for (pos = 0; pos < (size_t)total; pos += strlen((char *)all.p + pos) + 1)
+        nall++;
+    ref = malloc((nall ? nall : 1) * sizeof *ref);
+    firsts = malloc((nall ? nall : 1) * sizeof *firsts);
+    if (!ref || !firsts) {
+        snprintf(s->d.err, ERRLEN, "out of memory for the zone table");
         rc = UP_ENOMEM;
+    }
+    for (r = 0, pos = 0, k = 0; rc == UP_OK && r < s->d.size; r++) {
+        int32_t local = 0;
+        for (; pos < (size_t)at[r] + (size_t)len[r]; pos += strlen(ref[k - 1].name) + 1) {
+            ref[k].name = (const char *)all.p + pos;
+            ref[k].seq = k;
+            ref[k].mine = r == s->d.rank;
+            ref[k].local = local++;
+            k++;
+        }
+    }
+    if (rc == UP_OK) {
+        size_t nd = 0;
+        /* Equal names side by side, each run led by its first use. */
+        qsort(ref, nall, sizeof *ref, by_name_seq);
+        for (i = 0; i < nall; i++) {
+            if (i == 0 || strcmp(ref[i].name, ref[i - 1].name) != 0)
+                firsts[nd++] = &ref[i];
+            ref[i].first = firsts[nd - 1]->seq;
+        }
+        qsort(firsts, nd, sizeof *firsts, by_first);
+        if (nd > UP_JOB_MAX_ZONES) {
+            snprintf(s->d.err, ERRLEN, "more than %zu distinct zones", UP_JOB_MAX_ZONES);
+            rc = UP_ENOMEM;
+        }
+        for (i = 0; rc == UP_OK && i < nd; i++)
+            if (up_buf_append(&names, firsts[i]->name, strlen(firsts[i]->name) + 1) != 0)
+                rc = UP_ENOMEM;
+        /* This rank's indexes into the merged table: found by the first use (seq). */
+        for (i = 0; rc == UP_OK && i < nall; i++) {
+            size_t lo = 0, hi = nd;
+            if (!ref[i].mine)
+                continue;
+            while (lo < hi) {
+                size_t mid = lo + (hi - lo) / 2;
+                if (firsts[mid]->seq < ref[i].first)
+                    lo = mid + 1;
+                else
+                    hi = mid;
+            }
+            to[ref[i].local] = (int32_t)lo;
+        }
+        s->nzones = (int32_t)nd;
+    }
+    if (rc == UP_OK) {
+        for (i = 0; i < UP_SHARE_N(&s->part.share); i++) {
+            struct up_share_store *st = UP_SHARE_STORE(&s->part.share, i);
+            if (st->zone_index >= 0)
+                st->zone_index = to[st->zone_index];
+        }
+        s->zone_bytes = (int)names.n;
+        s->zone_names = up_buf_take(&names);
+    } else if (!s->d.err[0]) {
+        snprintf(s->d.err, ERRLEN, "out of memory for the zone table");
+    }
     rc = up_dist_agree(&s->d, rc);
-    if (rc != UP_OK)
-        goto out;
-    if (s->zone_bytes > 0)
-        UP_MPI_CHECK(s->d.comm, MPI_Bcast(b.p, s->zone_bytes, MPI_CHAR, 0, s->d.comm));
-    s->zone_names = up_buf_take(&b);
 out:
-    up_buf_free(&b);
+    up_buf_free(&mine);
+    up_buf_free(&all);
+    up_buf_free(&names);
+    free(ref);
+    free(firsts);
+    free(len);
+    free(at);
+    free(to);
     return rc;
 }
 
@@ -642,7 +798,7 @@ static enum up_code replan(void *ctx, struct up_plan *p, char *err, size_t errle
 
     up_plan_free(p);
     up_plan_init(p);
-    return up_plan_read_pinned(p, o->db, o->has_now, o->now, err, errlen);
+    return up_plan_begin(p, o->db, o->has_now, o->now, err, errlen);
 }
 
 /* Rank 0's watchdog: the deadline and its grace have passed and the run has not ended.
@@ -686,7 +842,7 @@ enum up_code up_snapshot_run(const struct up_snapshot_opts *o, MPI_Comm caller)
         snprintf(s.d.err, ERRLEN, "--days must be 7 or more (a report reads a week)");
         rc = UP_EUSAGE;
     } else if (s.d.rank == 0) {
-        rc = up_plan_read_pinned(&s.plan, o->db, o->has_now, o->now, s.d.err, ERRLEN);
+        rc = up_plan_begin(&s.plan, o->db, o->has_now, o->now, s.d.err, ERRLEN);
     }
     rc = up_dist_agree(&s.d, rc);
     if (rc != UP_OK)
@@ -698,9 +854,12 @@ enum up_code up_snapshot_run(const struct up_snapshot_opts *o, MPI_Comm caller)
     if (rc != UP_OK)
         goto done;
     s.lo = s.plan.now - (int64_t)o->days * UP_USEC_PER_DAY;
-    rc = share_zones(&s);
+    {
+        struct up_dist_counts counts;
+        rc = up_dist_stream(&s.d, &s.plan, &s.part.share, &counts);
+    }
     if (rc == UP_OK)
-        rc = up_dist_scatter(&s.d, &s.plan, &s.part.share);
+        rc = share_zones(&s);
     if (rc == UP_OK)
         rc = read_polls(&s);
     up_store_close(s.conn);

@@ -94,6 +94,49 @@ for n in 1 2 3; do
   same_files rep/many-sqlite.csv "rep/many-h$n.csv" "9000 hours rows a store: HDF5 on $n ranks equals SQLite"
 done
 
+# ---- the zone table and the hours rows, merged from each rank's own stores ----
+# Six stores of two polls each: 3 ranks hold {a1,a2} {a3,a4} {a5,a6}, 2 ranks {a1..a3}
+# {a4..a6}. Each rank knows only its own stores' zones; the file's table lists them in the
+# order the stores first use them (a store without a zone row: -1), the zone of a store
+# without polls left out. a1 and a4 have the same hours (a rank keeps such rows once);
+# the file holds every store's own rows.
+mkdir -p zin
+{
+  echo "store_id,status,timestamp_utc"
+  for s in a1 a2 a3 a4 a5 a6; do
+    echo "$s,active,2023-01-25 10:00:00 UTC"
+    echo "$s,inactive,2023-01-25 11:00:00 UTC"
+  done
+} >zin/store_status.csv
+printf '%s\n' store_id,timezone_str a1,Asia/Kolkata a3,Pacific/Chatham a4,Asia/Kolkata \
+  a5,Australia/Lord_Howe a6,Pacific/Chatham zz,Europe/London >zin/timezones.csv
+printf '%s\n' store_id,dayOfWeek,start_time_local,end_time_local a1,0,09:00:00,17:00:00 \
+  a1,1,09:00:00,17:00:00 a3,2,10:00:00,11:00:00 a4,0,09:00:00,17:00:00 \
+  a4,1,09:00:00,17:00:00 >zin/menu_hours.csv
+"$LOAD" --db z.db --dir zin --no-rejects -q
+# h5vals FILE DATASET: the dataset's values, comma-separated.
+h5vals() {
+  h5dump -y -w 0 -d "$2" "$1" | awk '/DATA \{/ { on = 1; next } on && /\}/ { exit } on' |
+    tr -d ' \n'
+}
+for w in 1 2 3; do
+  run_snap "$w" --db z.db --output "z$w.h5"
+  names=$(h5vals "z$w.h5" /zones/name_bytes | python3 -c 'import sys; print("".join(chr(int(c)) for c in sys.stdin.read().split(",")))')
+  [ "$names" = "Asia/KolkataPacific/ChathamAustralia/Lord_Howe" ] || fail "zone names written on $w ranks: $names"
+  [ "$(h5vals "z$w.h5" /zones/name_offset)" = "0,12,27,46" ] || fail "zone offsets written on $w ranks"
+  [ "$(h5vals "z$w.h5" /stores/zone)" = "0,-1,1,0,2,1" ] || fail "store zones written on $w ranks: $(h5vals "z$w.h5" /stores/zone)"
+  [ "$(h5vals "z$w.h5" /stores/hours_offset)" = "0,2,2,3,5,5,5" ] || fail "hours offsets written on $w ranks: $(h5vals "z$w.h5" /stores/hours_offset)"
+  [ "$(h5vals "z$w.h5" /hours/day)" = "0,1,2,0,1" ] || fail "hours days written on $w ranks: $(h5vals "z$w.h5" /hours/day)"
+  [ "$(h5vals "z$w.h5" /hours/start_us)" = "32400000000,32400000000,36000000000,32400000000,32400000000" ] ||
+    fail "hours starts written on $w ranks: $(h5vals "z$w.h5" /hours/start_us)"
+done
+pass "the zone table merged across 1-3 writing ranks is in first-use order; every store's own hours rows"
+run_report 1 --db z.db --reports-dir rep --report-id z-sqlite
+for n in 1 3; do
+  run_report "$n" --db z3.h5 --reports-dir rep --report-id "z-h$n"
+  same_files rep/z-sqlite.csv "rep/z-h$n.csv" "zones and shared hours: HDF5 report on $n ranks equals SQLite's"
+done
+
 # ---- PostgreSQL as the source ----
 if [ -n "${UPTIME_TEST_PG:-}" ]; then
   . "$UP_SRC/tests/e2e/pg.sh"

@@ -363,6 +363,177 @@ static void test_merge_across_loads(void)
     pg_teardown(&t);
 }
 
+/* The relfilenodes of the four tables a first load writes, in name order: a TRUNCATE gives
+ * a table a new one, so a change says the load took the COPY ... FREEZE way. */
+static void relfiles(struct pgtest *t, char *out, size_t n)
+{
+    snprintf(out, n, "%s",
+             admin_value(t, "SELECT string_agg(relfilenode::text, ',' ORDER BY relname)"
+                            " FROM pg_class WHERE relnamespace = current_schema()::regnamespace"
+                            " AND relname IN ('business_hours', 'store_status', 'store_summary',"
+                            " 'store_timezone')"));
+}
+
+/* Each table's summary of a load's outcome, as text: the summary rows (seconds), and
+ * store_meta's zone and packed hours length per store. */
+#define SUMMARY_SQL                                                                                \
+    "SELECT string_agg(store_id || ':' || first_ts / 1000000 || '-' || last_ts / 1000000 || ':'"   \
+    " || npolls, ',' ORDER BY store_id) FROM store_summary"
+#define META_SQL                                                                                   \
+    "SELECT string_agg(store_id || ':' || coalesce(timezone_str, '-') || ':'"                      \
+    " || coalesce(length(hours), 0), ',' ORDER BY store_id) FROM store_meta"
+
+/* Polls, hours and zones of the load both tests below start from, out of order, with
+ * duplicates inside the load: a@100 active then inactive (inactive wins), a@300 and b@100
+ * twice active, b's zone given twice (the last wins), b's day-2 row twice (stored once). */
+static void load_unsorted(struct up_store *st)
+{
+    struct up_hours_row a0 = {0, SEC(9 * 3600), SEC(17 * 3600)};
+    struct up_hours_row b2 = {2, SEC(10 * 3600), SEC(11 * 3600)};
+    struct up_hours_row b1 = {1, SEC(8 * 3600), SEC(9 * 3600)};
+    char err[512];
+
+    CU_ASSERT_EQUAL_FATAL(up_store_begin(st, err, sizeof err), UP_OK);
+    CU_ASSERT_EQUAL(up_store_put_timezone(st, "b", "UTC", err, sizeof err), UP_OK);
+    CU_ASSERT_EQUAL(up_store_put_timezone(st, "a", "Asia/Kolkata", err, sizeof err), UP_OK);
+    CU_ASSERT_EQUAL(up_store_put_timezone(st, "b", "Europe/Paris", err, sizeof err), UP_OK);
+    CU_ASSERT_EQUAL(up_store_put_hours(st, "b", &b2, err, sizeof err), UP_OK);
+    CU_ASSERT_EQUAL(up_store_put_hours(st, "a", &a0, err, sizeof err), UP_OK);
+    CU_ASSERT_EQUAL(up_store_put_hours(st, "b", &b1, err, sizeof err), UP_OK);
+    CU_ASSERT_EQUAL(up_store_put_hours(st, "b", &b2, err, sizeof err), UP_OK);
+    CU_ASSERT_EQUAL(up_store_put_status(st, "a", SEC(300), 1, err, sizeof err), UP_OK);
+    CU_ASSERT_EQUAL(up_store_put_status(st, "b", SEC(100), 1, err, sizeof err), UP_OK);
+    CU_ASSERT_EQUAL(up_store_put_status(st, "a", SEC(100), 1, err, sizeof err), UP_OK);
+    CU_ASSERT_EQUAL(up_store_put_status(st, "a", SEC(200), 1, err, sizeof err), UP_OK);
+    CU_ASSERT_EQUAL(up_store_put_status(st, "a", SEC(100), 0, err, sizeof err), UP_OK);
+    CU_ASSERT_EQUAL(up_store_put_status(st, "b", SEC(50), 0, err, sizeof err), UP_OK);
+    CU_ASSERT_EQUAL(up_store_put_status(st, "a", SEC(300), 1, err, sizeof err), UP_OK);
+    CU_ASSERT_EQUAL(up_store_put_status(st, "b", SEC(100), 1, err, sizeof err), UP_OK);
+    CU_ASSERT_EQUAL(up_store_put_status(st, "c", SEC(10), 1, err, sizeof err), UP_OK);
+    CU_ASSERT_EQUAL_FATAL(up_store_commit(st, err, sizeof err), UP_OK);
+}
+
+/* What load_unsorted leaves, worked out by hand. */
+static void check_unsorted(struct pgtest *t, struct up_store *st)
+{
+    struct sink s = {"", 0};
+    struct up_store_sink ss = sink_all(&s);
+    const char *ids[] = {"a", "b", "c"};
+    char err[512];
+
+    CU_ASSERT_EQUAL(up_store_polls(st, ids, 3, 0, SEC(1000), &ss, err, sizeof err), UP_OK);
+    CU_ASSERT_STRING_EQUAL(s.text, "a@100=0;a@200=1;a@300=1;b@50=0;b@100=1;c@10=1;");
+    CU_ASSERT_STRING_EQUAL(admin_value(t, SUMMARY_SQL), "a:100-300:3,b:50-100:2,c:10-10:1");
+    sink_reset(&s);
+    CU_ASSERT_EQUAL(up_store_hours(st, &ss, err, sizeof err), UP_OK);
+    CU_ASSERT_STRING_EQUAL(s.text, "a:0:9-17;b:1:8-9;b:2:10-11;");
+    sink_reset(&s);
+    CU_ASSERT_EQUAL(up_store_timezones(st, &ss, err, sizeof err), UP_OK);
+    CU_ASSERT_STRING_EQUAL(s.text, "a:Asia/Kolkata;b:Europe/Paris;");
+    CU_ASSERT_STRING_EQUAL(admin_value(t, META_SQL), "a:Asia/Kolkata:18,b:Europe/Paris:36");
+    /* Packed as the server packs them: 9 h = 32 400 000 000 µs, 17 h = 61 200 000 000. */
+    CU_ASSERT_STRING_EQUAL(admin_value(t, "SELECT hours = int2send(0::int2) ||"
+                                          " int8send(32400000000) || int8send(61200000000)"
+                                          " FROM store_meta WHERE store_id = 'a'"),
+                           "t");
+    CU_ASSERT_STRING_EQUAL(admin_value(t, "SELECT count(*) FROM business_hours"), "3");
+}
+
+/* A first load into the empty tables: copied straight in (each table truncated, so a new
+ * relfilenode), sorted and merged by the client, the key rebuilt and marked for CLUSTER,
+ * store_meta made from the held rows. */
+static void test_first_load_copies_straight(void)
+{
+    struct pgtest t;
+    struct up_store *st;
+    char before[256], after[512];
+
+    if (!pg_setup(&t))
+        return;
+    st = open_mode(t.url, UP_STORE_WRITE); /* makes the tables */
+    relfiles(&t, before, sizeof before);
+    load_unsorted(st);
+    CU_ASSERT_STRING_NOT_EQUAL(before, "");
+    /* Every table truncated and copied: none keeps its relfilenode. */
+    snprintf(after, sizeof after,
+             "SELECT count(*) FROM pg_class WHERE relnamespace = current_schema()::regnamespace"
+             " AND relfilenode IN (%s)",
+             before);
+    CU_ASSERT_STRING_EQUAL(admin_value(&t, after), "0");
+    check_unsorted(&t, st);
+    CU_ASSERT_STRING_EQUAL(admin_value(&t, "SELECT indisclustered AND indisprimary FROM pg_index"
+                                           " WHERE indexrelid = 'store_status_pkey'::regclass"),
+                           "t");
+    up_store_close(st);
+    pg_teardown(&t);
+}
+
+/* A second load into those tables goes through the stage: duplicates inside it and against
+ * stored polls merge (inactive wins both ways), the summary widens by the new polls only,
+ * the hours of a store it names are replaced, store_meta follows. */
+static void test_second_load_merges(void)
+{
+    struct pgtest t;
+    struct up_store *st;
+    struct sink s = {"", 0};
+    struct up_store_sink ss = sink_all(&s);
+    struct up_hours_row b3 = {3, SEC(1 * 3600), SEC(2 * 3600)};
+    const char *ids[] = {"a", "b", "c", "d"};
+    char err[512], before[256], after[256];
+
+    if (!pg_setup(&t))
+        return;
+    st = open_mode(t.url, UP_STORE_WRITE);
+    load_unsorted(st);
+    relfiles(&t, before, sizeof before);
+    CU_ASSERT_EQUAL_FATAL(up_store_begin(st, err, sizeof err), UP_OK);
+    CU_ASSERT_EQUAL(up_store_put_hours(st, "b", &b3, err, sizeof err), UP_OK);
+    CU_ASSERT_EQUAL(up_store_put_status(st, "a", SEC(400), 1, err, sizeof err), UP_OK); /* new, last */
+    CU_ASSERT_EQUAL(up_store_put_status(st, "a", SEC(200), 0, err, sizeof err), UP_OK); /* 1 -> 0 */
+    CU_ASSERT_EQUAL(up_store_put_status(st, "a", SEC(100), 1, err, sizeof err), UP_OK); /* stays 0 */
+    CU_ASSERT_EQUAL(up_store_put_status(st, "a", SEC(50), 1, err, sizeof err), UP_OK);  /* new, first */
+    CU_ASSERT_EQUAL(up_store_put_status(st, "d", SEC(5), 1, err, sizeof err), UP_OK);
+    CU_ASSERT_EQUAL(up_store_put_status(st, "d", SEC(5), 0, err, sizeof err), UP_OK);
+    CU_ASSERT_EQUAL(up_store_put_status(st, "c", SEC(10), 1, err, sizeof err), UP_OK); /* again */
+    CU_ASSERT_EQUAL_FATAL(up_store_commit(st, err, sizeof err), UP_OK);
+    relfiles(&t, after, sizeof after);
+    CU_ASSERT_STRING_EQUAL(before, after); /* merged into the tables, none truncated */
+    CU_ASSERT_EQUAL(up_store_polls(st, ids, 4, 0, SEC(1000), &ss, err, sizeof err), UP_OK);
+    CU_ASSERT_STRING_EQUAL(s.text, "a@50=1;a@100=0;a@200=0;a@300=1;a@400=1;b@50=0;b@100=1;"
+                                   "c@10=1;d@5=0;");
+    CU_ASSERT_STRING_EQUAL(admin_value(&t, SUMMARY_SQL),
+                           "a:50-400:5,b:50-100:2,c:10-10:1,d:5-5:1");
+    sink_reset(&s);
+    CU_ASSERT_EQUAL(up_store_hours(st, &ss, err, sizeof err), UP_OK);
+    CU_ASSERT_STRING_EQUAL(s.text, "a:0:9-17;b:3:1-2;");
+    CU_ASSERT_STRING_EQUAL(admin_value(&t, META_SQL), "a:Asia/Kolkata:18,b:Europe/Paris:18");
+    up_store_close(st);
+    pg_teardown(&t);
+}
+
+/* With UPTIME_PG_HOLD_ROWS=2 the same first load goes to the stage in sorted runs of two
+ * rows (duplicates across runs: a@100, a@300, b@100, b's day-2 row) and the server
+ * merges it: the same outcome, the tables not truncated. */
+static void test_load_in_runs(void)
+{
+    struct pgtest t;
+    struct up_store *st;
+    char before[256], after[256];
+
+    if (!pg_setup(&t))
+        return;
+    st = open_mode(t.url, UP_STORE_WRITE);
+    relfiles(&t, before, sizeof before);
+    CU_ASSERT_EQUAL_FATAL(setenv("UPTIME_PG_HOLD_ROWS", "2", 1), 0);
+    load_unsorted(st);
+    unsetenv("UPTIME_PG_HOLD_ROWS");
+    relfiles(&t, after, sizeof after);
+    CU_ASSERT_STRING_EQUAL(before, after);
+    check_unsorted(&t, st);
+    up_store_close(st);
+    pg_teardown(&t);
+}
+
 static void test_reload_replaces_hours_and_upserts(void)
 {
     struct pgtest t;
@@ -813,6 +984,9 @@ int test_store_pg_add(void)
         !CU_add_test(s, "ids with COPY and array specials", test_special_ids) ||
         !CU_add_test(s, "carry-in is the latest poll only", test_carry_in_is_only_the_latest) ||
         !CU_add_test(s, "duplicates merge across loads", test_merge_across_loads) ||
+        !CU_add_test(s, "a first load is copied straight in", test_first_load_copies_straight) ||
+        !CU_add_test(s, "a second load merges through the stage", test_second_load_merges) ||
+        !CU_add_test(s, "a load in sorted runs (UPTIME_PG_HOLD_ROWS)", test_load_in_runs) ||
         !CU_add_test(s, "reload replaces hours, upserts zones",
                      test_reload_replaces_hours_and_upserts) ||
         !CU_add_test(s, "rollback keeps previous data", test_rollback_keeps_previous_data) ||

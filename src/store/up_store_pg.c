@@ -797,6 +797,23 @@ fail:
 
 /* ---- Loading. ---- */
 
+/* Rows of each kind a load holds: HELD_MAX, or UPTIME_PG_HOLD_ROWS when it is a number
+ * from 1 to HELD_MAX (less memory on the client; the server then merges the load). */
+static size_t hold_rows(void)
+{
+    const char *v = getenv("UPTIME_PG_HOLD_ROWS");
+    char *end;
+    long long n;
+
+    if (!v || !*v)
+        return HELD_MAX;
+    errno = 0;
+    n = strtoll(v, &end, 10);
+    if (errno != 0 || *end || n < 1 || (unsigned long long)n > HELD_MAX)
+        return HELD_MAX;
+    return (size_t)n;
+}
+
 static enum up_code pg_begin(struct up_store *st, char *err, size_t errlen)
 {
     struct pg_store *p = cast(st);
@@ -804,6 +821,7 @@ static enum up_code pg_begin(struct up_store *st, char *err, size_t errlen)
 
     p->load_any = 0;
     held_free(p);
+    p->held.max = p->hheld.max = hold_rows();
     p->copy = COPY_NONE;
     p->blen = 0;
     /* Staging tables live in this session only and vanish at commit or rollback. The

@@ -495,6 +495,130 @@ static void test_sqlite_older_database(void)
     up_store_close(r1);
 }
 
+/* store_meta's row of id: "zone|HEX(hours)" ("" for NULL parts, "-" for no row). */
+static const char *meta_of(const char *file, const char *id)
+{
+    char sql[256];
+    snprintf(sql, sizeof sql,
+             "SELECT '-'; SELECT coalesce(timezone_str, '') || '|' || hex(hours) FROM store_meta"
+             " WHERE store_id = '%s'",
+             id);
+    return raw_sql(file, sql);
+}
+
+/* Is store_meta marked as made at the database's generation? */
+static const char *meta_state(const char *file)
+{
+    return raw_sql(file, "SELECT EXISTS (SELECT 1 FROM store_meta_state m, uptime_meta u"
+                         " WHERE m.generation = u.generation)");
+}
+
+/* Hours rows packed 18 bytes each, big-endian int16 day, int64 start, int64 end (µs):
+ * day 0 09:00-17:00 = 0, 32 400 000 000, 61 200 000 000. */
+#define H_0_9_17 "0000" "000000078B30C400" "0000000E3FCDE400"
+#define H_1_10_12 "0001" "0000000861C46800" "0000000A0EEBB000"
+
+/*
+ * store_meta (the hours and zones as reports read them) follows every load: made with the
+ * first, rewritten for the stores a later load names, whole again after a load by an
+ * older version (generation moved without it); reads fall back to business_hours and
+ * store_timezone whenever it is not current, and a damaged row is an error, not a report.
+ */
+static void test_sqlite_store_meta(void)
+{
+    const char *dir = tu_tmpdir();
+    char path[600], file[512], err[512];
+    struct up_store *w, *r;
+    struct sink s = {"", 0};
+    struct up_store_sink ss = sink_all(&s);
+    struct up_hours_row h3 = {6, SEC(1 * 3600), SEC(2 * 3600)};
+
+    snprintf(file, sizeof file, "%s/meta.db", dir);
+    snprintf(path, sizeof path, "sqlite:%s", file);
+    unlink(file);
+    w = open_rw(path);
+    store_load_basic(w);
+    CU_ASSERT_STRING_EQUAL(meta_state(file), "1");
+    CU_ASSERT_STRING_EQUAL(raw_sql(file, "SELECT count(*) FROM store_meta"), "2");
+    CU_ASSERT_STRING_EQUAL(meta_of(file, "a"), "Asia/Kolkata|" H_0_9_17 H_1_10_12);
+    CU_ASSERT_STRING_EQUAL(meta_of(file, "hoursonly"), "|" H_0_9_17);
+    CU_ASSERT_STRING_EQUAL(meta_of(file, "B"), "-");
+
+    /* A later load: a zone for B, new hours for a; hoursonly's row is left as it was. */
+    CU_ASSERT_EQUAL_FATAL(up_store_begin(w, err, sizeof err), UP_OK);
+    CU_ASSERT_EQUAL(up_store_put_timezone(w, "B", "Pacific/Chatham", err, sizeof err), UP_OK);
+    CU_ASSERT_EQUAL(up_store_put_hours(w, "a", &h3, err, sizeof err), UP_OK);
+    CU_ASSERT_EQUAL_FATAL(up_store_commit(w, err, sizeof err), UP_OK);
+    CU_ASSERT_STRING_EQUAL(meta_state(file), "1");
+    CU_ASSERT_STRING_EQUAL(meta_of(file, "a"),
+                           "Asia/Kolkata|" "0006" "00000000D693A400" "00000001AD274800");
+    CU_ASSERT_STRING_EQUAL(meta_of(file, "B"), "Pacific/Chatham|");
+    CU_ASSERT_EQUAL(up_store_hours(w, &ss, err, sizeof err), UP_OK);
+    CU_ASSERT_STRING_EQUAL(s.text, "a:6:1-2;hoursonly:0:9-17;");
+    sink_reset(&s);
+    CU_ASSERT_EQUAL(up_store_timezones(w, &ss, err, sizeof err), UP_OK);
+    CU_ASSERT_STRING_EQUAL(s.text, "B:Pacific/Chatham;a:Asia/Kolkata;");
+    sink_reset(&s);
+
+    /* A prune changes no hours: store_meta stays current. */
+    {
+        int64_t deleted = -1;
+        CU_ASSERT_EQUAL(up_store_prune(w, SEC(250), &deleted, err, sizeof err), UP_OK);
+        /* a's poll at 100 s; 200 s, its latest before 250 s, is kept (the carry-in). */
+        CU_ASSERT_EQUAL(deleted, 1);
+    }
+    CU_ASSERT_STRING_EQUAL(meta_state(file), "1");
+    up_store_close(w);
+
+    /* What an older loader does: changes the tables of record and the generation only. */
+    raw_sql(file, "UPDATE business_hours SET start_time_us = 28800000000"
+                  " WHERE store_id = 'hoursonly';"
+                  "DELETE FROM store_timezone WHERE store_id = 'B';"
+                  "UPDATE uptime_meta SET generation = generation + 1;");
+    CU_ASSERT_STRING_EQUAL(meta_state(file), "0");
+    CU_ASSERT_EQUAL_FATAL(up_store_open(path, UP_STORE_READ, &r, err, sizeof err), UP_OK);
+    CU_ASSERT_EQUAL(up_store_hours(r, &ss, err, sizeof err), UP_OK);
+    CU_ASSERT_STRING_EQUAL(s.text, "a:6:1-2;hoursonly:0:8-17;");
+    sink_reset(&s);
+    CU_ASSERT_EQUAL(up_store_timezones(r, &ss, err, sizeof err), UP_OK);
+    CU_ASSERT_STRING_EQUAL(s.text, "a:Asia/Kolkata;");
+    sink_reset(&s);
+    up_store_close(r);
+    /* A prune keeps it stale; the next load (one poll, no hours) makes it whole again. */
+    w = open_rw(path);
+    {
+        int64_t deleted = -1;
+        CU_ASSERT_EQUAL(up_store_prune(w, SEC(1), &deleted, err, sizeof err), UP_OK);
+    }
+    CU_ASSERT_STRING_EQUAL(meta_state(file), "0");
+    load_one_poll(w, "a", SEC(300));
+    up_store_close(w);
+    CU_ASSERT_STRING_EQUAL(meta_state(file), "1");
+    CU_ASSERT_STRING_EQUAL(meta_of(file, "hoursonly"),
+                           "|" "0000" "00000006B49D2000" "0000000E3FCDE400");
+    CU_ASSERT_STRING_EQUAL(meta_of(file, "B"), "-");
+
+    /* A database made before store_meta reads from the two tables; its next load adds it. */
+    raw_sql(file, "DROP TABLE store_meta; DROP TABLE store_meta_state;");
+    CU_ASSERT_EQUAL_FATAL(up_store_open(path, UP_STORE_READ, &r, err, sizeof err), UP_OK);
+    CU_ASSERT_EQUAL(up_store_hours(r, &ss, err, sizeof err), UP_OK);
+    CU_ASSERT_STRING_EQUAL(s.text, "a:6:1-2;hoursonly:0:8-17;");
+    sink_reset(&s);
+    up_store_close(r);
+    w = open_rw(path);
+    load_one_poll(w, "a", SEC(400));
+    up_store_close(w);
+    CU_ASSERT_STRING_EQUAL(meta_state(file), "1");
+    CU_ASSERT_STRING_EQUAL(raw_sql(file, "SELECT count(*) FROM store_meta"), "2");
+
+    /* A damaged row: a clear error naming the store, no hours handed on. */
+    raw_sql(file, "UPDATE store_meta SET hours = x'0001' WHERE store_id = 'hoursonly';");
+    CU_ASSERT_EQUAL_FATAL(up_store_open(path, UP_STORE_READ, &r, err, sizeof err), UP_OK);
+    CU_ASSERT_EQUAL(up_store_hours(r, &ss, err, sizeof err), UP_EDB);
+    CU_ASSERT_PTR_NOT_NULL(strstr(err, "store_meta.hours of store hoursonly is damaged"));
+    up_store_close(r);
+}
+
 /* A first load that fails leaves nothing: no file, journal, WAL or shared-memory index. */
 static void test_sqlite_failed_first_load(void)
 {
@@ -825,6 +949,7 @@ int test_store_add(void)
         !CU_add_test(s, "read needs its sink member", test_sink_member_required) ||
         !CU_add_test(s, "sqlite: one view per report", test_sqlite_one_view) ||
         !CU_add_test(s, "sqlite: a database of an older version", test_sqlite_older_database) ||
+        !CU_add_test(s, "sqlite: store_meta follows the loads", test_sqlite_store_meta) ||
         !CU_add_test(s, "sqlite: a failed first load leaves no file",
                      test_sqlite_failed_first_load))
         return CU_get_error();

@@ -42,6 +42,26 @@
     " SELECT store_id, ts_utc, active FROM store_status UNION ALL"                                 \
     " SELECT store_id, ts_utc, active FROM store_status_recent;"
 
+/*
+ * The metadata as a report reads it (docs/schema.md "store_meta"): one row per store with
+ * hours or a zone, its zone and its business_hours rows packed in key order (18 bytes a
+ * row: int16 day, int64 start, int64 end, big-endian, as PostgreSQL's store_meta). Rank 0
+ * reads 1 M rows instead of 8 M at a million stores. business_hours and store_timezone
+ * stay the tables of record; each load rewrites the rows of the stores its hours or zones
+ * name. store_meta_state holds the load generation the table was last made at: a reader
+ * uses store_meta only when that is the database's generation, so a load by an older
+ * version (which bumps the generation but does not know store_meta) sends reports back
+ * to the two tables until the next load of this version makes store_meta whole again.
+ */
+#define STORE_META_SQL                                                                             \
+    "CREATE TABLE IF NOT EXISTS store_meta ("                                                      \
+    " store_id TEXT NOT NULL PRIMARY KEY, timezone_str TEXT, hours BLOB) WITHOUT ROWID;"          \
+    "CREATE TABLE IF NOT EXISTS store_meta_state ("                                                \
+    " one INTEGER PRIMARY KEY CHECK (one = 1), generation INTEGER NOT NULL);"
+
+/* Bytes of one packed hours row in store_meta.hours. */
+#define META_ROW 18
+
 /* Rows the recent table may hold before a load merges it into store_status (about a day
  * of hourly polls of 160 k stores). */
 #define RECENT_MAX ((int64_t)1 << 22)
@@ -60,7 +80,7 @@ static const char schema_sql[] =
     " store_id TEXT NOT NULL PRIMARY KEY, timezone_str TEXT NOT NULL) WITHOUT ROWID;"
     "CREATE TABLE IF NOT EXISTS store_summary ("
     " store_id TEXT NOT NULL PRIMARY KEY, first_ts INTEGER NOT NULL, last_ts INTEGER NOT NULL,"
-    " npolls INTEGER NOT NULL) WITHOUT ROWID;" RECENT_SQL META_TABLE_SQL;
+    " npolls INTEGER NOT NULL) WITHOUT ROWID;" RECENT_SQL META_TABLE_SQL STORE_META_SQL;
 
 /* The load generation: one row, made by the first load of this version (db_id random, so
  * that a database deleted and loaded again is not taken for the old one) and bumped by
@@ -126,6 +146,7 @@ struct sqlite_store {
     int pinned;    /* reads run in one read transaction (sqlite_snapshot, sqlite_read_at) */
     int pin_lost;  /* that transaction ended, or read_at refused: no read may run */
     sqlite3_stmt *ins_hours, *ins_tz;
+    sqlite3_stmt *ins_touch; /* a store whose store_meta row this load rewrites */
     struct poll_writer to_main, to_recent; /* store_status, store_status_recent */
     sqlite3_stmt *last_of;      /* the summary from a store on, in id order (summary_last) */
     int last_at;                /* last_of is on a row (1), to be sought (0), done (-1) */
@@ -223,6 +244,7 @@ static void sqlite_close(struct up_store *st)
     sqlite3_finalize(s->move_one[1]);
     sqlite3_finalize(s->ins_hours);
     sqlite3_finalize(s->ins_tz);
+    sqlite3_finalize(s->ins_touch);
     sqlite3_close(s->db);
     /* A load that failed into a database it created leaves nothing behind: neither the
      * file nor its journal, WAL or shared-memory index (kept by SQLITE_FCNTL_PERSIST_WAL). */
@@ -465,7 +487,10 @@ static enum up_code sqlite_begin(struct up_store *st, char *err, size_t errlen)
               "CREATE TEMP TABLE IF NOT EXISTS hours_stage (store_id TEXT NOT NULL,"
               " day_of_week INTEGER NOT NULL, start_time_us INTEGER NOT NULL,"
               " end_time_us INTEGER NOT NULL);"
-              "DELETE FROM hours_stage;",
+              "DELETE FROM hours_stage;"
+              "CREATE TEMP TABLE IF NOT EXISTS meta_touched (store_id TEXT NOT NULL PRIMARY KEY)"
+              " WITHOUT ROWID;"
+              "DELETE FROM meta_touched;",
               err, errlen);
     if (rc != UP_OK)
         return rc;
@@ -513,6 +538,10 @@ static enum up_code sqlite_begin(struct up_store *st, char *err, size_t errlen)
                       "INSERT INTO store_timezone (store_id, timezone_str) VALUES (?1, ?2)"
                       " ON CONFLICT (store_id) DO UPDATE SET timezone_str = excluded.timezone_str",
                       &s->ins_tz, err, errlen)) != UP_OK)
+        return rc;
+    if (!s->ins_touch &&
+        (rc = prepare(s, "INSERT OR IGNORE INTO meta_touched (store_id) VALUES (?1)",
+                      &s->ins_touch, err, errlen)) != UP_OK)
         return rc;
     return UP_OK;
 }
@@ -1013,9 +1042,143 @@ static enum up_code sqlite_put_timezone(struct up_store *st, const char *id, con
 {
     struct sqlite_store *s = cast(st);
 
+    enum up_code rc;
+
     sqlite3_bind_text(s->ins_tz, 1, id, -1, SQLITE_STATIC);
     sqlite3_bind_text(s->ins_tz, 2, zone, -1, SQLITE_STATIC);
-    return step_done(s, s->ins_tz, err, errlen);
+    rc = step_done(s, s->ins_tz, err, errlen);
+    if (rc != UP_OK)
+        return rc;
+    sqlite3_bind_text(s->ins_touch, 1, id, -1, SQLITE_STATIC);
+    return step_done(s, s->ins_touch, err, errlen);
+}
+
+/* Big-endian packing of store_meta.hours. */
+static void put_be(unsigned char *p, uint64_t v, int bytes)
+{
+    int i;
+
+    for (i = bytes - 1; i >= 0; i--, v >>= 8)
+        p[i] = (unsigned char)(v & 0xff);
+}
+
+static uint64_t get_be(const unsigned char *p, int bytes)
+{
+    uint64_t v = 0;
+    int i;
+
+    for (i = 0; i < bytes; i++)
+        v = v << 8 | p[i];
+    return v;
+}
+
+/* Writes one store's store_meta row (nothing when it has neither hours nor a zone). */
+static enum up_code meta_row(struct sqlite_store *s, sqlite3_stmt *ins, const char *id,
+                             const char *zone, const struct up_buf *packed, char *err,
+                             size_t errlen)
+{
+    if (!zone && packed->n == 0)
+        return UP_OK;
+    sqlite3_bind_text(ins, 1, id, -1, SQLITE_STATIC);
+    if (zone)
+        sqlite3_bind_text(ins, 2, zone, -1, SQLITE_STATIC);
+    else
+        sqlite3_bind_null(ins, 2);
+    if (packed->n)
+        sqlite3_bind_blob(ins, 3, packed->p, (int)packed->n, SQLITE_STATIC);
+    else
+        sqlite3_bind_null(ins, 3);
+    return step_done(s, ins, err, errlen);
+}
+
+/*
+ * store_meta made again for the stores this load's hours or zones named (meta_touched),
+ * or whole when it was not made at the database's generation (a database of an older
+ * version, or loaded by one since). Runs inside the load's transaction, after the hours
+ * merge and before the generation is bumped.
+ */
+static enum up_code update_meta(struct sqlite_store *s, char *err, size_t errlen)
+{
+    sqlite3_stmt *q = NULL, *ins = NULL;
+    struct up_buf packed;
+    char *cur = NULL, *cur_zone = NULL;
+    int current = 0, r;
+    enum up_code rc;
+
+    up_buf_init(&packed, 1, (size_t)INT32_MAX);
+    rc = prepare(s,
+                 "SELECT EXISTS (SELECT 1 FROM store_meta_state m, uptime_meta u"
+                 " WHERE m.one = 1 AND u.one = 1 AND m.generation = u.generation)",
+                 &q, err, errlen);
+    if (rc == UP_OK && sqlite3_step(q) != SQLITE_ROW)
+        rc = fail(s, "read store_meta_state", err, errlen);
+    if (rc == UP_OK)
+        current = sqlite3_column_int(q, 0);
+    sqlite3_finalize(q);
+    q = NULL;
+    if (rc == UP_OK)
+        rc = exec(s,
+                  current ? "DELETE FROM store_meta WHERE store_id IN"
+                            " (SELECT store_id FROM meta_touched);"
+                          : "DELETE FROM store_meta;"
+                            "INSERT OR IGNORE INTO meta_touched"
+                            " SELECT DISTINCT store_id FROM business_hours;"
+                            "INSERT OR IGNORE INTO meta_touched SELECT store_id FROM store_timezone;",
+                  err, errlen);
+    /* One pass in key order: each store's zone and its hours rows in primary-key order
+     * (both index ranges, no sort). */
+    if (rc == UP_OK)
+        rc = prepare(s,
+                     "SELECT t.store_id, (SELECT z.timezone_str FROM store_timezone z"
+                     " WHERE z.store_id = t.store_id), h.day_of_week, h.start_time_us,"
+                     " h.end_time_us FROM meta_touched t LEFT JOIN business_hours h"
+                     " ON h.store_id = t.store_id"
+                     " ORDER BY t.store_id, h.day_of_week, h.start_time_us, h.end_time_us",
+                     &q, err, errlen);
+    if (rc == UP_OK)
+        rc = prepare(s,
+                     "INSERT INTO store_meta (store_id, timezone_str, hours) VALUES (?1, ?2, ?3)",
+                     &ins, err, errlen);
+    while (rc == UP_OK && (r = sqlite3_step(q)) == SQLITE_ROW) {
+        const char *id = (const char *)sqlite3_column_text(q, 0);
+        const char *zone = (const char *)sqlite3_column_text(q, 1);
+        unsigned char row[META_ROW];
+
+        if (!cur || strcmp(cur, id) != 0) {
+            if (cur)
+                rc = meta_row(s, ins, cur, cur_zone, &packed, err, errlen);
+            free(cur);
+            free(cur_zone);
+            cur = strdup(id);
+            cur_zone = zone ? strdup(zone) : NULL;
+            packed.n = 0;
+            if (!cur || (zone && !cur_zone)) {
+                snprintf(err, errlen, "sqlite %s: out of memory", s->path);
+                rc = UP_ENOMEM;
+            }
+        }
+        if (rc == UP_OK && sqlite3_column_type(q, 2) != SQLITE_NULL) {
+            put_be(row, (uint64_t)sqlite3_column_int(q, 2), 2);
+            put_be(row + 2, (uint64_t)sqlite3_column_int64(q, 3), 8);
+            put_be(row + 10, (uint64_t)sqlite3_column_int64(q, 4), 8);
+            if (up_buf_append(&packed, row, META_ROW) != 0) {
+                snprintf(err, errlen, "sqlite %s: out of memory", s->path);
+                rc = UP_ENOMEM;
+            }
+        }
+    }
+    if (rc == UP_OK && r != SQLITE_DONE)
+        rc = fail(s, "read hours and zones", err, errlen);
+    if (rc == UP_OK && cur)
+        rc = meta_row(s, ins, cur, cur_zone, &packed, err, errlen);
+    free(cur);
+    free(cur_zone);
+    up_buf_free(&packed);
+    sqlite3_finalize(q);
+    sqlite3_finalize(ins);
+    if (rc == UP_OK)
+        rc = exec(s, "DELETE FROM meta_touched;", err, errlen);
+    return rc;
 }
 
 /*
@@ -1080,10 +1243,13 @@ static enum up_code sqlite_commit(struct up_store *st, char *err, size_t errlen)
     /* A store named in this load has its hours replaced as a whole. */
     if (rc == UP_OK)
         rc = exec(s,
+                  "INSERT OR IGNORE INTO meta_touched SELECT DISTINCT store_id FROM hours_stage;"
                   "DELETE FROM business_hours WHERE store_id IN (SELECT store_id FROM hours_stage);"
                   "INSERT OR IGNORE INTO business_hours SELECT * FROM hours_stage;"
                   "DELETE FROM hours_stage;",
                   err, errlen);
+    if (rc == UP_OK)
+        rc = update_meta(s, err, errlen);
     if (rc == UP_OK && s->load_any)
         rc = update_summary(s, err, errlen);
     if (rc == UP_OK && s->load_any) {
@@ -1094,6 +1260,11 @@ static enum up_code sqlite_commit(struct up_store *st, char *err, size_t errlen)
     }
     if (rc == UP_OK)
         rc = exec(s, bump_sql, err, errlen);
+    if (rc == UP_OK)
+        rc = exec(s,
+                  "INSERT OR REPLACE INTO store_meta_state (one, generation)"
+                  " SELECT 1, generation FROM uptime_meta WHERE one = 1;",
+                  err, errlen);
     if (rc == UP_OK)
         rc = exec(s, "COMMIT;", err, errlen);
     if (rc == UP_OK)
@@ -1184,6 +1355,13 @@ static enum up_code sqlite_prune(struct up_store *st, int64_t before, int64_t *d
     sqlite3_finalize(list);
     sqlite3_finalize(del);
     sqlite3_finalize(upd);
+    /* A prune changes no hours or zones: store_meta stays as current as it was. */
+    if (rc == UP_OK)
+        rc = exec(s,
+                  STORE_META_SQL "UPDATE store_meta_state SET generation = generation + 1"
+                  " WHERE one = 1 AND generation = (SELECT generation FROM uptime_meta"
+                  " WHERE one = 1);",
+                  err, errlen);
     if (rc == UP_OK)
         rc = exec(s, bump_sql, err, errlen);
     if (rc == UP_OK)
@@ -1453,16 +1631,109 @@ static int row_hours(sqlite3_stmt *q, const struct up_store_sink *sink)
     return sink->hours(sink->ctx, (const char *)sqlite3_column_text(q, 0), &h);
 }
 
+/* Is store_meta made at this view's generation (see STORE_META_SQL)? Read inside the
+ * connection's read transaction, as every read. */
+static enum up_code meta_current(struct sqlite_store *s, int *yes, char *err, size_t errlen)
+{
+    sqlite3_stmt *q = NULL;
+    enum up_code rc;
+
+    *yes = 0;
+    rc = prepare(s,
+                 "SELECT count(*) FROM sqlite_master WHERE type = 'table'"
+                 " AND name IN ('store_meta', 'store_meta_state', 'uptime_meta')",
+                 &q, err, errlen);
+    if (rc == UP_OK && sqlite3_step(q) != SQLITE_ROW)
+        rc = fail(s, "read the schema", err, errlen);
+    if (rc == UP_OK && sqlite3_column_int(q, 0) == 3) {
+        sqlite3_finalize(q);
+        q = NULL;
+        rc = prepare(s,
+                     "SELECT EXISTS (SELECT 1 FROM store_meta_state m, uptime_meta u"
+                     " WHERE m.one = 1 AND u.one = 1 AND m.generation = u.generation)",
+                     &q, err, errlen);
+        if (rc == UP_OK && sqlite3_step(q) != SQLITE_ROW)
+            rc = fail(s, "read store_meta_state", err, errlen);
+        if (rc == UP_OK)
+            *yes = sqlite3_column_int(q, 0);
+    }
+    sqlite3_finalize(q);
+    return rc;
+}
+
+/* The hours from store_meta: each store's packed rows unpacked, to hours_of in one call
+ * when the sink has it. */
+static enum up_code meta_hours(struct sqlite_store *s, const struct up_store_sink *sink, char *err,
+                               size_t errlen)
+{
+    sqlite3_stmt *q = NULL;
+    struct up_buf rows;
+    enum up_code rc;
+    int r = SQLITE_DONE;
+
+    up_buf_init(&rows, sizeof(struct up_hours_row), (size_t)INT32_MAX / META_ROW);
+    rc = prepare(s, "SELECT store_id, hours FROM store_meta WHERE hours IS NOT NULL"
+                    " ORDER BY store_id",
+                 &q, err, errlen);
+    while (rc == UP_OK && (r = sqlite3_step(q)) == SQLITE_ROW) {
+        const char *id = (const char *)sqlite3_column_text(q, 0);
+        const unsigned char *b = sqlite3_column_blob(q, 1);
+        size_t len = (size_t)sqlite3_column_bytes(q, 1), n = len / META_ROW, k;
+        int stop = 0;
+
+        if (len == 0 || len % META_ROW != 0 || !b) {
+            snprintf(err, errlen,
+                     "sqlite %s: store_meta.hours of store %.200s is damaged (%zu bytes, not a"
+                     " multiple of %d)",
+                     s->path, id ? id : "?", len, META_ROW);
+            rc = UP_EDB;
+            break;
+        }
+        rows.n = 0;
+        if (up_buf_reserve(&rows, n) != 0) {
+            snprintf(err, errlen, "sqlite %s: out of memory", s->path);
+            rc = UP_ENOMEM;
+            break;
+        }
+        for (k = 0; k < n; k++, b += META_ROW) {
+            struct up_hours_row *h = up_buf_push(&rows);
+            h->day = (int)(int16_t)get_be(b, 2);
+            h->start_us = (int64_t)get_be(b + 2, 8);
+            h->end_us = (int64_t)get_be(b + 10, 8);
+        }
+        if (sink->hours_of) {
+            stop = sink->hours_of(sink->ctx, id, rows.p, n);
+        } else {
+            for (k = 0; k < n && !stop; k++)
+                stop = sink->hours(sink->ctx, id, UP_BUF_AT(&rows, struct up_hours_row, k));
+        }
+        if (stop) {
+            snprintf(err, errlen, "sqlite %s: scan stopped by its consumer", s->path);
+            rc = UP_EFAIL;
+        }
+    }
+    if (rc == UP_OK && r != SQLITE_DONE)
+        rc = fail(s, "read", err, errlen);
+    up_buf_free(&rows);
+    sqlite3_finalize(q);
+    return rc;
+}
+
 static enum up_code sqlite_hours(struct up_store *st, const struct up_store_sink *sink, char *err,
                                  size_t errlen)
 {
     struct sqlite_store *s = cast(st);
     sqlite3_stmt *q = NULL;
     enum up_code rc;
+    int meta = 0;
 
     rc = check_view(s, err, errlen);
+    if (rc == UP_OK)
+        rc = meta_current(s, &meta, err, errlen);
     if (rc != UP_OK)
         return rc;
+    if (meta)
+        return meta_hours(s, sink, err, errlen);
     rc = prepare(s,
                  "SELECT store_id, day_of_week, start_time_us, end_time_us FROM business_hours"
                  " ORDER BY store_id",
@@ -1487,11 +1758,18 @@ static enum up_code sqlite_timezones(struct up_store *st, const struct up_store_
     sqlite3_stmt *q = NULL;
     enum up_code rc;
 
+    int meta = 0;
+
     rc = check_view(s, err, errlen);
+    if (rc == UP_OK)
+        rc = meta_current(s, &meta, err, errlen);
     if (rc != UP_OK)
         return rc;
-    rc = prepare(s, "SELECT store_id, timezone_str FROM store_timezone ORDER BY store_id", &q, err,
-                 errlen);
+    rc = prepare(s,
+                 meta ? "SELECT store_id, timezone_str FROM store_meta"
+                        " WHERE timezone_str IS NOT NULL ORDER BY store_id"
+                      : "SELECT store_id, timezone_str FROM store_timezone ORDER BY store_id",
+                 &q, err, errlen);
     if (rc != UP_OK)
         return rc;
     rc = scan(s, q, row_tz, sink, err, errlen);

@@ -5,6 +5,8 @@
 # same database and the same rejects (line numbers included) as the plain file; a
 # truncated .gz is exit 2 and loads nothing; a prune keeps every report with
 # --now >= TS + 7 days byte for byte; a load killed with SIGKILL leaves the data as it was.
+# PostgreSQL: duplicates inside a file and against stored polls hold SQLite's rows, and a
+# first load killed while it copies straight into the truncated tables changes nothing.
 . "$(dirname "$0")/lib.sh"
 . "$UP_SRC/tests/e2e/pg.sh"
 
@@ -200,6 +202,44 @@ if [ -n "${UPTIME_TEST_PG:-}" ] || [ -n "${CI:-}" ]; then
   dump_pg "$pgf" >pgf.sum
   dump_pg "$pgi" >pgi.sum
   same_files pgf.sum pgi.sum "PostgreSQL: the summary after the incremental load"
+  # Duplicates inside a file (every 7th poll again, flipped to inactive; every 11th again
+  # as it was) and against stored polls: the first load (copied straight into the empty
+  # tables) and a later one (merged through the stage) hold exactly SQLite's rows, reject
+  # the same rows and give the same report.
+  dump_pg_all() {
+    pg_q "$1" "SELECT 's', store_id, ts_utc, active::int FROM store_status;
+      SELECT 'h', * FROM business_hours; SELECT 'z', * FROM store_timezone;
+      SELECT 'm', * FROM store_summary" | LC_ALL=C sort
+  }
+  flip() { awk -F, -v OFS=, -v m="$2" 'NR > 1 && NR % m == 0 && tolower($2) ~ /^ *active *$/ { $2 = "inactive"; print }' "$1"; }
+  again() { awk -v m="$2" 'NR > 1 && NR % m == 0' "$1"; }
+  mkdir -p dupf dupl
+  cp full/menu_hours.csv full/timezones.csv dupf/
+  { cat full/store_status.csv; flip full/store_status.csv 7; again full/store_status.csv 11; } >dupf/store_status.csv
+  { cat late/store_status.csv; flip early/store_status.csv 5; again early/store_status.csv 13; } >dupl/store_status.csv
+  [ "$(flip full/store_status.csv 7 | wc -l)" -gt 100 ] || fail "too few flipped duplicates"
+  pgd=$(pg_schema up_e2e_lo_dup_$$)
+  "$LOAD" --db "$pgd" --dir dupf --rejects pgd-rej.csv -q
+  "$LOAD" --db dupf.db --dir dupf --rejects sqd-rej.csv -q
+  same_files sqd-rej.csv pgd-rej.csv "PostgreSQL first load with duplicates in the file: SQLite's rejects"
+  dump_sqlite dupf.db >sqd.dump
+  dump_pg_all "$pgd" >pgd.dump
+  same_files sqd.dump pgd.dump "PostgreSQL first load with duplicates in the file: SQLite's rows, summary included"
+  run_report 1 --db dupf.db --reports-dir rep --report-id sqdup
+  run_report 2 --db "$pgd" --reports-dir rep --report-id pgdup
+  same_files rep/sqdup.csv rep/pgdup.csv "PostgreSQL first load with duplicates in the file: SQLite's report"
+  pgd2=$(pg_schema up_e2e_lo_dup2_$$)
+  "$LOAD" --db "$pgd2" --dir early --no-rejects -q
+  "$LOAD" --db "$pgd2" --status dupl/store_status.csv --rejects pgd2-rej.csv -q
+  cp early.db dupl.db
+  "$LOAD" --db dupl.db --status dupl/store_status.csv --rejects sqd2-rej.csv -q
+  same_files sqd2-rej.csv pgd2-rej.csv "PostgreSQL load over stored polls, with duplicates of them: SQLite's rejects"
+  dump_sqlite dupl.db >sqd2.dump
+  dump_pg_all "$pgd2" >pgd2.dump
+  same_files sqd2.dump pgd2.dump "PostgreSQL load over stored polls, with duplicates of them: SQLite's rows and summary"
+  run_report 1 --db dupl.db --reports-dir rep --report-id sqdup2
+  run_report 2 --db "$pgd2" --reports-dir rep --report-id pgdup2
+  same_files rep/sqdup2.csv rep/pgdup2.csv "PostgreSQL load over stored polls, with duplicates of them: SQLite's report"
   "$LOAD" --db "$pgi" --prune-before "$TS" -q
   run_report 2 --db "$pgi" --reports-dir rep --report-id pgpruned --now "$END"
   id=keep-$(echo "$END" | tr -dc 0-9)
@@ -225,7 +265,67 @@ if [ -n "${UPTIME_TEST_PG:-}" ] || [ -n "${CI:-}" ]; then
     "$LOAD" --db "$pgwr" --dir full --no-rejects -q 2>writer.err || { cat writer.err; fail "a load by a writer role"; }
     run_report 2 --db "$pgwr" --reports-dir rep --report-id pgwriter
     same_files rep/full.csv rep/pgwriter.csv "PostgreSQL: a first load by a role that does not own the tables (plain insert)"
+    # Every table empty (made by a load of a header-only polls file): the role may not
+    # truncate them, so neither the polls nor the hours and zones are copied straight in;
+    # both take the stage.
+    sw2=up_e2e_lo_w2_$$
+    pgw2=$(pg_schema "$sw2")
+    head -1 full/store_status.csv >header-only.csv
+    "$LOAD" --db "$pgw2" --status header-only.csv -q
+    psql -X -q -v ON_ERROR_STOP=1 "$PG_BASE" -c "GRANT USAGE ON SCHEMA $sw2 TO $role;
+      GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA $sw2 TO $role" >/dev/null
+    pgwr2=$(pg_url "postgresql://$role@${PG_BASE#postgresql://*@}" "$sw2")
+    "$LOAD" --db "$pgwr2" --dir full --no-rejects -q 2>writer.err || { cat writer.err; fail "a load by a writer role into empty tables"; }
+    run_report 2 --db "$pgwr2" --reports-dir rep --report-id pgwriter2
+    same_files rep/full.csv rep/pgwriter2.csv "PostgreSQL: a first load of every file by a role that may not truncate (the stages)"
   fi
+  # SIGKILL in a first load, while it copies the polls straight into the truncated table
+  # and while it builds the key again: every table and index is as before (the same
+  # relfilenodes: the TRUNCATE and the dropped key rolled back with the transaction), and
+  # the next load works.
+  head -1 full/store_status.csv >empty.csv
+  for stage in 'COPY store_status (%FREEZE)' 'ADD CONSTRAINT store_status_pkey'; do
+    caught=0
+    for try in 1 2 3; do
+      pgk=$(pg_schema "up_e2e_lo_k${try}_$$")
+      "$LOAD" --db "$pgk" --status empty.csv -q # the tables, empty
+      kstate() {
+        pg_q "$pgk" "SELECT (SELECT count(*) FROM store_status) || ' ' || (SELECT count(*) FROM store_summary)
+          || ' ' || (SELECT count(*) FROM business_hours) || ' ' || (SELECT count(*) FROM store_timezone)
+          || ' ' || (SELECT count(*) FROM store_meta) || ' ' || (SELECT string_agg(c.relname || '=' || c.relfilenode, ','
+          ORDER BY c.relname) FROM pg_class c WHERE c.relnamespace = current_schema()::regnamespace)"
+      }
+      kbefore=$(kstate)
+      "$LOAD" --db "$pgk" --dir big --no-rejects -q &
+      pid=$!
+      seen=0
+      for _ in $(seq 1500); do
+        if [ "$(pg_q "$pgk" "SELECT count(*) FROM pg_stat_activity WHERE query LIKE '%$stage%'
+          AND query NOT LIKE '%pg_stat_activity%'" 2>/dev/null)" -ge 1 ]; then
+          seen=1
+          break
+        fi
+        kill -0 "$pid" 2>/dev/null || break
+        sleep 0.02
+      done
+      if [ "$seen" = 1 ] && kill -KILL "$pid" 2>/dev/null; then
+        wait "$pid" 2>/dev/null || true
+        sleep 1 # the server notices the closed socket and rolls the transaction back
+        [ "$(kstate)" = "$kbefore" ] || fail "PostgreSQL: a first load killed at '$stage' changed the database:
+$kbefore
+$(kstate)"
+        caught=1
+        break
+      fi
+      kill -KILL "$pid" 2>/dev/null || true
+      wait "$pid" 2>/dev/null || true # it finished first: try again on a fresh schema
+    done
+    [ "$caught" = 1 ] || fail "PostgreSQL: the first load never reached '$stage' while alive"
+    pass "PostgreSQL: a first load killed at '$stage' leaves every table and index exactly as before"
+  done
+  "$LOAD" --db "$pgk" --dir full --no-rejects -q
+  run_report 2 --db "$pgk" --reports-dir rep --report-id pgafterkill
+  same_files rep/full.csv rep/pgafterkill.csv "PostgreSQL: after a killed first load, the next first load gives the full load's report"
   snap() {
     pg_q "$pgi" "SELECT (SELECT count(*) FROM store_status) || ' ' || (SELECT sum(npolls) FROM store_summary)
       || ' ' || (SELECT count(*) FROM business_hours) || ' ' || (SELECT count(*) FROM store_timezone)"

@@ -495,6 +495,157 @@ static void test_sqlite_older_database(void)
     up_store_close(r1);
 }
 
+/* Puts one poll (asserted). */
+static void put(struct up_store *w, const char *id, int64_t ts, int active)
+{
+    char err[512];
+    CU_ASSERT_EQUAL(up_store_put_status(w, id, ts, active, err, sizeof err), UP_OK);
+}
+
+/* up_store_stores as of now, up_store_polls of a, b, c and up_store_max_ts, as one text. */
+static const char *read_all(const char *path, int64_t now)
+{
+    static struct sink s;
+    struct up_store_sink ss = sink_all(&s);
+    struct up_store *r = NULL;
+    const char *ids[] = {"a", "b", "c", "d"};
+    char err[512];
+    int64_t max = 0;
+    int any = 0;
+
+    sink_reset(&s);
+    CU_ASSERT_EQUAL_FATAL(up_store_open(path, UP_STORE_READ, &r, err, sizeof err), UP_OK);
+    CU_ASSERT_EQUAL(up_store_stores(r, 0, now, &ss, err, sizeof err), UP_OK);
+    CU_ASSERT_EQUAL(up_store_polls(r, ids, 4, 0, SEC(1000), &ss, err, sizeof err), UP_OK);
+    CU_ASSERT_EQUAL(up_store_max_ts(r, &max, &any, err, sizeof err), UP_OK);
+    sink_add(&s, "max %lld", (long long)(any ? max / UP_USEC_PER_SEC : -1));
+    up_store_close(r);
+    return s.text;
+}
+
+/*
+ * Hourly loads into the recent table (docs/schema.md "Hourly loads"): the summary holds the
+ * polls of store_status, uptime_recent_share the recent ones (per store: first instant and
+ * count, and the latest instant), and every read gives what one load of all the polls
+ * gives: a store first seen in a late hour, a duplicate inside an hour (inactive wins), a
+ * reloaded recent poll, a late poll (its store's recent polls moved to store_status), then
+ * a merge (a prune of nothing) that folds the share into the summary. Worked by hand.
+ */
+static void test_sqlite_hourly_share(void)
+{
+    const char *dir = tu_tmpdir();
+    char path[600], file[512], fpath[600], ffile[512], err[512];
+    const char *all = "a:5;b:2;c:3;a@10=1;a@15=0;a@20=1;a@30=0;a@40=1;b@5=1;b@10=0;"
+                      "c@20=1;c@25=1;c@26=0;max 40";
+    struct up_store *w;
+    int64_t deleted = -1;
+
+    snprintf(file, sizeof file, "%s/hourly.db", dir);
+    snprintf(path, sizeof path, "sqlite:%s", file);
+    w = open_rw(path);
+    /* First load: a 10, 20; b 10 (to store_status). */
+    CU_ASSERT_EQUAL_FATAL(up_store_begin(w, err, sizeof err), UP_OK);
+    put(w, "a", SEC(10), 1);
+    put(w, "a", SEC(20), 1);
+    put(w, "b", SEC(10), 0);
+    CU_ASSERT_EQUAL_FATAL(up_store_commit(w, err, sizeof err), UP_OK);
+    /* Hour 1: a 30 twice (active, inactive: one inactive poll), c 25 (a new store). */
+    CU_ASSERT_EQUAL_FATAL(up_store_begin(w, err, sizeof err), UP_OK);
+    put(w, "a", SEC(30), 1);
+    put(w, "c", SEC(25), 1);
+    put(w, "a", SEC(30), 0);
+    CU_ASSERT_EQUAL_FATAL(up_store_commit(w, err, sizeof err), UP_OK);
+    CU_ASSERT_STRING_EQUAL(raw_sql(file, "SELECT count(*) FROM store_status_recent"), "2");
+    CU_ASSERT_STRING_EQUAL(raw_sql(file, "SELECT nrows FROM uptime_recent"), "2");
+    CU_ASSERT_STRING_EQUAL(raw_sql(file, "SELECT max_ts FROM uptime_recent_share"), "30000000");
+    /* The summary is untouched: a (10, 20, 2), b; no row for c. */
+    CU_ASSERT_STRING_EQUAL(raw_sql(file, "SELECT group_concat(store_id || ',' || first_ts || ','"
+                                         " || last_ts || ',' || npolls, ';') FROM store_summary"),
+                           "a,10000000,20000000,2;b,10000000,10000000,1");
+    CU_ASSERT_STRING_EQUAL(read_all(path, SEC(100)),
+                           "a:3;b:1;c:1;a@10=1;a@20=1;a@30=0;b@10=0;c@25=1;max 30");
+    /* c exists as of its first poll, 25 s. */
+    CU_ASSERT_STRING_EQUAL(read_all(path, SEC(24)), "a:3;b:1;a@10=1;a@20=1;a@30=0;b@10=0;c@25=1;"
+                                                    "max 30");
+    /* Hour 2: a 30 again active (stored inactive: stays), a 40, c 26. */
+    CU_ASSERT_EQUAL_FATAL(up_store_begin(w, err, sizeof err), UP_OK);
+    put(w, "a", SEC(30), 1);
+    put(w, "c", SEC(26), 0);
+    put(w, "a", SEC(40), 1);
+    CU_ASSERT_EQUAL_FATAL(up_store_commit(w, err, sizeof err), UP_OK);
+    CU_ASSERT_STRING_EQUAL(read_all(path, SEC(100)), "a:4;b:1;c:2;a@10=1;a@20=1;a@30=0;a@40=1;"
+                                                     "b@10=0;c@25=1;c@26=0;max 40");
+    /* Late polls: a 15 (a's recent polls move to store_status), b 5 (b has none), c 20 (c
+     * has no store_status poll: it stays in the recent table). */
+    CU_ASSERT_EQUAL_FATAL(up_store_begin(w, err, sizeof err), UP_OK);
+    put(w, "a", SEC(15), 0);
+    put(w, "b", SEC(5), 1);
+    put(w, "c", SEC(20), 1);
+    CU_ASSERT_EQUAL_FATAL(up_store_commit(w, err, sizeof err), UP_OK);
+    CU_ASSERT_STRING_EQUAL(read_all(path, SEC(100)), all);
+    CU_ASSERT_STRING_EQUAL(raw_sql(file, "SELECT group_concat(store_id || '@' || ts_utc, ';')"
+                                         " FROM store_status_recent"),
+                           "c@20000000;c@25000000;c@26000000");
+    CU_ASSERT_STRING_EQUAL(raw_sql(file, "SELECT group_concat(store_id || ',' || first_ts || ','"
+                                         " || last_ts || ',' || npolls, ';') FROM store_summary"),
+                           "a,10000000,40000000,5;b,5000000,10000000,2");
+
+    /* The same polls in one first load read the same. */
+    snprintf(ffile, sizeof ffile, "%s/hourly-full.db", dir);
+    snprintf(fpath, sizeof fpath, "sqlite:%s", ffile);
+    {
+        struct up_store *f = open_rw(fpath);
+        CU_ASSERT_EQUAL_FATAL(up_store_begin(f, err, sizeof err), UP_OK);
+        put(f, "c", SEC(26), 0);
+        put(f, "a", SEC(40), 1);
+        put(f, "a", SEC(30), 0);
+        put(f, "b", SEC(10), 0);
+        put(f, "a", SEC(15), 0);
+        put(f, "c", SEC(20), 1);
+        put(f, "a", SEC(10), 1);
+        put(f, "b", SEC(5), 1);
+        put(f, "a", SEC(20), 1);
+        put(f, "c", SEC(25), 1);
+        CU_ASSERT_EQUAL_FATAL(up_store_commit(f, err, sizeof err), UP_OK);
+        up_store_close(f);
+    }
+    CU_ASSERT_STRING_EQUAL(read_all(fpath, SEC(100)), all);
+    CU_ASSERT_STRING_EQUAL(read_all(fpath, SEC(19)), read_all(path, SEC(19)));
+
+    /* A merge (a prune of nothing) folds the share into the summary. */
+    CU_ASSERT_EQUAL(up_store_prune(w, SEC(1), &deleted, err, sizeof err), UP_OK);
+    CU_ASSERT_EQUAL(deleted, 0);
+    CU_ASSERT_STRING_EQUAL(raw_sql(file, "SELECT count(*) FROM store_status_recent"), "0");
+    CU_ASSERT_STRING_EQUAL(raw_sql(file, "SELECT coalesce(max_ts, 'null') ||"
+                                         " coalesce(stores, 'null') FROM uptime_recent_share"),
+                           "nullnull");
+    CU_ASSERT_STRING_EQUAL(raw_sql(file, "SELECT first_ts || ',' || last_ts || ',' || npolls"
+                                         " FROM store_summary WHERE store_id = 'c'"),
+                           "20000000,26000000,3");
+    CU_ASSERT_STRING_EQUAL(read_all(path, SEC(100)), all);
+
+    /* A database of the layout before (its summary held the recent polls, no share table),
+     * made by hand from this one, then loaded by this version. */
+    CU_ASSERT_EQUAL_FATAL(up_store_begin(w, err, sizeof err), UP_OK);
+    put(w, "c", SEC(27), 1);
+    CU_ASSERT_EQUAL_FATAL(up_store_commit(w, err, sizeof err), UP_OK);
+    up_store_close(w);
+    /* What that version wrote for the same loads: c 27 in the recent table and counted in
+     * the summary. */
+    raw_sql(file, "DROP TABLE uptime_recent_share; UPDATE store_summary SET last_ts = 27000000,"
+                  " npolls = 4 WHERE store_id = 'c';");
+    w = open_rw(path);
+    load_one_poll(w, "d", SEC(50));
+    up_store_close(w);
+    /* Its recent table was merged as it stood (not counted twice); d is recent. */
+    CU_ASSERT_STRING_EQUAL(raw_sql(file, "SELECT group_concat(store_id || '@' || ts_utc, ';')"
+                                         " FROM store_status_recent"),
+                           "d@50000000");
+    CU_ASSERT_STRING_EQUAL(read_all(path, SEC(100)),
+                           "a:5;b:2;c:4;d:1;a@10=1;a@15=0;a@20=1;a@30=0;a@40=1;b@5=1;b@10=0;"
+                           "c@20=1;c@25=1;c@26=0;c@27=1;d@50=1;max 50");
+}
+
 /* store_meta's row of id: "zone|HEX(hours)" ("" for NULL parts, "-" for no row). */
 static const char *meta_of(const char *file, const char *id)
 {
@@ -950,6 +1101,8 @@ int test_store_add(void)
         !CU_add_test(s, "sqlite: one view per report", test_sqlite_one_view) ||
         !CU_add_test(s, "sqlite: a database of an older version", test_sqlite_older_database) ||
         !CU_add_test(s, "sqlite: store_meta follows the loads", test_sqlite_store_meta) ||
+        !CU_add_test(s, "sqlite: hourly loads, the recent table's share",
+                     test_sqlite_hourly_share) ||
         !CU_add_test(s, "sqlite: a failed first load leaves no file",
                      test_sqlite_failed_first_load))
         return CU_get_error();

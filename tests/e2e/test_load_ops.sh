@@ -195,6 +195,31 @@ dump_sqlite kill.db >kill.after
 same_files kill.before kill.after "SQLite: a load killed with SIGKILL leaves the database exactly as before"
 [ ! -e kill-rej.csv ] || fail "a killed load published a rejects file"
 pass "a killed load publishes no rejects file"
+# The same for a load of polls alone (written to the recent table, its share rewritten):
+# every table as it was, the recent table, its count and share and the generation too.
+dump_raw() {
+  sqlite3 "$1" "SELECT 'r',* FROM store_status_recent; SELECT 'u',* FROM uptime_recent;
+    SELECT 'x',max_ts,hex(stores) FROM uptime_recent_share; SELECT 'm',* FROM store_summary;
+    SELECT 'g',generation FROM uptime_meta;" | LC_ALL=C sort
+}
+dump_raw inc.db >kill.raw.before
+[ "$(grep -c '^r|' kill.raw.before)" -gt 0 ] && grep -q '^x|[0-9]' kill.raw.before ||
+  fail "the database holds no recent polls (the test would prove nothing)"
+killed=0
+for delay in 0.1 0.3 0.6; do
+  cp inc.db kill.db
+  "$LOAD" --db kill.db --status big/store_status.csv --rejects kill-rej.csv -q &
+  pid=$!
+  sleep "$delay"
+  if kill -KILL "$pid" 2>/dev/null; then killed=1; fi
+  wait "$pid" 2>/dev/null || true
+  [ "$killed" = 1 ] && break
+done
+[ "$killed" = 1 ] || fail "the polls-only load ended before it could be killed"
+dump_sqlite kill.db >kill.after
+same_files kill.before kill.after "SQLite: a polls-only load killed with SIGKILL leaves the data as before"
+dump_raw kill.db >kill.raw.after
+same_files kill.raw.before kill.raw.after "... and the recent table, its count, its share and the generation"
 
 # ---- PostgreSQL: the same, when a server is there ----
 if [ -n "${UPTIME_TEST_PG:-}" ] || [ -n "${CI:-}" ]; then

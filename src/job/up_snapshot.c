@@ -545,6 +545,10 @@ static enum up_code make_tmp(struct snap *s)
     rc = up_dist_agree(&s->d, rc);
     if (rc == UP_OK)
         UP_MPI_CHECK(s->d.comm, MPI_Bcast(s->tmp, sizeof s->tmp, MPI_CHAR, 0, s->d.comm));
+    /* Every rank opens the file with MPI-IO, which may create it again after rank 0
+     * removed it on a signal: each rank removes it on its own signal too. */
+    if (rc == UP_OK && s->d.rank != 0)
+        up_signal_cleanup(s->tmp);
     return rc;
 }
 
@@ -903,6 +907,9 @@ done:
     }
     final = (int)rc;
     UP_MPI_CHECK(s.d.comm, MPI_Bcast(&final, 1, MPI_INT, 0, s.d.comm));
+    /* Rank 0 has renamed the file or removed it. */
+    if (s.d.rank != 0)
+        up_signal_cleanup(NULL);
     if (s.file >= 0)
         H5Fclose(s.file);
     up_share_free(&s.part.share);

@@ -137,7 +137,7 @@ fi
 run_report 1 --db big.db --reports-dir kref --report-id whole
 for delay in 0.1 0.3 0.6 1.0; do
   id=kill-${delay/./_}
-  timeout 120 "$MPIEXEC" -n 3 "$REPORT" --quiet --db big.db --reports-dir kr --report-id "$id" \
+  timeout -k 10 120 "$MPIEXEC" -n 3 "$REPORT" --quiet --db big.db --reports-dir kr --report-id "$id" \
     >/dev/null 2>"kill-$id.err" &
   mpid=$!
   sleep "$delay"
@@ -176,7 +176,8 @@ done
 if [ -x "$UP_BUILD/uptime_snapshot" ]; then
   mkdir -p snap
   for how in term kill; do
-    timeout 120 "$MPIEXEC" -n 2 "$UP_BUILD/uptime_snapshot" --quiet --db big.db \
+    t0=$SECONDS
+    timeout -k 10 120 "$MPIEXEC" -n 2 "$UP_BUILD/uptime_snapshot" --quiet --db big.db \
       --output "snap/$how.h5" >/dev/null 2>"snap-$how.err" &
     mpid=$!
     sleep 0.25
@@ -190,6 +191,7 @@ if [ -x "$UP_BUILD/uptime_snapshot" ]; then
     fi
     rc=0
     wait "$mpid" || rc=$?
+    [ $((SECONDS - t0)) -lt 110 ] || fail "snapshot $how: the job did not end within 110 s of the signal"
     ! ls -A snap | grep -q "^$how\.h5\.tmp\." || fail "snapshot $how: temporary left: $(ls -A snap)"
     if [ -e "snap/$how.h5" ]; then
       # Published (its rename is the one atomic step) before the signal reached it, which

@@ -589,6 +589,8 @@ static void test_sqlite_hourly_share(void)
     CU_ASSERT_STRING_EQUAL(raw_sql(file, "SELECT group_concat(store_id || ',' || first_ts || ','"
                                          " || last_ts || ',' || npolls, ';') FROM store_summary"),
                            "a,10000000,40000000,5;b,5000000,10000000,2");
+    /* The bound on store_status's instants: a's moved polls reach 40 s. */
+    CU_ASSERT_STRING_EQUAL(raw_sql(file, "SELECT main_max FROM uptime_recent_share"), "40000000");
 
     /* The same polls in one first load read the same. */
     snprintf(ffile, sizeof ffile, "%s/hourly-full.db", dir);

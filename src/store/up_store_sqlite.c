@@ -56,11 +56,13 @@
  * (SHARE_* below), in id order — what a reader adds to the summary to list the stores,
  * weigh them and find now, exactly as if the summary held them. A database without this
  * table is of the version before, whose summary held the recent polls too.
- * store_summary_all (a view) is the summary of both tables.
+ * store_summary_all (a view) is the summary of both tables. main_max is a bound on every
+ * instant in store_status (NULL: not known yet): a load sends a store's polls newer than it
+ * to the recent table without looking the store up in the summary.
  */
 #define RECENT_SHARE_SQL                                                                           \
     "CREATE TABLE IF NOT EXISTS uptime_recent_share ("                                             \
-    " one INTEGER PRIMARY KEY CHECK (one = 1), max_ts INTEGER, stores BLOB);"
+    " one INTEGER PRIMARY KEY CHECK (one = 1), max_ts INTEGER, stores BLOB, main_max INTEGER);"
 
 /*
  * The metadata as a report reads it (docs/schema.md "store_meta"): one row per store with
@@ -131,6 +133,16 @@ static const char bump_sql[] = META_TABLE_SQL
 /* Stores one load may give polls (the summary's bookkeeping), as up_strmap's cap. */
 #define MAX_STORES ((size_t)1 << 27)
 
+/* Bytes of one block of store ids. */
+#define ID_BLOCK ((size_t)1 << 20)
+
+/* A block of NUL-terminated store ids, never moved (load_store points into it). */
+struct id_block {
+    struct id_block *next;
+    size_t used, cap;
+    char data[];
+};
+
 /* One poll waiting in the chunk: its store's index in stores[], its instant and status. */
 struct chunk_row {
     uint32_t store;
@@ -142,7 +154,9 @@ struct chunk_row {
  * polls' first and last instants and count, or recount = 1 when the count is unknown
  * (a batch met polls already stored) and the row is computed from its polls at commit. */
 struct load_store {
-    char *id;
+    char *id;      /* NUL-terminated, in the store's id arena */
+    uint32_t len;  /* strlen(id) */
+    uint32_t hash; /* id_hash(id), for the hash table */
     int64_t first, last, n;
     int recount;
     int main_only; /* its polls go to store_status for the rest of this load */
@@ -177,9 +191,12 @@ struct sqlite_store {
     int64_t recent_rows;        /* rows of store_status_recent (uptime_recent.nrows) */
     int64_t recent_max;         /* uptime_recent_share.max_ts, when recent_any */
     int recent_any;             /* the recent table received a poll since its last merge */
+    int64_t main_max;           /* uptime_recent_share.main_max, when main_known */
+    int main_known;
     struct up_buf share;        /* uptime_recent_share.stores as the load began (bytes) */
     int all_main;               /* every poll of this load goes to store_status */
     struct up_buf stores;       /* struct load_store, in order of first appearance */
+    struct id_block *ids;       /* the stores' ids (a block of many: no malloc per store) */
     uint32_t *slots;            /* hash of ids: index + 1 into stores, 0 free */
     size_t nslots;              /* a power of two */
     uint32_t *rank;             /* rank[i]: store i's place in byte-wise id order */
@@ -239,8 +256,12 @@ static void load_reset(struct sqlite_store *s)
 {
     size_t i;
 
-    for (i = 0; i < s->stores.n; i++)
-        free(UP_BUF_AT(&s->stores, struct load_store, i)->id);
+    (void)i;
+    while (s->ids) {
+        struct id_block *b = s->ids;
+        s->ids = b->next;
+        free(b);
+    }
     up_buf_free(&s->stores);
     up_buf_free(&s->chunk);
     free(s->slots);
@@ -571,10 +592,9 @@ static int share_next(const unsigned char **p, const unsigned char *end, struct 
     return 0;
 }
 
-/* Byte-wise order of an entry's id and a NUL-terminated id (as strcmp). */
-static int share_cmp(const struct share_entry *e, const char *id)
+/* Byte-wise order of an entry's id and id[0..n) (as strcmp). */
+static int share_cmp(const struct share_entry *e, const char *id, size_t n)
 {
-    size_t n = strlen(id);
     int c = memcmp(e->id, id, e->len < n ? e->len : n);
     return c ? c : (e->len > n) - (e->len < n);
 }
@@ -590,23 +610,29 @@ static enum up_code read_recent_share(struct sqlite_store *s, int want_stores, c
 
     s->recent_any = 0;
     s->recent_max = 0;
+    s->main_known = 0;
     s->share.n = 0;
     rc = has_table(s, "uptime_recent_share", &has, err, errlen);
     if (rc != UP_OK || !has)
         return rc;
     rc = prepare(s,
-                 want_stores ? "SELECT max_ts, stores FROM uptime_recent_share WHERE one = 1"
-                             : "SELECT max_ts FROM uptime_recent_share WHERE one = 1",
+                 want_stores
+                     ? "SELECT max_ts, main_max, stores FROM uptime_recent_share WHERE one = 1"
+                     : "SELECT max_ts, main_max FROM uptime_recent_share WHERE one = 1",
                  &q, err, errlen);
     if (rc != UP_OK)
         return rc;
     r = sqlite3_step(q);
+    if (r == SQLITE_ROW && sqlite3_column_type(q, 1) != SQLITE_NULL) {
+        s->main_known = 1;
+        s->main_max = sqlite3_column_int64(q, 1);
+    }
     if (r == SQLITE_ROW && sqlite3_column_type(q, 0) != SQLITE_NULL) {
         s->recent_any = 1;
         s->recent_max = sqlite3_column_int64(q, 0);
         if (want_stores) {
-            const void *b = sqlite3_column_blob(q, 1);
-            size_t n = (size_t)sqlite3_column_bytes(q, 1);
+            const void *b = sqlite3_column_blob(q, 2);
+            size_t n = (size_t)sqlite3_column_bytes(q, 2);
             if (n && up_buf_append(&s->share, b, n) != 0) {
                 snprintf(err, errlen, "sqlite %s: out of memory", s->path);
                 rc = UP_ENOMEM;
@@ -639,7 +665,8 @@ static enum up_code compact_recent(struct sqlite_store *s, int fold, char *err, 
                   " WHERE true GROUP BY store_id ORDER BY store_id"
                   " ON CONFLICT (store_id) DO UPDATE SET first_ts = MIN(first_ts, excluded.first_ts),"
                   " last_ts = MAX(last_ts, excluded.last_ts), npolls = npolls + excluded.npolls;"
-                  "UPDATE uptime_recent_share SET max_ts = NULL, stores = NULL WHERE one = 1;",
+                  "UPDATE uptime_recent_share SET main_max = MAX(main_max, COALESCE(max_ts, main_max)),"
+                  " max_ts = NULL, stores = NULL WHERE one = 1;",
                   err, errlen);
     if (rc != UP_OK)
         return rc;
@@ -651,6 +678,8 @@ static enum up_code compact_recent(struct sqlite_store *s, int fold, char *err, 
               err, errlen);
     if (rc == UP_OK) {
         size_t i;
+        if (s->recent_any && s->recent_max > s->main_max)
+            s->main_max = s->recent_max;
         s->recent_rows = 0;
         s->recent_any = 0;
         s->share.n = 0;
@@ -730,6 +759,11 @@ static enum up_code sqlite_begin(struct up_store *st, char *err, size_t errlen)
                 rc = fail(s, "read the summary", err, errlen);
             else
                 s->all_main = sqlite3_column_int(q, 0) == 0;
+            /* No polls: every one this load writes raises main_max from nothing. */
+            if (s->all_main) {
+                s->main_known = 1;
+                s->main_max = INT64_MIN;
+            }
         }
         sqlite3_finalize(q);
         if (rc != UP_OK)
@@ -760,21 +794,41 @@ static enum up_code step_done(struct sqlite_store *s, sqlite3_stmt *stmt, char *
     return UP_OK;
 }
 
-/* FNV-1a, as up_strmap. */
-static uint64_t id_hash(const char *id)
+/* FNV-1a, as up_strmap; *len gets strlen(id) (one pass for both). */
+static uint32_t id_hash(const char *id, size_t *len)
 {
     uint64_t h = 1469598103934665603u;
+    const char *p;
 
-    for (; *id; id++)
-        h = (h ^ (unsigned char)*id) * 1099511628211u;
-    return h;
+    for (p = id; *p; p++)
+        h = (h ^ (unsigned char)*p) * 1099511628211u;
+    *len = (size_t)(p - id);
+    return (uint32_t)(h ^ (h >> 32));
+}
+
+/* A copy of id[0..len] in the arena; NULL out of memory. */
+static char *id_copy(struct sqlite_store *s, const char *id, size_t len)
+{
+    struct id_block *b = s->ids;
+
+    if (!b || b->cap - b->used < len + 1) {
+        size_t cap = len + 1 > ID_BLOCK ? len + 1 : ID_BLOCK;
+        if (!(b = malloc(sizeof *b + cap)))
+            return NULL;
+        b->next = s->ids;
+        b->used = 0;
+        b->cap = cap;
+        s->ids = b;
+    }
+    memcpy(b->data + b->used, id, len + 1);
+    b->used += len + 1;
+    return b->data + b->used - len - 1;
 }
 
 /* Puts store i in the hash table (which has room). */
 static void slot_put(struct sqlite_store *s, uint32_t i)
 {
-    const char *id = UP_BUF_AT(&s->stores, struct load_store, i)->id;
-    size_t k = (size_t)id_hash(id) & (s->nslots - 1);
+    size_t k = (size_t)UP_BUF_AT(&s->stores, struct load_store, i)->hash & (s->nslots - 1);
 
     while (s->slots[k])
         k = (k + 1) & (s->nslots - 1);
@@ -786,7 +840,8 @@ static void slot_put(struct sqlite_store *s, uint32_t i)
 static int store_index(struct sqlite_store *s, const char *id, uint32_t *out)
 {
     struct load_store *e;
-    size_t k;
+    size_t k, len;
+    uint32_t h = id_hash(id, &len);
 
     if (4 * (s->stores.n + 1) > 3 * s->nslots) {
         size_t n = s->nslots ? 2 * s->nslots : 4096, i;
@@ -800,22 +855,28 @@ static int store_index(struct sqlite_store *s, const char *id, uint32_t *out)
         for (i = 0; i < s->stores.n; i++)
             slot_put(s, (uint32_t)i);
     }
-    k = (size_t)id_hash(id) & (s->nslots - 1);
+    k = (size_t)h & (s->nslots - 1);
     while (s->slots[k]) {
         uint32_t i = s->slots[k] - 1;
-        if (strcmp(UP_BUF_AT(&s->stores, struct load_store, i)->id, id) == 0) {
+        e = UP_BUF_AT(&s->stores, struct load_store, i);
+        if (e->hash == h && e->len == len && memcmp(e->id, id, len) == 0) {
             *out = i;
             return 0;
         }
         k = (k + 1) & (s->nslots - 1);
     }
+    if (len > UINT32_MAX)
+        return -1;
     e = up_buf_push(&s->stores);
     if (!e)
         return -1;
-    if (!(e->id = strdup(id))) {
+    memset(e, 0, sizeof *e);
+    if (!(e->id = id_copy(s, id, len))) {
         s->stores.n--;
         return -1;
     }
+    e->len = (uint32_t)len;
+    e->hash = h;
     e->first = INT64_MAX;
     e->last = INT64_MIN;
     *out = (uint32_t)(s->stores.n - 1);
@@ -823,11 +884,22 @@ static int store_index(struct sqlite_store *s, const char *id, uint32_t *out)
     return 0;
 }
 
-/* Orders pointers to stores by id, byte-wise. */
+/* A store to rank: the first 8 bytes of its id as a big-endian number (0-padded: a
+ * shorter id sorts first, as with strcmp), its id. */
+struct rank_key {
+    uint64_t key;
+    const struct load_store *e;
+};
+
+/* Orders stores by id, byte-wise: the prefix decides most pairs without reading the id
+ * (128 k ids: the qsort of pointers with strcmp missed the cache on every compare). */
 static int cmp_store(const void *a, const void *b)
 {
-    return strcmp((*(const struct load_store *const *)a)->id,
-                  (*(const struct load_store *const *)b)->id);
+    const struct rank_key *x = a, *y = b;
+
+    if (x->key != y->key)
+        return x->key < y->key ? -1 : 1;
+    return x->e->len <= 8 && y->e->len <= 8 ? 0 : strcmp(x->e->id + 8, y->e->id + 8);
 }
 
 /* Gives every store its rank in id order; only when stores came since the last time
@@ -835,8 +907,8 @@ static int cmp_store(const void *a, const void *b)
 static int rank_stores(struct sqlite_store *s)
 {
     const struct load_store *base = s->stores.p;
-    const struct load_store **order;
-    size_t n = s->stores.n, i;
+    struct rank_key *order;
+    size_t n = s->stores.n, i, k;
     uint32_t *rank;
 
     if (s->nranked == n)
@@ -848,11 +920,17 @@ static int rank_stores(struct sqlite_store *s)
         free(rank);
         return -1;
     }
-    for (i = 0; i < n; i++)
-        order[i] = base + i;
+    for (i = 0; i < n; i++) {
+        const unsigned char *id = (const unsigned char *)base[i].id;
+        uint64_t key = 0;
+        for (k = 0; k < 8; k++)
+            key = key << 8 | (k < base[i].len ? id[k] : 0);
+        order[i].key = key;
+        order[i].e = base + i;
+    }
     qsort(order, n, sizeof *order, cmp_store);
     for (i = 0; i < n; i++)
-        rank[order[i] - base] = (uint32_t)i;
+        rank[order[i].e - base] = (uint32_t)i;
     free(order);
     free(s->rank);
     free(s->count);
@@ -909,7 +987,8 @@ static enum up_code write_batch(struct sqlite_store *s, const struct poll_writer
         int all_new;
 
         for (i = 0; i < BATCH_ROWS; i++) {
-            sqlite3_bind_text(w->ins_many, 3 * (int)i + 1, st[rows[i].store].id, -1, SQLITE_STATIC);
+            sqlite3_bind_text(w->ins_many, 3 * (int)i + 1, st[rows[i].store].id,
+                              (int)st[rows[i].store].len, SQLITE_STATIC);
             sqlite3_bind_int64(w->ins_many, 3 * (int)i + 2, rows[i].ts);
             sqlite3_bind_int(w->ins_many, 3 * (int)i + 3, rows[i].active);
         }
@@ -939,7 +1018,7 @@ static enum up_code write_batch(struct sqlite_store *s, const struct poll_writer
     }
     for (i = 0; i < n && rc == UP_OK; i++) {
         struct load_store *e = &st[rows[i].store];
-        sqlite3_bind_text(w->ins_one, 1, e->id, -1, SQLITE_STATIC);
+        sqlite3_bind_text(w->ins_one, 1, e->id, (int)e->len, SQLITE_STATIC);
         sqlite3_bind_int64(w->ins_one, 2, rows[i].ts);
         sqlite3_bind_int(w->ins_one, 3, rows[i].active);
         rc = step_done(s, w->ins_one, err, errlen);
@@ -981,7 +1060,7 @@ static enum up_code move_store(struct sqlite_store *s, struct load_store *e, cha
     e->main_only = 1;
     if (s->recent_rows == 0)
         return UP_OK;
-    sqlite3_bind_text(s->move_one[0], 1, e->id, -1, SQLITE_STATIC);
+    sqlite3_bind_text(s->move_one[0], 1, e->id, (int)e->len, SQLITE_STATIC);
     rc = step_done(s, s->move_one[0], err, errlen);
     if (rc != UP_OK)
         return rc;
@@ -991,7 +1070,7 @@ static enum up_code move_store(struct sqlite_store *s, struct load_store *e, cha
      * and it has no share left. */
     e->recount = 1;
     e->dropped = 1;
-    sqlite3_bind_text(s->move_one[1], 1, e->id, -1, SQLITE_STATIC);
+    sqlite3_bind_text(s->move_one[1], 1, e->id, (int)e->len, SQLITE_STATIC);
     rc = step_done(s, s->move_one[1], err, errlen);
     if (rc == UP_OK)
         s->recent_rows -= sqlite3_changes(s->db);
@@ -1048,6 +1127,24 @@ static enum up_code summary_last(struct sqlite_store *s, const char *id, int *fo
     return UP_OK;
 }
 
+/* s->main_max from the summary (which covers store_status), for a database whose
+ * uptime_recent_share does not hold it yet: one scan of the summary, once. */
+static enum up_code summary_max(struct sqlite_store *s, char *err, size_t errlen)
+{
+    sqlite3_stmt *q = NULL;
+    enum up_code rc = prepare(s, "SELECT MAX(last_ts) FROM store_summary", &q, err, errlen);
+
+    if (rc == UP_OK && sqlite3_step(q) != SQLITE_ROW)
+        rc = fail(s, "read the summary", err, errlen);
+    if (rc == UP_OK) {
+        s->main_max = sqlite3_column_type(q, 0) == SQLITE_NULL ? INT64_MIN
+                                                                : sqlite3_column_int64(q, 0);
+        s->main_known = 1;
+    }
+    sqlite3_finalize(q);
+    return rc;
+}
+
 /*
  * Writes sorted rows[0..n) (each store's polls together, by time), each store's into one
  * table: store_status_recent when all of them are newer than the store's last poll in the
@@ -1068,8 +1165,16 @@ static enum up_code route_and_write(struct sqlite_store *s, struct chunk_row *ro
         rc = compact_recent(s, 1, err, errlen);
         s->all_main = 1;
     }
-    if (rc != UP_OK || s->all_main)
-        return rc == UP_OK ? write_rows(s, &s->to_main, rows, n, err, errlen) : rc;
+    if (rc == UP_OK && s->all_main) {
+        for (i = 0; i < n; i++)
+            if (rows[i].ts > s->main_max)
+                s->main_max = rows[i].ts;
+        return write_rows(s, &s->to_main, rows, n, err, errlen);
+    }
+    if (rc == UP_OK && !s->main_known)
+        rc = summary_max(s, err, errlen);
+    if (rc != UP_OK)
+        return rc;
     if (!(recent = malloc(n * sizeof *recent))) {
         snprintf(err, errlen, "sqlite %s: out of memory", s->path);
         return UP_ENOMEM;
@@ -1080,7 +1185,9 @@ static enum up_code route_and_write(struct sqlite_store *s, struct chunk_row *ro
 
         for (j = i + 1; j < n && rows[j].store == rows[i].store; j++)
             ;
-        if (!e->main_only) {
+        if (!e->main_only && rows[i].ts > s->main_max) {
+            to_recent = 1; /* newer than every poll of store_status: no lookup */
+        } else if (!e->main_only) {
             int found;
             int64_t last;
 
@@ -1096,6 +1203,11 @@ static enum up_code route_and_write(struct sqlite_store *s, struct chunk_row *ro
             memcpy(recent + nr, rows + i, (j - i) * sizeof *rows);
             nr += j - i;
         } else {
+            /* Its moved recent polls are at most recent_max. */
+            if (rows[j - 1].ts > s->main_max)
+                s->main_max = rows[j - 1].ts;
+            if (e->dropped && s->recent_any && s->recent_max > s->main_max)
+                s->main_max = s->recent_max;
             memmove(rows + nm, rows + i, (j - i) * sizeof *rows);
             nm += j - i;
         }
@@ -1449,10 +1561,10 @@ static enum up_code update_summary(struct sqlite_store *s, char *err, size_t err
     for (i = 0; i < s->stores.n && rc == UP_OK; i++) {
         const struct load_store *e = UP_BUF_AT(&s->stores, struct load_store, order[i]);
         if (e->recount) {
-            sqlite3_bind_text(recount, 1, e->id, -1, SQLITE_STATIC);
+            sqlite3_bind_text(recount, 1, e->id, (int)e->len, SQLITE_STATIC);
             rc = step_done(s, recount, err, errlen);
         } else if (e->n > 0) {
-            sqlite3_bind_text(add, 1, e->id, -1, SQLITE_STATIC);
+            sqlite3_bind_text(add, 1, e->id, (int)e->len, SQLITE_STATIC);
             sqlite3_bind_int64(add, 2, e->first);
             sqlite3_bind_int64(add, 3, e->last);
             sqlite3_bind_int64(add, 4, e->n);
@@ -1491,11 +1603,25 @@ static enum up_code write_share(struct sqlite_store *s, char *err, size_t errlen
     size_t i;
 
     up_buf_init(&out, 1, (size_t)INT32_MAX);
-    if (s->recent_rows == 0)
-        return exec(s,
-                    "INSERT OR REPLACE INTO uptime_recent_share (one, max_ts, stores)"
-                    " VALUES (1, NULL, NULL);",
-                    err, errlen);
+    if (s->recent_rows == 0) {
+        /* No recent polls left (every store's moved): the summary holds them all. */
+        if (s->recent_any && s->recent_max > s->main_max)
+            s->main_max = s->recent_max;
+        s->recent_any = 0;
+    }
+    if (s->recent_rows == 0 || !s->recent_any) {
+        rc = prepare(s,
+                     "INSERT OR REPLACE INTO uptime_recent_share (one, max_ts, stores, main_max)"
+                     " VALUES (1, NULL, NULL, ?1)",
+                     &put, err, errlen);
+        if (rc == UP_OK) {
+            if (s->main_known)
+                sqlite3_bind_int64(put, 1, s->main_max);
+            rc = step_done(s, put, err, errlen);
+        }
+        sqlite3_finalize(put);
+        return rc;
+    }
     if (rank_stores(s) != 0 || !(order = malloc((s->stores.n + 1) * sizeof *order))) {
         snprintf(err, errlen, "sqlite %s: out of memory", s->path);
         return UP_ENOMEM;
@@ -1512,7 +1638,7 @@ static enum up_code write_share(struct sqlite_store *s, char *err, size_t errlen
 
         if (!e->rn && !e->rrecount && !e->dropped)
             continue;
-        while (have == 1 && (c = share_cmp(&old, e->id)) < 0) {
+        while (have == 1 && (c = share_cmp(&old, e->id, e->len)) < 0) {
             oom = share_put(&out, old.id, old.len, old.first, old.n) != 0;
             have = share_step(&p, end, &old);
         }
@@ -1524,7 +1650,7 @@ static enum up_code write_share(struct sqlite_store *s, char *err, size_t errlen
         if (e->dropped) {
             n = 0;
         } else if (e->rrecount) {
-            sqlite3_bind_text(count, 1, e->id, -1, SQLITE_STATIC);
+            sqlite3_bind_text(count, 1, e->id, (int)e->len, SQLITE_STATIC);
             if (sqlite3_step(count) == SQLITE_ROW) {
                 first = sqlite3_column_int64(count, 0);
                 n = sqlite3_column_int64(count, 1);
@@ -1538,7 +1664,7 @@ static enum up_code write_share(struct sqlite_store *s, char *err, size_t errlen
             n += e->rn;
         }
         if (rc == UP_OK && n > 0 && !oom)
-            oom = share_put(&out, e->id, strlen(e->id), first, n) != 0;
+            oom = share_put(&out, e->id, e->len, first, n) != 0;
     }
     while (rc == UP_OK && have == 1 && !oom) {
         oom = share_put(&out, old.id, old.len, old.first, old.n) != 0;
@@ -1554,11 +1680,13 @@ static enum up_code write_share(struct sqlite_store *s, char *err, size_t errlen
     }
     if (rc == UP_OK)
         rc = prepare(s,
-                     "INSERT OR REPLACE INTO uptime_recent_share (one, max_ts, stores)"
-                     " VALUES (1, ?1, ?2)",
+                     "INSERT OR REPLACE INTO uptime_recent_share (one, max_ts, stores, main_max)"
+                     " VALUES (1, ?1, ?2, ?3)",
                      &put, err, errlen);
     if (rc == UP_OK) {
         sqlite3_bind_int64(put, 1, s->recent_max);
+        if (s->main_known)
+            sqlite3_bind_int64(put, 3, s->main_max);
         sqlite3_bind_blob(put, 2, out.p ? out.p : "", (int)out.n, SQLITE_STATIC);
         rc = step_done(s, put, err, errlen);
     }
@@ -1981,7 +2109,7 @@ static enum up_code stores_with_share(struct sqlite_store *s, int64_t now,
         int64_t n = sqlite3_column_int64(q, 1), first = sqlite3_column_int64(q, 2);
         int c = 1;
 
-        while (!stop && have == 1 && (c = share_cmp(&e, sid)) < 0) {
+        while (!stop && have == 1 && (c = share_cmp(&e, sid, (size_t)sqlite3_column_bytes(q, 0))) < 0) {
             id.n = 0;
             if (up_buf_append(&id, e.id, e.len) != 0 || up_buf_append(&id, "", 1) != 0) {
                 rc = UP_ENOMEM;

@@ -1433,6 +1433,94 @@ static enum up_code meta_row(struct sqlite_store *s, sqlite3_stmt *ins, const ch
     return step_done(s, ins, err, errlen);
 }
 
+/* Packs one hours row of q (columns day, start, end from col on) onto packed. */
+static int pack_hours(sqlite3_stmt *q, int col, struct up_buf *packed)
+{
+    unsigned char row[META_ROW];
+
+    put_be(row, (uint64_t)sqlite3_column_int(q, col), 2);
+    put_be(row + 2, (uint64_t)sqlite3_column_int64(q, col + 1), 8);
+    put_be(row + 10, (uint64_t)sqlite3_column_int64(q, col + 2), 8);
+    return up_buf_append(packed, row, META_ROW);
+}
+
+/*
+ * store_meta made whole (it is empty): business_hours and store_timezone read in key order
+ * side by side and merged by store, one row written per store, in key order. The per-store
+ * query it replaces for this case (every store put in meta_touched, then a join with a
+ * zone lookup per store) took ~2 s of CPU at 160 k stores on a first load.
+ */
+static enum up_code meta_rebuild(struct sqlite_store *s, sqlite3_stmt *ins, char *err,
+                                 size_t errlen)
+{
+    sqlite3_stmt *h = NULL, *z = NULL;
+    struct up_buf packed, id;
+    enum up_code rc;
+    int rh = SQLITE_DONE, rz = SQLITE_DONE;
+
+    up_buf_init(&packed, 1, (size_t)INT32_MAX);
+    up_buf_init(&id, 1, (size_t)INT32_MAX);
+    rc = prepare(s,
+                 "SELECT store_id, day_of_week, start_time_us, end_time_us FROM business_hours"
+                 " ORDER BY store_id, day_of_week, start_time_us, end_time_us",
+                 &h, err, errlen);
+    if (rc == UP_OK)
+        rc = prepare(s, "SELECT store_id, timezone_str FROM store_timezone ORDER BY store_id", &z,
+                     err, errlen);
+    if (rc == UP_OK) {
+        rh = sqlite3_step(h);
+        rz = sqlite3_step(z);
+    }
+    while (rc == UP_OK && (rh == SQLITE_ROW || rz == SQLITE_ROW)) {
+        const char *hid = rh == SQLITE_ROW ? (const char *)sqlite3_column_text(h, 0) : NULL;
+        const char *zid = rz == SQLITE_ROW ? (const char *)sqlite3_column_text(z, 0) : NULL;
+        int c = !hid ? 1 : !zid ? -1 : strcmp(hid, zid);
+        const char *cur = c <= 0 ? hid : zid;
+        size_t len = strlen(cur);
+        const char *zone = NULL;
+
+        id.n = 0;
+        packed.n = 0;
+        if (up_buf_append(&id, cur, len + 1) != 0) {
+            rc = UP_ENOMEM;
+            break;
+        }
+        /* The store's hours rows (h is on its first one when c <= 0). */
+        while (c <= 0 && rh == SQLITE_ROW &&
+               strcmp((const char *)sqlite3_column_text(h, 0), id.p) == 0) {
+            if (pack_hours(h, 1, &packed) != 0) {
+                rc = UP_ENOMEM;
+                break;
+            }
+            rh = sqlite3_step(h);
+        }
+        if (rc != UP_OK)
+            break;
+        if (rh != SQLITE_ROW && rh != SQLITE_DONE) {
+            rc = fail(s, "read hours", err, errlen);
+            break;
+        }
+        if (c >= 0)
+            zone = (const char *)sqlite3_column_text(z, 1);
+        rc = meta_row(s, ins, id.p, zone, &packed, err, errlen);
+        if (rc == UP_OK && c >= 0) {
+            rz = sqlite3_step(z);
+            if (rz != SQLITE_ROW && rz != SQLITE_DONE)
+                rc = fail(s, "read zones", err, errlen);
+        }
+    }
+    if (rc == UP_OK && ((rh != SQLITE_ROW && rh != SQLITE_DONE) ||
+                        (rz != SQLITE_ROW && rz != SQLITE_DONE)))
+        rc = fail(s, "read hours and zones", err, errlen);
+    if (rc == UP_ENOMEM)
+        snprintf(err, errlen, "sqlite %s: out of memory", s->path);
+    up_buf_free(&packed);
+    up_buf_free(&id);
+    sqlite3_finalize(h);
+    sqlite3_finalize(z);
+    return rc;
+}
+
 /*
  * store_meta made again for the stores this load's hours or zones named (meta_touched),
  * or whole when it was not made at the database's generation (a database of an older
@@ -1462,11 +1550,20 @@ static enum up_code update_meta(struct sqlite_store *s, char *err, size_t errlen
         rc = exec(s,
                   current ? "DELETE FROM store_meta WHERE store_id IN"
                             " (SELECT store_id FROM meta_touched);"
-                          : "DELETE FROM store_meta;"
-                            "INSERT OR IGNORE INTO meta_touched"
-                            " SELECT DISTINCT store_id FROM business_hours;"
-                            "INSERT OR IGNORE INTO meta_touched SELECT store_id FROM store_timezone;",
+                          : "DELETE FROM store_meta;",
                   err, errlen);
+    if (rc == UP_OK && !current) {
+        rc = prepare(s,
+                     "INSERT INTO store_meta (store_id, timezone_str, hours) VALUES (?1, ?2, ?3)",
+                     &ins, err, errlen);
+        if (rc == UP_OK)
+            rc = meta_rebuild(s, ins, err, errlen);
+        sqlite3_finalize(ins);
+        up_buf_free(&packed);
+        if (rc == UP_OK)
+            rc = exec(s, "DELETE FROM meta_touched;", err, errlen);
+        return rc;
+    }
     /* One pass in key order: each store's zone and its hours rows in primary-key order
      * (both index ranges, no sort). */
     if (rc == UP_OK)

@@ -195,6 +195,7 @@ struct sqlite_store {
     int main_known;
     struct up_buf share;        /* uptime_recent_share.stores as the load began (bytes) */
     int all_main;               /* every poll of this load goes to store_status */
+    int meta_current;           /* store_meta is of the generation the load began at */
     struct up_buf stores;       /* struct load_store, in order of first appearance */
     struct id_block *ids;       /* the stores' ids (a block of many: no malloc per store) */
     uint32_t *slots;            /* hash of ids: index + 1 into stores, 0 free */
@@ -765,6 +766,22 @@ static enum up_code sqlite_begin(struct up_store *st, char *err, size_t errlen)
                 s->main_max = INT64_MIN;
             }
         }
+        sqlite3_finalize(q);
+        if (rc != UP_OK)
+            return rc;
+    }
+    /* Is store_meta current? If not, the commit makes it whole (update_meta) and the
+     * stores this load names need not be noted in meta_touched. */
+    {
+        sqlite3_stmt *q = NULL;
+        rc = prepare(s,
+                     "SELECT EXISTS (SELECT 1 FROM store_meta_state m, uptime_meta u"
+                     " WHERE m.one = 1 AND u.one = 1 AND m.generation = u.generation)",
+                     &q, err, errlen);
+        if (rc == UP_OK && sqlite3_step(q) != SQLITE_ROW)
+            rc = fail(s, "read store_meta_state", err, errlen);
+        if (rc == UP_OK)
+            s->meta_current = sqlite3_column_int(q, 0);
         sqlite3_finalize(q);
         if (rc != UP_OK)
             return rc;
@@ -1389,7 +1406,7 @@ static enum up_code sqlite_put_timezone(struct up_store *st, const char *id, con
     sqlite3_bind_text(s->ins_tz, 1, id, -1, SQLITE_STATIC);
     sqlite3_bind_text(s->ins_tz, 2, zone, -1, SQLITE_STATIC);
     rc = step_done(s, s->ins_tz, err, errlen);
-    if (rc != UP_OK)
+    if (rc != UP_OK || !s->meta_current)
         return rc;
     sqlite3_bind_text(s->ins_touch, 1, id, -1, SQLITE_STATIC);
     return step_done(s, s->ins_touch, err, errlen);
@@ -1532,20 +1549,10 @@ static enum up_code update_meta(struct sqlite_store *s, char *err, size_t errlen
     sqlite3_stmt *q = NULL, *ins = NULL;
     struct up_buf packed;
     char *cur = NULL, *cur_zone = NULL;
-    int current = 0, r;
-    enum up_code rc;
+    int current = s->meta_current, r;
+    enum up_code rc = UP_OK;
 
     up_buf_init(&packed, 1, (size_t)INT32_MAX);
-    rc = prepare(s,
-                 "SELECT EXISTS (SELECT 1 FROM store_meta_state m, uptime_meta u"
-                 " WHERE m.one = 1 AND u.one = 1 AND m.generation = u.generation)",
-                 &q, err, errlen);
-    if (rc == UP_OK && sqlite3_step(q) != SQLITE_ROW)
-        rc = fail(s, "read store_meta_state", err, errlen);
-    if (rc == UP_OK)
-        current = sqlite3_column_int(q, 0);
-    sqlite3_finalize(q);
-    q = NULL;
     if (rc == UP_OK)
         rc = exec(s,
                   current ? "DELETE FROM store_meta WHERE store_id IN"
@@ -1800,14 +1807,32 @@ static enum up_code sqlite_commit(struct up_store *st, char *err, size_t errlen)
     enum up_code rc;
 
     rc = flush_chunk(s, err, errlen);
-    /* A store named in this load has its hours replaced as a whole. */
-    if (rc == UP_OK)
-        rc = exec(s,
-                  "INSERT OR IGNORE INTO meta_touched SELECT DISTINCT store_id FROM hours_stage;"
-                  "DELETE FROM business_hours WHERE store_id IN (SELECT store_id FROM hours_stage);"
-                  "INSERT OR IGNORE INTO business_hours SELECT * FROM hours_stage;"
-                  "DELETE FROM hours_stage;",
-                  err, errlen);
+    /* A store named in this load has its hours replaced as a whole. meta_touched only when
+     * store_meta is current (else it is made whole), the delete only when there are hours:
+     * on a first load of 1.3 M hours rows the two took 1.2 and 0.9 s, for nothing. */
+    if (rc == UP_OK) {
+        sqlite3_stmt *q = NULL;
+        int any = 0;
+
+        rc = prepare(s, "SELECT EXISTS (SELECT 1 FROM business_hours)", &q, err, errlen);
+        if (rc == UP_OK && sqlite3_step(q) != SQLITE_ROW)
+            rc = fail(s, "read the hours", err, errlen);
+        if (rc == UP_OK)
+            any = sqlite3_column_int(q, 0);
+        sqlite3_finalize(q);
+        if (rc == UP_OK && s->meta_current)
+            rc = exec(s, "INSERT OR IGNORE INTO meta_touched SELECT DISTINCT store_id FROM hours_stage;",
+                      err, errlen);
+        if (rc == UP_OK && any)
+            rc = exec(s,
+                      "DELETE FROM business_hours WHERE store_id IN (SELECT store_id FROM hours_stage);",
+                      err, errlen);
+        if (rc == UP_OK)
+            rc = exec(s,
+                      "INSERT OR IGNORE INTO business_hours SELECT * FROM hours_stage;"
+                      "DELETE FROM hours_stage;",
+                      err, errlen);
+    }
     if (rc == UP_OK)
         rc = update_meta(s, err, errlen);
     if (rc == UP_OK && s->load_any)

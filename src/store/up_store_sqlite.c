@@ -143,6 +143,19 @@ struct id_block {
     char data[];
 };
 
+/* One hours row held until the commit: its store's index in stores[], the row. */
+struct held_hours {
+    uint32_t store;
+    int32_t day;
+    int64_t start, end;
+};
+
+/* Hours rows one load may hold (24 bytes each). */
+#define MAX_HOURS ((size_t)1 << 27)
+
+/* Hours rows per multi-row INSERT (4 parameters each: 512, below SQLite's oldest limit). */
+#define HOURS_BATCH 128
+
 /* One poll waiting in the chunk: its store's index in stores[], its instant and status. */
 struct chunk_row {
     uint32_t store;
@@ -203,6 +216,8 @@ struct sqlite_store {
     uint32_t *rank;             /* rank[i]: store i's place in byte-wise id order */
     size_t nranked;             /* stores ranked so far (rank is valid below it) */
     struct up_buf chunk;        /* struct chunk_row: polls not yet written */
+    struct up_buf hours;        /* struct held_hours: this load's hours rows */
+    sqlite3_stmt *ins_hours_many; /* HOURS_BATCH rows into business_hours */
     size_t *count;              /* counting sort: per rank, twice (next and end) */
 };
 
@@ -265,6 +280,7 @@ static void load_reset(struct sqlite_store *s)
     }
     up_buf_free(&s->stores);
     up_buf_free(&s->chunk);
+    up_buf_free(&s->hours);
     free(s->slots);
     free(s->rank);
     free(s->count);
@@ -292,6 +308,7 @@ static void sqlite_close(struct up_store *st)
     sqlite3_finalize(s->move_one[0]);
     sqlite3_finalize(s->move_one[1]);
     sqlite3_finalize(s->ins_hours);
+    sqlite3_finalize(s->ins_hours_many);
     sqlite3_finalize(s->ins_tz);
     sqlite3_finalize(s->ins_touch);
     sqlite3_close(s->db);
@@ -368,6 +385,7 @@ static enum up_code sqlite_open(const char *url, enum up_store_mode mode, struct
     s->base.ops = &up_store_sqlite_ops;
     up_buf_init(&s->stores, sizeof(struct load_store), MAX_STORES);
     up_buf_init(&s->chunk, sizeof(struct chunk_row), CHUNK_ROWS);
+    up_buf_init(&s->hours, sizeof(struct held_hours), MAX_HOURS);
     up_buf_init(&s->share, 1, (size_t)INT32_MAX);
     if (s->path[0] == '\0') {
         snprintf(err, errlen, "empty SQLite database path in '%s'", url);
@@ -713,10 +731,6 @@ static enum up_code sqlite_begin(struct up_store *st, char *err, size_t errlen)
     if (rc != UP_OK)
         return rc;
     rc = exec(s,
-              "CREATE TEMP TABLE IF NOT EXISTS hours_stage (store_id TEXT NOT NULL,"
-              " day_of_week INTEGER NOT NULL, start_time_us INTEGER NOT NULL,"
-              " end_time_us INTEGER NOT NULL);"
-              "DELETE FROM hours_stage;"
               "CREATE TEMP TABLE IF NOT EXISTS meta_touched (store_id TEXT NOT NULL PRIMARY KEY)"
               " WITHOUT ROWID;"
               "DELETE FROM meta_touched;",
@@ -786,9 +800,21 @@ static enum up_code sqlite_begin(struct up_store *st, char *err, size_t errlen)
         if (rc != UP_OK)
             return rc;
     }
-    if (!s->ins_hours && (rc = prepare(s, "INSERT INTO hours_stage VALUES (?1, ?2, ?3, ?4)",
-                                       &s->ins_hours, err, errlen)) != UP_OK)
+    if (!s->ins_hours &&
+        (rc = prepare(s, "INSERT OR IGNORE INTO business_hours VALUES (?1, ?2, ?3, ?4)",
+                      &s->ins_hours, err, errlen)) != UP_OK)
         return rc;
+    if (!s->ins_hours_many) {
+        char sql[96 + HOURS_BATCH * 12];
+        size_t n = (size_t)snprintf(sql, sizeof sql,
+                                    "INSERT OR IGNORE INTO business_hours VALUES (?,?,?,?)");
+        int k;
+        for (k = 1; k < HOURS_BATCH; k++)
+            n += (size_t)snprintf(sql + n, sizeof sql - n, ",(?,?,?,?)");
+        rc = prepare(s, sql, &s->ins_hours_many, err, errlen);
+        if (rc != UP_OK)
+            return rc;
+    }
     if (!s->ins_tz &&
         (rc = prepare(s,
                       "INSERT INTO store_timezone (store_id, timezone_str) VALUES (?1, ?2)"
@@ -1388,12 +1414,20 @@ static enum up_code sqlite_put_hours(struct up_store *st, const char *id,
                                      const struct up_hours_row *row, char *err, size_t errlen)
 {
     struct sqlite_store *s = cast(st);
+    struct held_hours *h;
+    uint32_t i;
 
-    sqlite3_bind_text(s->ins_hours, 1, id, -1, SQLITE_STATIC);
-    sqlite3_bind_int(s->ins_hours, 2, row->day);
-    sqlite3_bind_int64(s->ins_hours, 3, row->start_us);
-    sqlite3_bind_int64(s->ins_hours, 4, row->end_us);
-    return step_done(s, s->ins_hours, err, errlen);
+    /* Held, and written sorted at the commit (write_hours). */
+    if (store_index(s, id, &i) != 0 || !(h = up_buf_push(&s->hours))) {
+        snprintf(err, errlen, "sqlite %s: out of memory (or more than %zu hours rows)", s->path,
+                 MAX_HOURS);
+        return UP_ENOMEM;
+    }
+    h->store = i;
+    h->day = row->day;
+    h->start = row->start_us;
+    h->end = row->end_us;
+    return UP_OK;
 }
 
 static enum up_code sqlite_put_timezone(struct up_store *st, const char *id, const char *zone,
@@ -1801,6 +1835,94 @@ static enum up_code write_share(struct sqlite_store *s, char *err, size_t errlen
     return rc;
 }
 
+/* Orders held hours rows by (store id, day, start, end); store holds the store's rank. */
+static int cmp_hours(const void *a, const void *b)
+{
+    const struct held_hours *x = a, *y = b;
+
+    if (x->store != y->store)
+        return x->store < y->store ? -1 : 1;
+    if (x->day != y->day)
+        return x->day < y->day ? -1 : 1;
+    if (x->start != y->start)
+        return x->start < y->start ? -1 : 1;
+    return (x->end > y->end) - (x->end < y->end);
+}
+
+/*
+ * The held hours rows into business_hours: sorted by key, identical rows once; each store
+ * named has its stored rows deleted first (only when the table has any), and is noted in
+ * meta_touched when store_meta is current; then the rows go in key order, HOURS_BATCH per
+ * INSERT. It replaced a temporary stage merged by INSERT … SELECT in file order: 1.3 M
+ * rows of 160 k stores took 1.7 s into the stage and 2.5 s into the table (random leaves).
+ */
+static enum up_code write_hours(struct sqlite_store *s, char *err, size_t errlen)
+{
+    struct held_hours *h = s->hours.p;
+    const struct load_store *st;
+    sqlite3_stmt *q = NULL, *del = NULL;
+    size_t n = s->hours.n, i, k, b;
+    uint32_t *order = NULL;
+    enum up_code rc;
+    int any = 0;
+
+    if (rank_stores(s) != 0 || !(order = malloc((s->stores.n + 1) * sizeof *order))) {
+        snprintf(err, errlen, "sqlite %s: out of memory", s->path);
+        return UP_ENOMEM;
+    }
+    for (i = 0; i < s->stores.n; i++)
+        order[s->rank[i]] = (uint32_t)i;
+    /* Sorted by rank (ids byte-wise), then back to store indices. */
+    for (i = 0; i < n; i++)
+        h[i].store = s->rank[h[i].store];
+    qsort(h, n, sizeof *h, cmp_hours);
+    for (i = 1, k = 0; i < n; i++)
+        if (cmp_hours(&h[i], &h[k]) != 0)
+            h[++k] = h[i];
+    n = k + 1;
+    for (i = 0; i < n; i++)
+        h[i].store = order[h[i].store];
+    free(order);
+    st = s->stores.p;
+    rc = prepare(s, "SELECT EXISTS (SELECT 1 FROM business_hours)", &q, err, errlen);
+    if (rc == UP_OK && sqlite3_step(q) != SQLITE_ROW)
+        rc = fail(s, "read the hours", err, errlen);
+    if (rc == UP_OK)
+        any = sqlite3_column_int(q, 0);
+    sqlite3_finalize(q);
+    if (rc == UP_OK && any)
+        rc = prepare(s, "DELETE FROM business_hours WHERE store_id = ?1", &del, err, errlen);
+    for (i = 0; i < n && rc == UP_OK && (any || s->meta_current); i++) {
+        const struct load_store *e = &st[h[i].store];
+        if (i > 0 && h[i].store == h[i - 1].store)
+            continue;
+        if (any) {
+            sqlite3_bind_text(del, 1, e->id, (int)e->len, SQLITE_STATIC);
+            rc = step_done(s, del, err, errlen);
+        }
+        if (rc == UP_OK && s->meta_current) {
+            sqlite3_bind_text(s->ins_touch, 1, e->id, (int)e->len, SQLITE_STATIC);
+            rc = step_done(s, s->ins_touch, err, errlen);
+        }
+    }
+    sqlite3_finalize(del);
+    for (i = 0; i < n && rc == UP_OK; i += b) {
+        sqlite3_stmt *ins = n - i >= HOURS_BATCH ? s->ins_hours_many : s->ins_hours;
+        b = n - i >= HOURS_BATCH ? HOURS_BATCH : 1;
+        for (k = 0; k < b; k++) {
+            const struct held_hours *r = &h[i + k];
+            sqlite3_bind_text(ins, 4 * (int)k + 1, st[r->store].id, (int)st[r->store].len,
+                              SQLITE_STATIC);
+            sqlite3_bind_int(ins, 4 * (int)k + 2, r->day);
+            sqlite3_bind_int64(ins, 4 * (int)k + 3, r->start);
+            sqlite3_bind_int64(ins, 4 * (int)k + 4, r->end);
+        }
+        rc = step_done(s, ins, err, errlen);
+    }
+    s->hours.n = 0;
+    return rc;
+}
+
 static enum up_code sqlite_commit(struct up_store *st, char *err, size_t errlen)
 {
     struct sqlite_store *s = cast(st);
@@ -1808,31 +1930,9 @@ static enum up_code sqlite_commit(struct up_store *st, char *err, size_t errlen)
 
     rc = flush_chunk(s, err, errlen);
     /* A store named in this load has its hours replaced as a whole. meta_touched only when
-     * store_meta is current (else it is made whole), the delete only when there are hours:
-     * on a first load of 1.3 M hours rows the two took 1.2 and 0.9 s, for nothing. */
-    if (rc == UP_OK) {
-        sqlite3_stmt *q = NULL;
-        int any = 0;
-
-        rc = prepare(s, "SELECT EXISTS (SELECT 1 FROM business_hours)", &q, err, errlen);
-        if (rc == UP_OK && sqlite3_step(q) != SQLITE_ROW)
-            rc = fail(s, "read the hours", err, errlen);
-        if (rc == UP_OK)
-            any = sqlite3_column_int(q, 0);
-        sqlite3_finalize(q);
-        if (rc == UP_OK && s->meta_current)
-            rc = exec(s, "INSERT OR IGNORE INTO meta_touched SELECT DISTINCT store_id FROM hours_stage;",
-                      err, errlen);
-        if (rc == UP_OK && any)
-            rc = exec(s,
-                      "DELETE FROM business_hours WHERE store_id IN (SELECT store_id FROM hours_stage);",
-                      err, errlen);
-        if (rc == UP_OK)
-            rc = exec(s,
-                      "INSERT OR IGNORE INTO business_hours SELECT * FROM hours_stage;"
-                      "DELETE FROM hours_stage;",
-                      err, errlen);
-    }
+     * store_meta is current (else it is made whole), the delete only when there are hours. */
+    if (rc == UP_OK && s->hours.n)
+        rc = write_hours(s, err, errlen);
     if (rc == UP_OK)
         rc = update_meta(s, err, errlen);
     if (rc == UP_OK && s->load_any)

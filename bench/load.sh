@@ -59,6 +59,17 @@ if [ "$big" = 1 ] && [ ! -s hour2/store_status.csv ]; then
     >hour2/store_status.csv
   rm -rf hour-all
 fi
+if [ "$big" = 1 ] && [ ! -s hour-same/store_status.csv ]; then
+  # An hour of the same stores (uptime_gen's other seeds draw other ids): one poll per
+  # g160 store in the hour after its end, in time order (ids unquoted: some are quoted).
+  mkdir -p hour-same
+  awk -F, 'NR > 1 { id = $1; gsub(/^[ \t"]+|[ \t"\r]+$/, "", id); if (!seen[id]++) print id }' \
+    g160/store_status.csv | LC_ALL=C sort |
+    awk 'BEGIN { srand(11); print "store_id,status,timestamp_utc" } { s = int(rand() * 3600);
+      us = int(rand() * 1000000); t = 1674670402 + 1 + s; st = rand() < 0.9 ? "active" : "inactive";
+      printf "%s,%s,%s.%06d UTC\n", $1, st, strftime("%Y-%m-%d %H:%M:%S", t, 1), us }' |
+    (read -r h; echo "$h"; LC_ALL=C sort -t, -k3,3) >hour-same/store_status.csv
+fi
 rows() { # data rows of the files of a folder (headers excluded)
   local n=0 f
   for f in "$@"; do n=$((n + $(wc -l <"$f") - 1)); done
@@ -111,9 +122,17 @@ for v in new ${OLD:+old}; do
       head -1 g160/timezones.csv >hour-old/timezones.csv
       best "one more hour into 19 M polls, SQLite ($v: empty hours and zones files)" "$nh" \
         "rm -f inc.db-wal inc.db-shm; cp g160-base.db inc.db" -- "$L" --db inc.db --dir hour-old --no-rejects -q
+      mkdir -p hour-same-old
+      cp hour-same/store_status.csv hour-old/menu_hours.csv hour-old/timezones.csv hour-same-old/
+      best "an hour of the same stores into 19 M polls, SQLite ($v: empty hours and zones files)" \
+        "$(rows hour-same/store_status.csv)" "rm -f inc.db-wal inc.db-shm; cp g160-base.db inc.db" -- \
+        "$L" --db inc.db --dir hour-same-old --no-rejects -q
     else
       best "one more hour into 19 M polls, SQLite ($v: polls alone)" "$nh" \
         "rm -f inc.db-wal inc.db-shm; cp g160-base.db inc.db" -- "$L" --db inc.db --status hour/store_status.csv --no-rejects -q
+      best "an hour of the same stores into 19 M polls, SQLite ($v: polls alone)" \
+        "$(rows hour-same/store_status.csv)" "rm -f inc.db-wal inc.db-shm; cp g160-base.db inc.db" -- \
+        "$L" --db inc.db --status hour-same/store_status.csv --no-rejects -q
       # The hours after it: the recent table holds the earlier ones (hour 2 of a day).
       cp inc.db inc1.db
       best "a second hour into 19 M polls + 1 recent hour, SQLite ($v: polls alone)" "$(rows hour2/store_status.csv)" \

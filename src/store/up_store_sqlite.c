@@ -549,16 +549,16 @@ struct share_entry {
     int64_t first, n;
 };
 
-static int put_varint(struct up_buf *b, uint64_t v)
+/* Writes v as a varint at p (up to 10 bytes); returns the bytes written. */
+static size_t put_varint(unsigned char *p, uint64_t v)
 {
-    unsigned char t[10];
     size_t k = 0;
 
     do {
-        t[k++] = (unsigned char)((v & 0x7f) | (v > 0x7f ? 0x80 : 0));
+        p[k++] = (unsigned char)((v & 0x7f) | (v > 0x7f ? 0x80 : 0));
         v >>= 7;
     } while (v);
-    return up_buf_append(b, t, k);
+    return k;
 }
 
 static int get_varint(const unsigned char **p, const unsigned char *end, uint64_t *v)
@@ -579,15 +579,21 @@ static int get_varint(const unsigned char **p, const unsigned char *end, uint64_
 /* Appends one entry; returns 0, or -1 out of memory. */
 static int share_put(struct up_buf *b, const char *id, size_t len, int64_t first, int64_t n)
 {
-    unsigned char f[8];
+    unsigned char *p;
     int i;
 
+    if (len > SIZE_MAX - 28 || up_buf_reserve(b, len + 28) != 0)
+        return -1;
+    p = (unsigned char *)b->p + b->n;
+    p += put_varint(p, len);
+    memcpy(p, id, len);
+    p += len;
     for (i = 7; i >= 0; i--, first = (int64_t)((uint64_t)first >> 8))
-        f[i] = (unsigned char)((uint64_t)first & 0xff);
-    return put_varint(b, len) || up_buf_append(b, id, len) || up_buf_append(b, f, 8) ||
-                   put_varint(b, (uint64_t)n)
-               ? -1
-               : 0;
+        p[i] = (unsigned char)((uint64_t)first & 0xff);
+    p += 8;
+    p += put_varint(p, (uint64_t)n);
+    b->n = (size_t)(p - (unsigned char *)b->p);
+    return 0;
 }
 
 /* Reads the entry at *p (< end) and moves past it; returns 0, or -1 when it is damaged. */
@@ -1764,6 +1770,8 @@ static enum up_code write_share(struct sqlite_store *s, char *err, size_t errlen
         snprintf(err, errlen, "sqlite %s: out of memory", s->path);
         return UP_ENOMEM;
     }
+    /* Room for about the whole row at once (a hint: past the cap, it grows as it goes). */
+    (void)up_buf_reserve(&out, s->share.n + s->stores.n * 32);
     for (i = 0; i < s->stores.n; i++)
         order[s->rank[i]] = (uint32_t)i;
     rc = prepare(s, "SELECT MIN(ts_utc), COUNT(*) FROM store_status_recent WHERE store_id = ?1",

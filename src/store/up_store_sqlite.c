@@ -270,9 +270,6 @@ static enum up_code prepare(struct sqlite_store *s, const char *sql, sqlite3_stm
 /* Forgets this load's stores and polls not yet written. */
 static void load_reset(struct sqlite_store *s)
 {
-    size_t i;
-
-    (void)i;
     while (s->ids) {
         struct id_block *b = s->ids;
         s->ids = b->next;

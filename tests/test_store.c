@@ -646,6 +646,34 @@ static void test_sqlite_hourly_share(void)
     CU_ASSERT_STRING_EQUAL(read_all(path, SEC(100)),
                            "a:5;b:2;c:4;d:1;a@10=1;a@15=0;a@20=1;a@30=0;a@40=1;b@5=1;b@10=0;"
                            "c@20=1;c@25=1;c@26=0;c@27=1;d@50=1;max 50");
+
+    /* An older uptime_load writes an hour (d 60 inactive, a 50) its way: recent table,
+     * counted in the summary, the generation moved on. Reads refuse (the summary and the
+     * share would count d twice); the next load of this version repairs, then b 70. */
+    raw_sql(file, "INSERT INTO store_status_recent VALUES ('d', 60000000, 0), ('a', 50000000, 1);"
+                  "UPDATE uptime_recent SET nrows = nrows + 2;"
+                  "UPDATE store_summary SET last_ts = 50000000, npolls = npolls + 1"
+                  " WHERE store_id = 'a';"
+                  "INSERT INTO store_summary VALUES ('d', 60000000, 60000000, 1);"
+                  "UPDATE uptime_meta SET generation = generation + 1;");
+    {
+        struct sink t = {"", 0};
+        struct up_store_sink ts = sink_all(&t);
+        struct up_store *r = NULL;
+        CU_ASSERT_EQUAL_FATAL(up_store_open(path, UP_STORE_READ, &r, err, sizeof err), UP_OK);
+        CU_ASSERT_EQUAL(up_store_stores(r, 0, SEC(100), &ts, err, sizeof err), UP_EDB);
+        CU_ASSERT_PTR_NOT_NULL(strstr(err, "an older uptime_load wrote"));
+        up_store_close(r);
+    }
+    w = open_rw(path);
+    load_one_poll(w, "b", SEC(70));
+    up_store_close(w);
+    CU_ASSERT_STRING_EQUAL(raw_sql(file, "SELECT group_concat(store_id || '@' || ts_utc, ';')"
+                                         " FROM store_status_recent"),
+                           "b@70000000");
+    CU_ASSERT_STRING_EQUAL(read_all(path, SEC(100)),
+                           "a:6;b:3;c:4;d:2;a@10=1;a@15=0;a@20=1;a@30=0;a@40=1;a@50=1;b@5=1;"
+                           "b@10=0;b@70=1;c@20=1;c@25=1;c@26=0;c@27=1;d@50=1;d@60=0;max 70");
 }
 
 /* store_meta's row of id: "zone|HEX(hours)" ("" for NULL parts, "-" for no row). */

@@ -58,11 +58,18 @@
  * table is of the version before, whose summary held the recent polls too.
  * store_summary_all (a view) is the summary of both tables. main_max is a bound on every
  * instant in store_status (NULL: not known yet): a load sends a store's polls newer than it
- * to the recent table without looking the store up in the summary.
+ * to the recent table without looking the store up in the summary. generation is the load
+ * generation of this version's last commit: when uptime_meta's differs, an older
+ * uptime_load (which knows none of this) wrote since, and neither the summary nor the share
+ * can be trusted: readers refuse, the next load of this version repairs (repair_summary).
  */
+#define SHARE_STAMP_SQL                                                                            \
+    "UPDATE uptime_recent_share SET generation = (SELECT generation FROM uptime_meta"             \
+    " WHERE one = 1) WHERE one = 1;"
 #define RECENT_SHARE_SQL                                                                           \
     "CREATE TABLE IF NOT EXISTS uptime_recent_share ("                                             \
-    " one INTEGER PRIMARY KEY CHECK (one = 1), max_ts INTEGER, stores BLOB, main_max INTEGER);"
+    " one INTEGER PRIMARY KEY CHECK (one = 1), max_ts INTEGER, stores BLOB, main_max INTEGER,"    \
+    " generation INTEGER);"
 
 /*
  * The metadata as a report reads it (docs/schema.md "store_meta"): one row per store with
@@ -206,6 +213,7 @@ struct sqlite_store {
     int recent_any;             /* the recent table received a poll since its last merge */
     int64_t main_max;           /* uptime_recent_share.main_max, when main_known */
     int main_known;
+    int share_stale;            /* an older uptime_load wrote since (SHARE_STAMP_SQL) */
     struct up_buf share;        /* uptime_recent_share.stores as the load began (bytes) */
     int all_main;               /* every poll of this load goes to store_status */
     int meta_current;           /* store_meta is of the generation the load began at */
@@ -633,18 +641,26 @@ static enum up_code read_recent_share(struct sqlite_store *s, int want_stores, c
     s->recent_any = 0;
     s->recent_max = 0;
     s->main_known = 0;
+    s->share_stale = 0;
     s->share.n = 0;
     rc = has_table(s, "uptime_recent_share", &has, err, errlen);
     if (rc != UP_OK || !has)
         return rc;
+    /* Without uptime_meta (not a database this version made) there is nothing to compare. */
+    rc = has_table(s, "uptime_meta", &has, err, errlen);
+    if (rc != UP_OK)
+        return rc;
     rc = prepare(s,
-                 want_stores
-                     ? "SELECT max_ts, main_max, stores FROM uptime_recent_share WHERE one = 1"
-                     : "SELECT max_ts, main_max FROM uptime_recent_share WHERE one = 1",
+                 !has ? "SELECT max_ts, main_max, 0, stores FROM uptime_recent_share WHERE one = 1"
+                      : "SELECT max_ts, main_max, generation IS NOT (SELECT generation FROM"
+                        " uptime_meta WHERE one = 1), stores FROM uptime_recent_share"
+                        " WHERE one = 1",
                  &q, err, errlen);
     if (rc != UP_OK)
         return rc;
     r = sqlite3_step(q);
+    if (r == SQLITE_ROW)
+        s->share_stale = sqlite3_column_int(q, 2);
     if (r == SQLITE_ROW && sqlite3_column_type(q, 1) != SQLITE_NULL) {
         s->main_known = 1;
         s->main_max = sqlite3_column_int64(q, 1);
@@ -652,9 +668,9 @@ static enum up_code read_recent_share(struct sqlite_store *s, int want_stores, c
     if (r == SQLITE_ROW && sqlite3_column_type(q, 0) != SQLITE_NULL) {
         s->recent_any = 1;
         s->recent_max = sqlite3_column_int64(q, 0);
-        if (want_stores) {
-            const void *b = sqlite3_column_blob(q, 2);
-            size_t n = (size_t)sqlite3_column_bytes(q, 2);
+        if (want_stores) { /* (the blob is read only when asked for) */
+            const void *b = sqlite3_column_blob(q, 3);
+            size_t n = (size_t)sqlite3_column_bytes(q, 3);
             if (n && up_buf_append(&s->share, b, n) != 0) {
                 snprintf(err, errlen, "sqlite %s: out of memory", s->path);
                 rc = UP_ENOMEM;
@@ -715,6 +731,69 @@ static enum up_code compact_recent(struct sqlite_store *s, int fold, char *err, 
     return rc;
 }
 
+static enum up_code step_done(struct sqlite_store *s, sqlite3_stmt *stmt, char *err, size_t errlen)
+{
+    int r = sqlite3_step(stmt);
+    sqlite3_reset(stmt);
+    if (r != SQLITE_DONE)
+        return fail(s, "insert", err, errlen);
+    return UP_OK;
+}
+
+/*
+ * An older uptime_load committed after this version (share_stale): it counted its recent
+ * polls in the summary and may have moved some to store_status without main_max, so the
+ * layout's rules may not hold. Made right again from the polls themselves: the recent
+ * table merged into store_status (a poll in both merges, inactive wins), the summary
+ * rebuilt from store_status, the share emptied, main_max from the summary. Seconds at 19 M
+ * polls, once.
+ */
+static enum up_code repair_summary(struct sqlite_store *s, char *err, size_t errlen)
+{
+    sqlite3_stmt *q = NULL, *upd = NULL;
+    enum up_code rc;
+    int r = SQLITE_DONE;
+
+    rc = prepare(s, "SELECT store_id, ts_utc FROM store_status_recent WHERE active = 0", &q, err,
+                 errlen);
+    if (rc == UP_OK)
+        rc = prepare(s,
+                     "UPDATE store_status SET active = 0 WHERE store_id = ?1 AND ts_utc = ?2"
+                     " AND active <> 0",
+                     &upd, err, errlen);
+    while (rc == UP_OK && (r = sqlite3_step(q)) == SQLITE_ROW) {
+        sqlite3_bind_value(upd, 1, sqlite3_column_value(q, 0));
+        sqlite3_bind_int64(upd, 2, sqlite3_column_int64(q, 1));
+        rc = step_done(s, upd, err, errlen);
+    }
+    if (rc == UP_OK && r != SQLITE_DONE)
+        rc = fail(s, "read the recent polls", err, errlen);
+    sqlite3_finalize(q);
+    sqlite3_finalize(upd);
+    if (rc == UP_OK)
+        rc = exec(s,
+                  "INSERT OR IGNORE INTO store_status (store_id, ts_utc, active)"
+                  " SELECT store_id, ts_utc, active FROM store_status_recent"
+                  " ORDER BY store_id, ts_utc;"
+                  "DELETE FROM store_status_recent;"
+                  "INSERT OR REPLACE INTO uptime_recent (one, nrows) VALUES (1, 0);"
+                  "DELETE FROM store_summary;"
+                  "INSERT INTO store_summary (store_id, first_ts, last_ts, npolls)"
+                  " SELECT store_id, MIN(ts_utc), MAX(ts_utc), COUNT(*) FROM store_status"
+                  " GROUP BY store_id;"
+                  "UPDATE uptime_recent_share SET max_ts = NULL, stores = NULL,"
+                  " main_max = (SELECT MAX(last_ts) FROM store_summary) WHERE one = 1;",
+                  err, errlen);
+    if (rc == UP_OK) {
+        s->recent_rows = 0;
+        s->recent_any = 0;
+        s->share.n = 0;
+        s->share_stale = 0;
+        s->main_known = 0; /* read again below */
+    }
+    return rc;
+}
+
 static enum up_code sqlite_begin(struct up_store *st, char *err, size_t errlen)
 {
     struct sqlite_store *s = cast(st);
@@ -766,6 +845,11 @@ static enum up_code sqlite_begin(struct up_store *st, char *err, size_t errlen)
         rc = compact_recent(s, 0, err, errlen);
     if (rc == UP_OK)
         rc = read_recent_share(s, 1, err, errlen);
+    if (rc == UP_OK && s->share_stale) {
+        rc = repair_summary(s, err, errlen);
+        if (rc == UP_OK)
+            rc = read_recent_share(s, 1, err, errlen);
+    }
     if (rc != UP_OK)
         return rc;
     /* A first load (no polls stored yet) goes to store_status as a whole. */
@@ -831,14 +915,6 @@ static enum up_code sqlite_begin(struct up_store *st, char *err, size_t errlen)
     return UP_OK;
 }
 
-static enum up_code step_done(struct sqlite_store *s, sqlite3_stmt *stmt, char *err, size_t errlen)
-{
-    int r = sqlite3_step(stmt);
-    sqlite3_reset(stmt);
-    if (r != SQLITE_DONE)
-        return fail(s, "insert", err, errlen);
-    return UP_OK;
-}
 
 /* FNV-1a, as up_strmap; *len gets strlen(id) (one pass for both). */
 static uint32_t id_hash(const char *id, size_t *len)
@@ -1954,6 +2030,8 @@ static enum up_code sqlite_commit(struct up_store *st, char *err, size_t errlen)
     if (rc == UP_OK)
         rc = exec(s, bump_sql, err, errlen);
     if (rc == UP_OK)
+        rc = exec(s, SHARE_STAMP_SQL, err, errlen);
+    if (rc == UP_OK)
         rc = exec(s,
                   "INSERT OR REPLACE INTO store_meta_state (one, generation)"
                   " SELECT 1, generation FROM uptime_meta WHERE one = 1;",
@@ -2001,6 +2079,9 @@ static enum up_code sqlite_prune(struct up_store *st, int64_t before, int64_t *d
         rc = has_table(s, "uptime_recent_share", &folded, err, errlen);
     if (rc == UP_OK)
         rc = read_recent_share(s, 0, err, errlen);
+    /* After an older version's load the share cannot be folded: made right first. */
+    if (rc == UP_OK && s->share_stale)
+        rc = repair_summary(s, err, errlen);
     if (rc == UP_OK)
         rc = compact_recent(s, folded, err, errlen);
     if (rc == UP_OK)
@@ -2061,6 +2142,8 @@ static enum up_code sqlite_prune(struct up_store *st, int64_t before, int64_t *d
                   err, errlen);
     if (rc == UP_OK)
         rc = exec(s, bump_sql, err, errlen);
+    if (rc == UP_OK && folded)
+        rc = exec(s, SHARE_STAMP_SQL, err, errlen);
     if (rc == UP_OK)
         rc = exec(s, "COMMIT;", err, errlen);
     if (rc != UP_OK) {
@@ -2244,6 +2327,17 @@ static enum up_code sqlite_read_at(struct up_store *st, const char *tok, char *e
     return UP_EDB;
 }
 
+/* A reader's answer to share_stale: no report from a summary that cannot be trusted. */
+static enum up_code stale_error(struct sqlite_store *s, char *err, size_t errlen)
+{
+    snprintf(err, errlen,
+             "sqlite %s: an older uptime_load wrote to this database after this version's last"
+             " load; its summary cannot be trusted: load any file with this version's uptime_load"
+             " (it repairs the summary), then report again",
+             s->path);
+    return UP_EDB;
+}
+
 static enum up_code sqlite_max_ts(struct up_store *st, int64_t *max, int *any, char *err,
                                   size_t errlen)
 {
@@ -2270,6 +2364,8 @@ static enum up_code sqlite_max_ts(struct up_store *st, int64_t *max, int *any, c
      * is kept beside it. */
     if (rc == UP_OK)
         rc = read_recent_share(s, 0, err, errlen);
+    if (rc == UP_OK && s->share_stale)
+        rc = stale_error(s, err, errlen);
     if (rc == UP_OK && s->recent_any && (!*any || s->recent_max > *max)) {
         *max = s->recent_max;
         *any = 1;
@@ -2390,6 +2486,8 @@ static enum up_code sqlite_stores(struct up_store *st, int64_t lo, int64_t now,
     rc = check_view(s, err, errlen);
     if (rc == UP_OK)
         rc = read_recent_share(s, 1, err, errlen);
+    if (rc == UP_OK && s->share_stale)
+        rc = stale_error(s, err, errlen);
     if (rc != UP_OK)
         return rc;
     if (s->share.n)

@@ -1377,6 +1377,8 @@ static void sort_hours(struct pg_store *p, const uint32_t *rank)
     struct held_hours *h = p->hheld.p;
     size_t n = p->hheld.n, i, k;
 
+    if (n == 0)
+        return;
     for (i = 0; i < n; i++)
         h[i].store = rank[h[i].store];
     qsort(h, n, sizeof *h, cmp_hours);

@@ -1810,7 +1810,7 @@ static int share_step(const unsigned char **p, const unsigned char *end, struct 
  */
 static enum up_code write_share(struct sqlite_store *s, char *err, size_t errlen)
 {
-    const unsigned char *p = s->share.p, *end = p + s->share.n;
+    const unsigned char *p = s->share.p, *end = p ? p + s->share.n : p;
     sqlite3_stmt *count = NULL, *put = NULL;
     struct share_entry old;
     struct up_buf out;
@@ -1956,7 +1956,8 @@ static enum up_code write_hours(struct sqlite_store *s, char *err, size_t errlen
     /* Sorted by rank (ids byte-wise), then back to store indices. */
     for (i = 0; i < n; i++)
         h[i].store = s->rank[h[i].store];
-    qsort(h, n, sizeof *h, cmp_hours);
+    if (n > 1)
+        qsort(h, n, sizeof *h, cmp_hours);
     for (i = 1, k = 0; i < n; i++)
         if (cmp_hours(&h[i], &h[k]) != 0)
             h[++k] = h[i];

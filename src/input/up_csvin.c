@@ -14,6 +14,8 @@
 #include <csv.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
+#include <poll.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -22,6 +24,7 @@
 #include <unistd.h>
 #include <zlib.h>
 #include "up_buf.h"
+#include "up_deadline.h"
 #include "up_err.h"
 #include "up_rows.h"
 
@@ -61,6 +64,7 @@ struct up_csvin {
     int gz;              /* the input is gzip: rbuf is filled through zs */
     int gz_end;          /* the last gzip member ended and no input is left */
     int fd_eof;          /* read() returned 0 */
+    int timed_out;       /* no input came before the run's --timeout (a pipe, a terminal) */
     z_stream zs;         /* gzip state (inflateInit2 done iff gz) */
     unsigned char *zbuf; /* compressed bytes not yet inflated */
     struct csv_parser csv;
@@ -256,11 +260,44 @@ static void prefix_add(struct up_csvin *in, const char *p, size_t n)
     in->prefix_len += n;
 }
 
-/* read() without EINTR; counts the bytes. Returns the count, 0 at the end, -1 on error. */
+/*
+ * Waits for input on what may block (a pipe, a terminal, a socket: not a regular file)
+ * until the run's --timeout (up_deadline): 0 when read() may go on (input, its end, an
+ * error read() will name, or no limit), -1 with timed_out set when the limit passed first.
+ */
+static int wait_input(struct up_csvin *in)
+{
+    for (;;) {
+        int64_t left = up_deadline_left_ms();
+        struct pollfd p;
+        int r;
+
+        if (left == INT64_MAX)
+            return 0;
+        if (left <= 0) {
+            in->timed_out = 1;
+            return -1;
+        }
+        p.fd = in->fd;
+        p.events = POLLIN;
+        p.revents = 0;
+        r = poll(&p, 1, left > INT_MAX ? INT_MAX : (int)left);
+        if (r > 0 || (r < 0 && errno != EINTR))
+            return 0;
+    }
+}
+
+/* read() without EINTR, bounded by the run's --timeout when the input may block; counts
+ * the bytes. Returns the count, 0 at the end, -1 on error (errno; ETIMEDOUT with
+ * timed_out set when the limit passed). */
 static ssize_t read_fd(struct up_csvin *in, void *buf, size_t n)
 {
     ssize_t r;
 
+    if (in->size < 0 && wait_input(in) != 0) {
+        errno = ETIMEDOUT;
+        return -1;
+    }
     do
         r = read(in->fd, buf, n);
     while (r < 0 && errno == EINTR);
@@ -346,11 +383,22 @@ static ssize_t read_some(struct up_csvin *in, unsigned char *buf, size_t n, char
     return r;
 }
 
+/* The input did not come before the run's --timeout: UP_ETIMEOUT, naming the input. */
+static enum up_code timed_out(const struct up_csvin *in, char *err, size_t errlen)
+{
+    char what[600];
+
+    snprintf(what, sizeof what, "%.500s: waiting for input", in->path);
+    return up_deadline_error(err, errlen, what);
+}
+
 /* Refills the read buffer; sets eof at the end of the input (rlen is 0 only then). */
 static enum up_code fill(struct up_csvin *in, char *err, size_t errlen)
 {
     ssize_t r = read_some(in, in->rbuf, CSVIN_READ_BUF, err, errlen);
 
+    if (r < 0 && in->timed_out)
+        return timed_out(in, err, errlen);
     if (r < 0)
         return r == -1 ? UP_EIO : UP_EUSAGE;
     in->rpos = 0;
@@ -388,6 +436,8 @@ static enum up_code open_input(struct up_csvin *in, const char *path, char *err,
      * one at a time. */
     while (have < 2) {
         ssize_t r = read_fd(in, magic + have, 2 - have);
+        if (r < 0 && in->timed_out)
+            return timed_out(in, err, errlen);
         if (r < 0)
             return up_errf(UP_EUSAGE, err, errlen, "%s: cannot read: %s", path, strerror(errno));
         if (r == 0)
@@ -416,6 +466,8 @@ static enum up_code open_input(struct up_csvin *in, const char *path, char *err,
     }
     while (in->rlen < 3 && !in->eof) {
         ssize_t r = read_some(in, in->rbuf + in->rlen, CSVIN_READ_BUF - in->rlen, err, errlen);
+        if (r < 0 && in->timed_out)
+            return timed_out(in, err, errlen);
         if (r < 0)
             return UP_EUSAGE;
         if (r == 0)

@@ -141,6 +141,30 @@ same_files trunc.before trunc.after "a truncated .gz loads nothing"
 [ ! -e trunc-rej.csv ] || fail "a failed load published a rejects file"
 pass "a failed load publishes no rejects file"
 
+# ---- a pipe that stops sending: --timeout ends the load, nothing loaded ----
+# The writer of the pipe sends the header and one row, then stays open without sending;
+# the load waits for input only until its --timeout (exit 8), whether the pipe is silent
+# from the start or after some rows, and the database is as before.
+for head in "" "store_id,status,timestamp_utc
+S,active,2023-01-25 18:00:00 UTC"; do
+  cp early.db stall.db
+  dump_sqlite stall.db >stall.before
+  rm -f stall-rej.csv
+  t0=$SECONDS
+  rc=0
+  { [ -z "$head" ] || printf '%s\n' "$head"; sleep 12; } |
+    timeout -k 3 10 "$LOAD" --db stall.db --status - --timeout 2 --rejects stall-rej.csv \
+      2>stall-err.txt || rc=$?
+  # The pipeline ends with its writer (sleep 12): the loader's own exit is what counts.
+  [ "$rc" -eq 8 ] || { cat stall-err.txt; fail "a stalled pipe: exit $rc, expected 8"; }
+  grep -q -- '-: waiting for input: timed out after 2 s (--timeout)' stall-err.txt ||
+    { cat stall-err.txt; fail "the stalled pipe's message"; }
+  dump_sqlite stall.db >stall.after
+  same_files stall.before stall.after "a stalled pipe loads nothing${head:+ (after a row)}"
+  [ ! -e stall-rej.csv ] || fail "a timed-out load published a rejects file"
+done
+pass "a stalled pipe ends at --timeout with exit 8, the database as before"
+
 # ---- retention: reports as of TS + 7 days or later are unchanged ----
 TS='2023-01-18 10:00:00 UTC'
 for now in "$END" '2023-01-25 10:00:00 UTC'; do

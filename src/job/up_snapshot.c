@@ -577,9 +577,10 @@ static enum up_code open_file(struct snap *s)
 /* One zone name of some rank's table, while the tables are merged. */
 struct zone_ref {
     const char *name;
-    size_t seq;   /* position in the ranks' tables laid end to end (rank order) */
-    size_t first; /* the seq of the name's first use */
-    int mine;     /* 1: of this rank's table, at index local */
+    size_t seq;                /* position in the ranks' tables laid end to end (rank order) */
+    struct zone_ref *leader;   /* the entry of the name's first use */
+    int32_t global;            /* on a leader: the name's index in the merged table */
+    int mine;                  /* 1: of this rank's table, at index local */
     int32_t local;
 };
 
@@ -596,7 +597,7 @@ static int by_first(const void *a, const void *b)
     const struct zone_ref *x = *(const struct zone_ref *const *)a;
     const struct zone_ref *y = *(const struct zone_ref *const *)b;
 
-    return (x->first > y->first) - (x->first < y->first);
+    return (x->seq > y->seq) - (x->seq < y->seq);
 }
 
 /*
@@ -677,9 +678,12 @@ static enum up_code share_zones(struct snap *s)
         for (i = 0; i < nall; i++) {
             if (i == 0 || strcmp(ref[i].name, ref[i - 1].name) != 0)
                 firsts[nd++] = &ref[i];
-            ref[i].first = firsts[nd - 1]->seq;
+            ref[i].leader = firsts[nd - 1];
         }
+        /* The leaders in order of first use are the merged table. */
         qsort(firsts, nd, sizeof *firsts, by_first);
+        for (i = 0; i < nd; i++)
+            firsts[i]->global = (int32_t)i;
         if (nd > UP_JOB_MAX_ZONES) {
             snprintf(s->d.err, ERRLEN, "more than %zu distinct zones", UP_JOB_MAX_ZONES);
             rc = UP_ENOMEM;
@@ -687,20 +691,10 @@ static enum up_code share_zones(struct snap *s)
         for (i = 0; rc == UP_OK && i < nd; i++)
             if (up_buf_append(&names, firsts[i]->name, strlen(firsts[i]->name) + 1) != 0)
                 rc = UP_ENOMEM;
-        /* This rank's indexes into the merged table: found by the first use (seq). */
-        for (i = 0; rc == UP_OK && i < nall; i++) {
-            size_t lo = 0, hi = nd;
-            if (!ref[i].mine)
-                continue;
-            while (lo < hi) {
-                size_t mid = lo + (hi - lo) / 2;
-                if (firsts[mid]->seq < ref[i].first)
-                    lo = mid + 1;
-                else
-                    hi = mid;
-            }
-            to[ref[i].local] = (int32_t)lo;
-        }
+        /* This rank's indexes into the merged table: its names' leaders'. */
+        for (i = 0; rc == UP_OK && i < nall; i++)
+            if (ref[i].mine)
+                to[ref[i].local] = ref[i].leader->global;
         s->nzones = (int32_t)nd;
     }
     if (rc == UP_OK) {

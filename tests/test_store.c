@@ -470,8 +470,12 @@ static void test_sqlite_older_database(void)
     w = open_rw(path);
     store_load_basic(w);
     up_store_close(w);
+    /* This version makes 16 KiB pages; an older one made SQLite's default, 4 KiB. */
+    CU_ASSERT_STRING_EQUAL(raw_sql(file, "PRAGMA page_size"), "16384");
     raw_sql(file, "DROP TABLE uptime_meta; PRAGMA journal_mode = DELETE;");
+    raw_sql(file, "PRAGMA page_size = 4096; VACUUM;");
     CU_ASSERT_STRING_EQUAL(raw_sql(file, "PRAGMA journal_mode"), "delete");
+    CU_ASSERT_STRING_EQUAL(raw_sql(file, "PRAGMA page_size"), "4096");
 
     CU_ASSERT_EQUAL_FATAL(up_store_open(path, UP_STORE_READ, &r0, err, sizeof err), UP_OK);
     CU_ASSERT_EQUAL_FATAL(up_store_snapshot(r0, tok, sizeof tok, err, sizeof err), UP_OK);
@@ -488,6 +492,7 @@ static void test_sqlite_older_database(void)
     load_one_poll(w, "a", SEC(300));
     up_store_close(w);
     CU_ASSERT_STRING_EQUAL(raw_sql(file, "PRAGMA journal_mode"), "wal");
+    CU_ASSERT_STRING_EQUAL(raw_sql(file, "PRAGMA page_size"), "4096"); /* kept, not rewritten */
     CU_ASSERT_STRING_EQUAL(raw_sql(file, "SELECT generation FROM uptime_meta"), "1");
     CU_ASSERT_EQUAL_FATAL(up_store_open(path, UP_STORE_READ, &r1, err, sizeof err), UP_OK);
     CU_ASSERT_EQUAL(up_store_read_at(r1, tok, err, sizeof err), UP_EDB);

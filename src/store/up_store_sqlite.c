@@ -124,6 +124,9 @@ static const char bump_sql[] = META_TABLE_SQL
  * loader closes the database), so one big load does not leave its size on disk. */
 #define WAL_KEEP_BYTES (64 << 20)
 
+/* The page size of a database this backend creates (see sqlite_open). */
+#define NEW_PAGE_SIZE "16384"
+
 /* Polls go to SQLite BATCH_ROWS at a time, in one multi-row INSERT: measured three times
  * faster than one INSERT per poll (1.8 M polls: 0.98 s against 3.2 s), the per-statement
  * costs (step, cursor open and close, halt) being paid once per batch. 3 * 128
@@ -411,6 +414,13 @@ static enum up_code sqlite_open(const char *url, enum up_store_mode mode, struct
          * pages through the journal long before the commit. 256 MiB keeps a few million
          * polls' index pages in memory. */
         rc = exec(s, "PRAGMA cache_size = -262144; PRAGMA temp_store = MEMORY;", err, errlen);
+        /* A new database gets 16 KiB pages (SQLite's default is 4 KiB): a report reads
+         * every poll of the week in key order, and with four times fewer pages it makes
+         * four times fewer reads of the file and page-cache lookups (bench/README.md,
+         * "Page size"). It must be set before the first write, which the switch to WAL
+         * is; on an existing database the pragma changes nothing. */
+        if (rc == UP_OK)
+            rc = exec(s, "PRAGMA page_size = " NEW_PAGE_SIZE ";", err, errlen);
         if (rc == UP_OK)
             rc = use_wal(s, err, errlen);
         if (rc == UP_OK) {

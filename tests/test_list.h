@@ -6,6 +6,7 @@
 
 /* Each adds one CUnit suite named after its module; returns 0 or a CUnit error. */
 int test_buf_add(void);
+int test_idtab_add(void);
 int test_err_add(void);
 int test_deadline_add(void);
 int test_csvout_add(void);
@@ -33,6 +34,6 @@ int test_status_add(void);
 int test_serve_add(void);
 
 #define UP_TEST_LIST(X)                                                                        \
-    X(buf) X(err) X(deadline) X(csvout) X(clock) X(time) X(tz) X(hours) X(uptime) X(csvin) X(rows) X(store) X(store_mem) UP_TEST_PG(X) X(load) X(report) X(plan) X(worker) X(source) X(status) X(serve)
+    X(buf) X(idtab) X(err) X(deadline) X(csvout) X(clock) X(time) X(tz) X(hours) X(uptime) X(csvin) X(rows) X(store) X(store_mem) UP_TEST_PG(X) X(load) X(report) X(plan) X(worker) X(source) X(status) X(serve)
 
 #endif

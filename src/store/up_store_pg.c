@@ -14,6 +14,7 @@
 #include <string.h>
 #include <time.h>
 #include "up_buf.h"
+#include "up_idtab.h"
 #include "up_deadline.h"
 #include "up_source.h"
 #include "up_store_int.h"
@@ -78,7 +79,7 @@ struct held_hours {
 /* A store the load names: its id in the load's id bytes, its zone, and its polls'
  * summary once they are sorted. */
 struct load_store {
-    size_t off; /* into pg_store.ids: the id, NUL-terminated */
+    const char *id; /* NUL-terminated, kept by pg_store.ids (never moved) */
     uint32_t len;
     size_t zone; /* 1 + offset into pg_store.zones of its zone (the last one put); 0: none */
     int64_t first, last, n;
@@ -102,9 +103,7 @@ struct pg_store {
      * inactive wins) here rather than by the server; see pg_commit. */
     struct up_buf held;    /* struct held_row */
     struct up_buf lstores; /* struct load_store, in order of first appearance */
-    struct up_buf ids;     /* bytes: the stores' ids */
-    uint32_t *slots;       /* hash of ids: index + 1 into lstores, 0 free */
-    size_t nslots;         /* a power of two */
+    struct up_idtab ids;   /* the stores' ids: index i is lstores[i] */
     int spilled;           /* a sorted run of polls went to the staging table already */
     struct up_buf hheld;   /* struct held_hours */
     struct up_buf zones;   /* bytes: the zones put, each NUL-terminated */
@@ -150,13 +149,10 @@ static void held_free(struct pg_store *p)
 {
     up_buf_free(&p->held);
     up_buf_free(&p->lstores);
-    up_buf_free(&p->ids);
+    up_idtab_free(&p->ids);
     up_buf_free(&p->hheld);
     up_buf_free(&p->zones);
     p->hours_spilled = p->zone_any = 0;
-    free(p->slots);
-    p->slots = NULL;
-    p->nslots = 0;
     p->spilled = 0;
 }
 
@@ -699,7 +695,7 @@ static enum up_code pg_open(const char *url, enum up_store_mode mode, struct up_
     up_buf_init(&p->stores, 1, STORES_KEPT_MAX);
     up_buf_init(&p->held, sizeof(struct held_row), HELD_MAX);
     up_buf_init(&p->lstores, sizeof(struct load_store), LOAD_STORES_MAX);
-    up_buf_init(&p->ids, 1, LOAD_ID_BYTES_MAX);
+    up_idtab_init(&p->ids, LOAD_STORES_MAX, LOAD_ID_BYTES_MAX);
     up_buf_init(&p->hheld, sizeof(struct held_hours), HELD_MAX);
     up_buf_init(&p->zones, 1, LOAD_ID_BYTES_MAX);
     up_source_redact(url, p->where, sizeof p->where);
@@ -970,74 +966,23 @@ static enum up_code put_bytes(struct pg_store *p, const char *s, size_t n, char 
 
 /* ---- The load's polls: held, sorted and merged here, sent at commit. ---- */
 
-/* FNV-1a over an id. */
-static uint64_t id_hash(const char *id)
-{
-    uint64_t h = 1469598103934665603u;
-
-    for (; *id; id++)
-        h = (h ^ (unsigned char)*id) * 1099511628211u;
-    return h;
-}
-
-static const char *load_id(const struct pg_store *p, const struct load_store *e)
-{
-    return (const char *)p->ids.p + e->off;
-}
-
-/* Puts store i in the hash table (which has room). */
-static void slot_put(struct pg_store *p, uint32_t i)
-{
-    const struct load_store *e = UP_BUF_AT(&p->lstores, struct load_store, i);
-    size_t k = (size_t)id_hash(load_id(p, e)) & (p->nslots - 1);
-
-    while (p->slots[k])
-        k = (k + 1) & (p->nslots - 1);
-    p->slots[k] = i + 1;
-}
-
 /* The index of store id in the load's store list, added when new. Returns 0, or -1
  * when memory runs out or a cap is reached. */
 static int store_index(struct pg_store *p, const char *id, uint32_t *out)
 {
+    const struct up_idtab_ent *t;
     struct load_store *e;
-    size_t k, len = strlen(id);
+    int added;
 
-    if (4 * (p->lstores.n + 1) > 3 * p->nslots) {
-        size_t n = p->nslots ? 2 * p->nslots : 4096, i;
-        uint32_t *t = calloc(n, sizeof *t);
-
-        if (!t)
-            return -1;
-        free(p->slots);
-        p->slots = t;
-        p->nslots = n;
-        for (i = 0; i < p->lstores.n; i++)
-            slot_put(p, (uint32_t)i);
-    }
-    k = (size_t)id_hash(id) & (p->nslots - 1);
-    while (p->slots[k]) {
-        uint32_t i = p->slots[k] - 1;
-        e = UP_BUF_AT(&p->lstores, struct load_store, i);
-        if (e->len == len && memcmp(load_id(p, e), id, len) == 0) {
-            *out = i;
-            return 0;
-        }
-        k = (k + 1) & (p->nslots - 1);
-    }
-    if (len > UINT32_MAX || up_buf_reserve(&p->lstores, 1) != 0)
+    /* Room first: the two lists grow together, index for index. */
+    if (up_buf_reserve(&p->lstores, 1) != 0 || (added = up_idtab_intern(&p->ids, id, out)) < 0)
         return -1;
-    k = p->ids.n;
-    if (up_buf_append(&p->ids, id, len + 1) != 0)
-        return -1;
-    e = up_buf_push(&p->lstores);
-    e->off = k;
-    e->len = (uint32_t)len;
-    *out = (uint32_t)(p->lstores.n - 1);
-    k = (size_t)id_hash(id) & (p->nslots - 1);
-    while (p->slots[k])
-        k = (k + 1) & (p->nslots - 1);
-    p->slots[k] = *out + 1;
+    if (added) {
+        t = UP_IDTAB_AT(&p->ids, *out);
+        e = up_buf_push(&p->lstores);
+        e->id = t->id;
+        e->len = t->len;
+    }
     return 0;
 }
 
@@ -1135,7 +1080,7 @@ static enum up_code rank_stores(struct pg_store *p, uint32_t **order, uint32_t *
         return UP_ENOMEM;
     }
     for (i = 0; i < ns; i++) {
-        by[i].id = load_id(p, UP_BUF_AT(&p->lstores, struct load_store, i));
+        by[i].id = UP_BUF_AT(&p->lstores, struct load_store, i)->id;
         by[i].i = (uint32_t)i;
     }
     qsort(by, ns, sizeof *by, cmp_by_id);
@@ -1273,7 +1218,7 @@ static enum up_code copy_polls(struct pg_store *p, enum copy_kind kind, const ui
             UP_BUF_AT(&p->lstores, struct load_store, order[rows[i].store]);
         rc = put_nfields(p, 3, err, errlen);
         if (rc == UP_OK)
-            rc = put_bin_text(p, load_id(p, e), e->len, err, errlen);
+            rc = put_bin_text(p, e->id, e->len, err, errlen);
         bin_int8(tail, rows[i].ts);
         be32put(tail + 12, 1);
         tail[16] = rows[i].active ? 1 : 0;
@@ -1298,7 +1243,7 @@ static enum up_code copy_summary(struct pg_store *p, const uint32_t *order, char
             continue;
         rc = put_nfields(p, 4, err, errlen);
         if (rc == UP_OK)
-            rc = put_bin_text(p, load_id(p, e), e->len, err, errlen);
+            rc = put_bin_text(p, e->id, e->len, err, errlen);
         bin_int8(nums, e->first);
         bin_int8(nums + 12, e->last);
         bin_int8(nums + 24, e->n);
@@ -1409,7 +1354,7 @@ static enum up_code copy_hours(struct pg_store *p, enum copy_kind kind, const ui
         const struct load_store *e = held_store(p, order, h[i].store);
         rc = put_nfields(p, 4, err, errlen);
         if (rc == UP_OK)
-            rc = put_bin_text(p, load_id(p, e), e->len, err, errlen);
+            rc = put_bin_text(p, e->id, e->len, err, errlen);
         be32put(nums, 2);
         be16(nums + 4, (uint16_t)h[i].day);
         bin_int8(nums + 6, h[i].start);
@@ -1435,7 +1380,7 @@ static enum up_code copy_zones(struct pg_store *p, enum copy_kind kind, const ui
             continue;
         rc = put_nfields(p, 2, err, errlen);
         if (rc == UP_OK)
-            rc = put_bin_text(p, load_id(p, e), e->len, err, errlen);
+            rc = put_bin_text(p, e->id, e->len, err, errlen);
         if (rc == UP_OK)
             rc = put_bin_text(p, zone, (uint32_t)strlen(zone), err, errlen);
     }
@@ -1460,7 +1405,7 @@ static enum up_code copy_meta(struct pg_store *p, const uint32_t *order, char *e
             continue;
         rc = put_nfields(p, 3, err, errlen);
         if (rc == UP_OK)
-            rc = put_bin_text(p, load_id(p, e), e->len, err, errlen);
+            rc = put_bin_text(p, e->id, e->len, err, errlen);
         if (rc == UP_OK && e->zone) {
             const char *zone = (const char *)p->zones.p + e->zone - 1;
             rc = put_bin_text(p, zone, (uint32_t)strlen(zone), err, errlen);

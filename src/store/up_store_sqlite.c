@@ -11,6 +11,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 #include "up_buf.h"
+#include "up_idtab.h"
 #include "up_source.h"
 #include "up_store_int.h"
 
@@ -143,16 +144,6 @@ static const char bump_sql[] = META_TABLE_SQL
 /* Stores one load may give polls (the summary's bookkeeping), as up_strmap's cap. */
 #define MAX_STORES ((size_t)1 << 27)
 
-/* Bytes of one block of store ids. */
-#define ID_BLOCK ((size_t)1 << 20)
-
-/* A block of NUL-terminated store ids, never moved (load_store points into it). */
-struct id_block {
-    struct id_block *next;
-    size_t used, cap;
-    char data[];
-};
-
 /* One hours row held until the commit: its store's index in stores[], the row. */
 struct held_hours {
     uint32_t store;
@@ -177,9 +168,8 @@ struct chunk_row {
  * polls' first and last instants and count, or recount = 1 when the count is unknown
  * (a batch met polls already stored) and the row is computed from its polls at commit. */
 struct load_store {
-    char *id;      /* NUL-terminated, in the store's id arena */
-    uint32_t len;  /* strlen(id) */
-    uint32_t hash; /* id_hash(id), for the hash table */
+    const char *id; /* NUL-terminated, kept by the load's up_idtab (never moved) */
+    uint32_t len;   /* strlen(id) */
     int64_t first, last, n;
     int recount;
     int main_only; /* its polls go to store_status for the rest of this load */
@@ -221,9 +211,7 @@ struct sqlite_store {
     int all_main;               /* every poll of this load goes to store_status */
     int meta_current;           /* store_meta is of the generation the load began at */
     struct up_buf stores;       /* struct load_store, in order of first appearance */
-    struct id_block *ids;       /* the stores' ids (a block of many: no malloc per store) */
-    uint32_t *slots;            /* hash of ids: index + 1 into stores, 0 free */
-    size_t nslots;              /* a power of two */
+    struct up_idtab ids;        /* the stores' ids: index i is stores[i] */
     uint32_t *rank;             /* rank[i]: store i's place in byte-wise id order */
     size_t nranked;             /* stores ranked so far (rank is valid below it) */
     struct up_buf chunk;        /* struct chunk_row: polls not yet written */
@@ -281,21 +269,15 @@ static enum up_code prepare(struct sqlite_store *s, const char *sql, sqlite3_stm
 /* Forgets this load's stores and polls not yet written. */
 static void load_reset(struct sqlite_store *s)
 {
-    while (s->ids) {
-        struct id_block *b = s->ids;
-        s->ids = b->next;
-        free(b);
-    }
+    up_idtab_free(&s->ids);
     up_buf_free(&s->stores);
     up_buf_free(&s->chunk);
     up_buf_free(&s->hours);
-    free(s->slots);
     free(s->rank);
     free(s->count);
-    s->slots = NULL;
     s->rank = NULL;
     s->count = NULL;
-    s->nslots = s->nranked = 0;
+    s->nranked = 0;
 }
 
 static void writer_free(struct poll_writer *w)
@@ -392,6 +374,7 @@ static enum up_code sqlite_open(const char *url, enum up_store_mode mode, struct
     }
     s->base.ops = &up_store_sqlite_ops;
     up_buf_init(&s->stores, sizeof(struct load_store), MAX_STORES);
+    up_idtab_init(&s->ids, MAX_STORES, SIZE_MAX);
     up_buf_init(&s->chunk, sizeof(struct chunk_row), CHUNK_ROWS);
     up_buf_init(&s->hours, sizeof(struct held_hours), MAX_HOURS);
     up_buf_init(&s->share, 1, (size_t)INT32_MAX);
@@ -489,26 +472,45 @@ static enum up_code prepare_writer(struct sqlite_store *s, struct poll_writer *w
     return rc;
 }
 
-/* Whether the database has the recent table (a database of an older version has not,
- * until its next load). */
-static enum up_code has_recent(struct sqlite_store *s, int *has, char *err, size_t errlen)
+/* Whether the database has every table names lists (NULL-terminated), read inside the
+ * caller's transaction. */
+static enum up_code has_tables(struct sqlite_store *s, const char *const *names, int *has,
+                               char *err, size_t errlen)
 {
     sqlite3_stmt *q = NULL;
     enum up_code rc;
 
-    *has = 0;
-    rc = prepare(s,
-                 "SELECT count(*) FROM sqlite_master WHERE type = 'table'"
-                 " AND name = 'store_status_recent'",
-                 &q, err, errlen);
-    if (rc != UP_OK)
-        return rc;
-    if (sqlite3_step(q) == SQLITE_ROW)
-        *has = sqlite3_column_int(q, 0) > 0;
-    else
-        rc = fail(s, "read the schema", err, errlen);
+    *has = 1;
+    rc = prepare(s, "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = ?1", &q,
+                 err, errlen);
+    for (; rc == UP_OK && *has && *names; names++) {
+        sqlite3_bind_text(q, 1, *names, -1, SQLITE_STATIC);
+        if (sqlite3_step(q) == SQLITE_ROW)
+            *has = sqlite3_column_int(q, 0) > 0;
+        else
+            rc = fail(s, "read the schema", err, errlen);
+        sqlite3_reset(q);
+    }
     sqlite3_finalize(q);
+    if (rc != UP_OK)
+        *has = 0;
     return rc;
+}
+
+/* Whether the database has the table name. */
+static enum up_code has_table(struct sqlite_store *s, const char *name, int *has, char *err,
+                              size_t errlen)
+{
+    const char *names[] = {name, NULL};
+
+    return has_tables(s, names, has, err, errlen);
+}
+
+/* Whether the database has the recent table (a database of an older version has not,
+ * until its next load). */
+static enum up_code has_recent(struct sqlite_store *s, int *has, char *err, size_t errlen)
+{
+    return has_table(s, "store_status_recent", has, err, errlen);
 }
 
 /* s->recent_rows from uptime_recent (0 without the table or its row). */
@@ -530,27 +532,6 @@ static enum up_code read_recent_rows(struct sqlite_store *s, char *err, size_t e
         s->recent_rows = sqlite3_column_int64(q, 0);
     else if (r != SQLITE_DONE)
         rc = fail(s, "read the recent polls' count", err, errlen);
-    sqlite3_finalize(q);
-    return rc;
-}
-
-/* Whether the database has a table (read inside the caller's transaction). */
-static enum up_code has_table(struct sqlite_store *s, const char *name, int *has, char *err,
-                              size_t errlen)
-{
-    sqlite3_stmt *q = NULL;
-    enum up_code rc;
-
-    *has = 0;
-    rc = prepare(s, "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = ?1", &q,
-                 err, errlen);
-    if (rc != UP_OK)
-        return rc;
-    sqlite3_bind_text(q, 1, name, -1, SQLITE_STATIC);
-    if (sqlite3_step(q) == SQLITE_ROW)
-        *has = sqlite3_column_int(q, 0) > 0;
-    else
-        rc = fail(s, "read the schema", err, errlen);
     sqlite3_finalize(q);
     return rc;
 }
@@ -926,93 +907,25 @@ static enum up_code sqlite_begin(struct up_store *st, char *err, size_t errlen)
 }
 
 
-/* FNV-1a, as up_strmap; *len gets strlen(id) (one pass for both). */
-static uint32_t id_hash(const char *id, size_t *len)
-{
-    uint64_t h = 1469598103934665603u;
-    const char *p;
-
-    for (p = id; *p; p++)
-        h = (h ^ (unsigned char)*p) * 1099511628211u;
-    *len = (size_t)(p - id);
-    return (uint32_t)(h ^ (h >> 32));
-}
-
-/* A copy of id[0..len] in the arena; NULL out of memory. */
-static char *id_copy(struct sqlite_store *s, const char *id, size_t len)
-{
-    struct id_block *b = s->ids;
-
-    if (!b || b->cap - b->used < len + 1) {
-        size_t cap = len + 1 > ID_BLOCK ? len + 1 : ID_BLOCK;
-        if (!(b = malloc(sizeof *b + cap)))
-            return NULL;
-        b->next = s->ids;
-        b->used = 0;
-        b->cap = cap;
-        s->ids = b;
-    }
-    memcpy(b->data + b->used, id, len + 1);
-    b->used += len + 1;
-    return b->data + b->used - len - 1;
-}
-
-/* Puts store i in the hash table (which has room). */
-static void slot_put(struct sqlite_store *s, uint32_t i)
-{
-    size_t k = (size_t)UP_BUF_AT(&s->stores, struct load_store, i)->hash & (s->nslots - 1);
-
-    while (s->slots[k])
-        k = (k + 1) & (s->nslots - 1);
-    s->slots[k] = i + 1;
-}
-
 /* The index in stores[] of store id, added when new. Returns 0, or -1 when memory runs
  * out or MAX_STORES is reached. */
 static int store_index(struct sqlite_store *s, const char *id, uint32_t *out)
 {
+    const struct up_idtab_ent *t;
     struct load_store *e;
-    size_t k, len;
-    uint32_t h = id_hash(id, &len);
+    int added;
 
-    if (4 * (s->stores.n + 1) > 3 * s->nslots) {
-        size_t n = s->nslots ? 2 * s->nslots : 4096, i;
-        uint32_t *t = calloc(n, sizeof *t);
-
-        if (!t)
-            return -1;
-        free(s->slots);
-        s->slots = t;
-        s->nslots = n;
-        for (i = 0; i < s->stores.n; i++)
-            slot_put(s, (uint32_t)i);
-    }
-    k = (size_t)h & (s->nslots - 1);
-    while (s->slots[k]) {
-        uint32_t i = s->slots[k] - 1;
-        e = UP_BUF_AT(&s->stores, struct load_store, i);
-        if (e->hash == h && e->len == len && memcmp(e->id, id, len) == 0) {
-            *out = i;
-            return 0;
-        }
-        k = (k + 1) & (s->nslots - 1);
-    }
-    if (len > UINT32_MAX)
+    /* Room first: the two lists grow together, index for index. */
+    if (up_buf_reserve(&s->stores, 1) != 0 || (added = up_idtab_intern(&s->ids, id, out)) < 0)
         return -1;
-    e = up_buf_push(&s->stores);
-    if (!e)
-        return -1;
-    memset(e, 0, sizeof *e);
-    if (!(e->id = id_copy(s, id, len))) {
-        s->stores.n--;
-        return -1;
+    if (added) {
+        t = UP_IDTAB_AT(&s->ids, *out);
+        e = up_buf_push(&s->stores);
+        e->id = t->id;
+        e->len = t->len;
+        e->first = INT64_MAX;
+        e->last = INT64_MIN;
     }
-    e->len = (uint32_t)len;
-    e->hash = h;
-    e->first = INT64_MAX;
-    e->last = INT64_MIN;
-    *out = (uint32_t)(s->stores.n - 1);
-    s->slots[k] = *out + 1;
     return 0;
 }
 
@@ -2201,16 +2114,7 @@ static enum up_code read_generation(struct sqlite_store *s, int64_t *gen, char *
 
     *gen = 0;
     id[0] = '\0';
-    rc = prepare(s,
-                 "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = 'uptime_meta'",
-                 &q, err, errlen);
-    if (rc != UP_OK)
-        return rc;
-    r = sqlite3_step(q);
-    has = r == SQLITE_ROW && sqlite3_column_int(q, 0) > 0;
-    if (r != SQLITE_ROW)
-        rc = fail(s, "read the load generation", err, errlen);
-    sqlite3_finalize(q);
+    rc = has_table(s, "uptime_meta", &has, err, errlen);
     if (rc != UP_OK || !has)
         return rc;
     rc = prepare(s, "SELECT generation, db_id FROM uptime_meta WHERE one = 1", &q, err, errlen);
@@ -2527,19 +2431,14 @@ static int row_hours(sqlite3_stmt *q, const struct up_store_sink *sink)
  * connection's read transaction, as every read. */
 static enum up_code meta_current(struct sqlite_store *s, int *yes, char *err, size_t errlen)
 {
+    static const char *const tables[] = {"store_meta", "store_meta_state", "uptime_meta", NULL};
     sqlite3_stmt *q = NULL;
     enum up_code rc;
+    int has;
 
     *yes = 0;
-    rc = prepare(s,
-                 "SELECT count(*) FROM sqlite_master WHERE type = 'table'"
-                 " AND name IN ('store_meta', 'store_meta_state', 'uptime_meta')",
-                 &q, err, errlen);
-    if (rc == UP_OK && sqlite3_step(q) != SQLITE_ROW)
-        rc = fail(s, "read the schema", err, errlen);
-    if (rc == UP_OK && sqlite3_column_int(q, 0) == 3) {
-        sqlite3_finalize(q);
-        q = NULL;
+    rc = has_tables(s, tables, &has, err, errlen);
+    if (rc == UP_OK && has) {
         rc = prepare(s,
                      "SELECT EXISTS (SELECT 1 FROM store_meta_state m, uptime_meta u"
                      " WHERE m.one = 1 AND u.one = 1 AND m.generation = u.generation)",

@@ -1990,7 +1990,6 @@ struct bcopy {
     enum up_code rc; /* why a wait for the next message failed (bcopy_next's -3) */
 };
 
-
 /* The next COPY OUT message into *msg, as PQgetCopyData (length, -1 at the end, -2 on
  * failure), waiting for it within the deadline; -3 when the wait failed (*rc and err say
  * why; a timeout closed the connection). */
@@ -2194,9 +2193,10 @@ static int row_store(const struct bfield *f, const struct up_store_sink *sink, v
 
     if (get_i64(&f[0], &npolls) != 0 || !f[1].v)
         return -1;
-    if (kept && kept->elem && (up_buf_reserve(kept, 8 + (size_t)f[1].len + 1) != 0 ||
-                               up_buf_append(kept, &npolls, 8) != 0 ||
-                               up_buf_append(kept, f[1].v, (size_t)f[1].len + 1) != 0)) {
+    if (kept && kept->elem &&
+        (up_buf_reserve(kept, 8 + (size_t)f[1].len + 1) != 0 ||
+         up_buf_append(kept, &npolls, 8) != 0 ||
+         up_buf_append(kept, f[1].v, (size_t)f[1].len + 1) != 0)) {
         up_buf_free(kept);
         kept->elem = 0; /* marks "not kept" for the rest of this scan */
     }

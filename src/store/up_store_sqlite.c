@@ -65,11 +65,11 @@
  * can be trusted: readers refuse, the next load of this version repairs (repair_summary).
  */
 #define SHARE_STAMP_SQL                                                                            \
-    "UPDATE uptime_recent_share SET generation = (SELECT generation FROM uptime_meta"             \
+    "UPDATE uptime_recent_share SET generation = (SELECT generation FROM uptime_meta"              \
     " WHERE one = 1) WHERE one = 1;"
 #define RECENT_SHARE_SQL                                                                           \
     "CREATE TABLE IF NOT EXISTS uptime_recent_share ("                                             \
-    " one INTEGER PRIMARY KEY CHECK (one = 1), max_ts INTEGER, stores BLOB, main_max INTEGER,"    \
+    " one INTEGER PRIMARY KEY CHECK (one = 1), max_ts INTEGER, stores BLOB, main_max INTEGER,"     \
     " generation INTEGER);"
 
 /*
@@ -85,7 +85,7 @@
  */
 #define STORE_META_SQL                                                                             \
     "CREATE TABLE IF NOT EXISTS store_meta ("                                                      \
-    " store_id TEXT NOT NULL PRIMARY KEY, timezone_str TEXT, hours BLOB) WITHOUT ROWID;"          \
+    " store_id TEXT NOT NULL PRIMARY KEY, timezone_str TEXT, hours BLOB) WITHOUT ROWID;"           \
     "CREATE TABLE IF NOT EXISTS store_meta_state ("                                                \
     " one INTEGER PRIMARY KEY CHECK (one = 1), generation INTEGER NOT NULL);"
 
@@ -172,7 +172,7 @@ struct load_store {
     uint32_t len;   /* strlen(id) */
     int64_t first, last, n;
     int recount;
-    int main_only; /* its polls go to store_status for the rest of this load */
+    int main_only;      /* its polls go to store_status for the rest of this load */
     int64_t rfirst, rn; /* the polls it added to the recent table: first instant, count */
     int rrecount;       /* a batch of them met stored recent polls: counted from the table */
     int dropped;        /* its recent polls were moved to store_status: no share left */
@@ -180,10 +180,10 @@ struct load_store {
 
 /* The statements that write polls into one of the two tables. */
 struct poll_writer {
-    sqlite3_stmt *ins_one;  /* INSERT OR IGNORE of one poll */
-    sqlite3_stmt *ins_many; /* INSERT OR IGNORE of BATCH_ROWS polls */
+    sqlite3_stmt *ins_one;      /* INSERT OR IGNORE of one poll */
+    sqlite3_stmt *ins_many;     /* INSERT OR IGNORE of BATCH_ROWS polls */
     sqlite3_stmt *upd_inactive; /* a stored poll seen inactive becomes inactive */
-    int recent;             /* 1: store_status_recent */
+    int recent;                 /* 1: store_status_recent */
 };
 
 struct sqlite_store {
@@ -197,28 +197,28 @@ struct sqlite_store {
     int pinned;    /* reads run in one read transaction (sqlite_snapshot, sqlite_read_at) */
     int pin_lost;  /* that transaction ended, or read_at refused: no read may run */
     sqlite3_stmt *ins_hours, *ins_tz;
-    sqlite3_stmt *ins_touch; /* a store whose store_meta row this load rewrites */
+    sqlite3_stmt *ins_touch;               /* a store whose store_meta row this load rewrites */
     struct poll_writer to_main, to_recent; /* store_status, store_status_recent */
-    sqlite3_stmt *last_of;      /* the summary from a store on, in id order (summary_last) */
-    int last_at;                /* last_of is on a row (1), to be sought (0), done (-1) */
-    sqlite3_stmt *move_one[2];  /* a store's recent polls into store_status, then gone */
-    int64_t recent_rows;        /* rows of store_status_recent (uptime_recent.nrows) */
-    int64_t recent_max;         /* uptime_recent_share.max_ts, when recent_any */
-    int recent_any;             /* the recent table received a poll since its last merge */
-    int64_t main_max;           /* uptime_recent_share.main_max, when main_known */
+    sqlite3_stmt *last_of;     /* the summary from a store on, in id order (summary_last) */
+    int last_at;               /* last_of is on a row (1), to be sought (0), done (-1) */
+    sqlite3_stmt *move_one[2]; /* a store's recent polls into store_status, then gone */
+    int64_t recent_rows;       /* rows of store_status_recent (uptime_recent.nrows) */
+    int64_t recent_max;        /* uptime_recent_share.max_ts, when recent_any */
+    int recent_any;            /* the recent table received a poll since its last merge */
+    int64_t main_max;          /* uptime_recent_share.main_max, when main_known */
     int main_known;
-    int share_stale;            /* an older uptime_load wrote since (SHARE_STAMP_SQL) */
-    struct up_buf share;        /* uptime_recent_share.stores as the load began (bytes) */
-    int all_main;               /* every poll of this load goes to store_status */
-    int meta_current;           /* store_meta is of the generation the load began at */
-    struct up_buf stores;       /* struct load_store, in order of first appearance */
-    struct up_idtab ids;        /* the stores' ids: index i is stores[i] */
-    uint32_t *rank;             /* rank[i]: store i's place in byte-wise id order */
-    size_t nranked;             /* stores ranked so far (rank is valid below it) */
-    struct up_buf chunk;        /* struct chunk_row: polls not yet written */
-    struct up_buf hours;        /* struct held_hours: this load's hours rows */
+    int share_stale;              /* an older uptime_load wrote since (SHARE_STAMP_SQL) */
+    struct up_buf share;          /* uptime_recent_share.stores as the load began (bytes) */
+    int all_main;                 /* every poll of this load goes to store_status */
+    int meta_current;             /* store_meta is of the generation the load began at */
+    struct up_buf stores;         /* struct load_store, in order of first appearance */
+    struct up_idtab ids;          /* the stores' ids: index i is stores[i] */
+    uint32_t *rank;               /* rank[i]: store i's place in byte-wise id order */
+    size_t nranked;               /* stores ranked so far (rank is valid below it) */
+    struct up_buf chunk;          /* struct chunk_row: polls not yet written */
+    struct up_buf hours;          /* struct held_hours: this load's hours rows */
     sqlite3_stmt *ins_hours_many; /* HOURS_BATCH rows into business_hours */
-    size_t *count;              /* counting sort: per rank, twice (next and end) */
+    size_t *count;                /* counting sort: per rank, twice (next and end) */
 };
 
 static struct sqlite_store *cast(struct up_store *st)
@@ -694,15 +694,16 @@ static enum up_code compact_recent(struct sqlite_store *s, int fold, char *err, 
     if (s->recent_rows == 0 && !s->recent_any)
         return UP_OK;
     if (fold)
-        rc = exec(s,
-                  "INSERT INTO store_summary (store_id, first_ts, last_ts, npolls)"
-                  " SELECT store_id, MIN(ts_utc), MAX(ts_utc), COUNT(*) FROM store_status_recent"
-                  " WHERE true GROUP BY store_id ORDER BY store_id"
-                  " ON CONFLICT (store_id) DO UPDATE SET first_ts = MIN(first_ts, excluded.first_ts),"
-                  " last_ts = MAX(last_ts, excluded.last_ts), npolls = npolls + excluded.npolls;"
-                  "UPDATE uptime_recent_share SET main_max = MAX(main_max, COALESCE(max_ts, main_max)),"
-                  " max_ts = NULL, stores = NULL WHERE one = 1;",
-                  err, errlen);
+        rc = exec(
+            s,
+            "INSERT INTO store_summary (store_id, first_ts, last_ts, npolls)"
+            " SELECT store_id, MIN(ts_utc), MAX(ts_utc), COUNT(*) FROM store_status_recent"
+            " WHERE true GROUP BY store_id ORDER BY store_id"
+            " ON CONFLICT (store_id) DO UPDATE SET first_ts = MIN(first_ts, excluded.first_ts),"
+            " last_ts = MAX(last_ts, excluded.last_ts), npolls = npolls + excluded.npolls;"
+            "UPDATE uptime_recent_share SET main_max = MAX(main_max, COALESCE(max_ts, main_max)),"
+            " max_ts = NULL, stores = NULL WHERE one = 1;",
+            err, errlen);
     if (rc != UP_OK)
         return rc;
     rc = exec(s,
@@ -827,10 +828,11 @@ static enum up_code sqlite_begin(struct up_store *st, char *err, size_t errlen)
                      " ORDER BY store_id",
                      &s->last_of, err, errlen);
     if (rc == UP_OK && !s->move_one[0])
-        rc = prepare(s,
-                     "INSERT INTO store_status (store_id, ts_utc, active)"
-                     " SELECT store_id, ts_utc, active FROM store_status_recent WHERE store_id = ?1",
-                     &s->move_one[0], err, errlen);
+        rc =
+            prepare(s,
+                    "INSERT INTO store_status (store_id, ts_utc, active)"
+                    " SELECT store_id, ts_utc, active FROM store_status_recent WHERE store_id = ?1",
+                    &s->move_one[0], err, errlen);
     if (rc == UP_OK && !s->move_one[1])
         rc = prepare(s, "DELETE FROM store_status_recent WHERE store_id = ?1", &s->move_one[1], err,
                      errlen);
@@ -906,12 +908,11 @@ static enum up_code sqlite_begin(struct up_store *st, char *err, size_t errlen)
                       &s->ins_tz, err, errlen)) != UP_OK)
         return rc;
     if (!s->ins_touch &&
-        (rc = prepare(s, "INSERT OR IGNORE INTO meta_touched (store_id) VALUES (?1)",
-                      &s->ins_touch, err, errlen)) != UP_OK)
+        (rc = prepare(s, "INSERT OR IGNORE INTO meta_touched (store_id) VALUES (?1)", &s->ins_touch,
+                      err, errlen)) != UP_OK)
         return rc;
     return UP_OK;
 }
-
 
 /* The index in stores[] of store id, added when new. Returns 0, or -1 when memory runs
  * out or MAX_STORES is reached. */
@@ -1188,8 +1189,8 @@ static enum up_code summary_max(struct sqlite_store *s, char *err, size_t errlen
     if (rc == UP_OK && sqlite3_step(q) != SQLITE_ROW)
         rc = fail(s, "read the summary", err, errlen);
     if (rc == UP_OK) {
-        s->main_max = sqlite3_column_type(q, 0) == SQLITE_NULL ? INT64_MIN
-                                                                : sqlite3_column_int64(q, 0);
+        s->main_max =
+            sqlite3_column_type(q, 0) == SQLITE_NULL ? INT64_MIN : sqlite3_column_int64(q, 0);
         s->main_known = 1;
     }
     sqlite3_finalize(q);
@@ -1568,8 +1569,8 @@ static enum up_code meta_rebuild(struct sqlite_store *s, sqlite3_stmt *ins, char
                 rc = fail(s, "read zones", err, errlen);
         }
     }
-    if (rc == UP_OK && ((rh != SQLITE_ROW && rh != SQLITE_DONE) ||
-                        (rz != SQLITE_ROW && rz != SQLITE_DONE)))
+    if (rc == UP_OK &&
+        ((rh != SQLITE_ROW && rh != SQLITE_DONE) || (rz != SQLITE_ROW && rz != SQLITE_DONE)))
         rc = fail(s, "read hours and zones", err, errlen);
     if (rc == UP_ENOMEM)
         snprintf(err, errlen, "sqlite %s: out of memory", s->path);
@@ -1602,9 +1603,9 @@ static enum up_code update_meta(struct sqlite_store *s, char *err, size_t errlen
                           : "DELETE FROM store_meta;",
                   err, errlen);
     if (rc == UP_OK && !current) {
-        rc = prepare(s,
-                     "INSERT INTO store_meta (store_id, timezone_str, hours) VALUES (?1, ?2, ?3)",
-                     &ins, err, errlen);
+        rc =
+            prepare(s, "INSERT INTO store_meta (store_id, timezone_str, hours) VALUES (?1, ?2, ?3)",
+                    &ins, err, errlen);
         if (rc == UP_OK)
             rc = meta_rebuild(s, ins, err, errlen);
         sqlite3_finalize(ins);
@@ -1624,9 +1625,9 @@ static enum up_code update_meta(struct sqlite_store *s, char *err, size_t errlen
                      " ORDER BY t.store_id, h.day_of_week, h.start_time_us, h.end_time_us",
                      &q, err, errlen);
     if (rc == UP_OK)
-        rc = prepare(s,
-                     "INSERT INTO store_meta (store_id, timezone_str, hours) VALUES (?1, ?2, ?3)",
-                     &ins, err, errlen);
+        rc =
+            prepare(s, "INSERT INTO store_meta (store_id, timezone_str, hours) VALUES (?1, ?2, ?3)",
+                    &ins, err, errlen);
     while (rc == UP_OK && (r = sqlite3_step(q)) == SQLITE_ROW) {
         const char *id = (const char *)sqlite3_column_text(q, 0);
         const char *zone = (const char *)sqlite3_column_text(q, 1);
@@ -1950,7 +1951,8 @@ static enum up_code sqlite_commit(struct up_store *st, char *err, size_t errlen)
         rc = update_summary(s, err, errlen);
     if (rc == UP_OK && s->load_any) {
         char sql[96];
-        snprintf(sql, sizeof sql, "INSERT OR REPLACE INTO uptime_recent (one, nrows) VALUES (1, %lld);",
+        snprintf(sql, sizeof sql,
+                 "INSERT OR REPLACE INTO uptime_recent (one, nrows) VALUES (1, %lld);",
                  (long long)s->recent_rows);
         rc = exec(s, sql, err, errlen);
     }
@@ -2074,7 +2076,8 @@ static enum up_code sqlite_prune(struct up_store *st, int64_t before, int64_t *d
     /* A prune changes no hours or zones: store_meta stays as current as it was. */
     if (rc == UP_OK)
         rc = exec(s,
-                  STORE_META_SQL "UPDATE store_meta_state SET generation = generation + 1"
+                  STORE_META_SQL
+                  "UPDATE store_meta_state SET generation = generation + 1"
                   " WHERE one = 1 AND generation = (SELECT generation FROM uptime_meta"
                   " WHERE one = 1);",
                   err, errlen);
@@ -2330,8 +2333,8 @@ static int row_store(sqlite3_stmt *q, const struct up_store_sink *sink)
 
 /* Hands one store to the sink when its first poll is at or before now; 0 or the sink's
  * answer. */
-static int share_emit(const struct up_store_sink *sink, const char *id, int64_t first,
-                      int64_t n, int64_t now)
+static int share_emit(const struct up_store_sink *sink, const char *id, int64_t first, int64_t n,
+                      int64_t now)
 {
     return first <= now ? sink->store(sink->ctx, id, n) : 0;
 }
@@ -2361,7 +2364,8 @@ static enum up_code stores_with_share(struct sqlite_store *s, int64_t now,
         int64_t n = sqlite3_column_int64(q, 1), first = sqlite3_column_int64(q, 2);
         int c = 1;
 
-        while (!stop && have == 1 && (c = share_cmp(&e, sid, (size_t)sqlite3_column_bytes(q, 0))) < 0) {
+        while (!stop && have == 1 &&
+               (c = share_cmp(&e, sid, (size_t)sqlite3_column_bytes(q, 0))) < 0) {
             id.n = 0;
             if (up_buf_append(&id, e.id, e.len) != 0 || up_buf_append(&id, "", 1) != 0) {
                 rc = UP_ENOMEM;
@@ -2477,8 +2481,9 @@ static enum up_code meta_hours(struct sqlite_store *s, const struct up_store_sin
     int r = SQLITE_DONE;
 
     up_buf_init(&rows, sizeof(struct up_hours_row), (size_t)INT32_MAX / META_ROW);
-    rc = prepare(s, "SELECT store_id, hours FROM store_meta WHERE hours IS NOT NULL"
-                    " ORDER BY store_id",
+    rc = prepare(s,
+                 "SELECT store_id, hours FROM store_meta WHERE hours IS NOT NULL"
+                 " ORDER BY store_id",
                  &q, err, errlen);
     while (rc == UP_OK && (r = sqlite3_step(q)) == SQLITE_ROW) {
         const char *id = (const char *)sqlite3_column_text(q, 0);

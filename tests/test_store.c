@@ -103,6 +103,19 @@ static void test_roundtrip_and_order(void)
     up_store_close(st);
 }
 
+/* A bulk poll sink: one "[" ... "]" per call, the polls as sink_poll writes them. */
+static int sink_polls_of(void *ctx, const char *id, const int64_t *ts, const uint8_t *active,
+                         size_t n)
+{
+    size_t k;
+
+    sink_add(ctx, "[");
+    for (k = 0; k < n; k++)
+        sink_poll(ctx, id, ts[k], active[k]);
+    sink_add(ctx, "]");
+    return 0;
+}
+
 static void test_carry_in_is_only_the_latest(void)
 {
     char path[512], err[512];
@@ -126,6 +139,16 @@ static void test_carry_in_is_only_the_latest(void)
     s.text[0] = '\0';
     CU_ASSERT_EQUAL(up_store_polls(st, ids, 1, SEC(80), SEC(80), &ss, err, sizeof err), UP_OK);
     CU_ASSERT_STRING_EQUAL(s.text, "s@70=1;s@80=0;");
+    /* The bulk form, where a backend gives it: the same polls, one call for the store. */
+    ss.polls_of = sink_polls_of;
+    s.n = 0;
+    s.text[0] = '\0';
+    CU_ASSERT_EQUAL(up_store_polls(st, ids, 1, SEC(75), SEC(90), &ss, err, sizeof err), UP_OK);
+    if (strchr(s.text, '[')) {
+        CU_ASSERT_STRING_EQUAL(s.text, "[s@70=1;s@80=0;s@90=1;]");
+    } else {
+        CU_ASSERT_STRING_EQUAL(s.text, "s@70=1;s@80=0;s@90=1;");
+    }
     up_store_close(st);
 }
 

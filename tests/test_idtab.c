@@ -103,7 +103,8 @@ int test_idtab_add(void)
 {
     CU_pSuite s = CU_add_suite("idtab", NULL, NULL);
 
-    if (!s || !CU_add_test(s, "indexes in order of first appearance", test_indexes_in_first_order) ||
+    if (!s ||
+        !CU_add_test(s, "indexes in order of first appearance", test_indexes_in_first_order) ||
         !CU_add_test(s, "growth keeps every copy in place", test_growth_keeps_copies) ||
         !CU_add_test(s, "caps on ids and bytes", test_caps))
         return CU_get_error();

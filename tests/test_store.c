@@ -9,6 +9,7 @@
 #include <CUnit/CUnit.h>
 #include "test_list.h"
 #include "test_store_util.h"
+#include "up_deadline.h"
 #include "up_store_mem.h"
 #include "test_util.h"
 #include "up_load.h"
@@ -724,8 +725,14 @@ static const char *meta_state(const char *file)
 
 /* Hours rows packed 18 bytes each, big-endian int16 day, int64 start, int64 end (µs):
  * day 0 09:00-17:00 = 0, 32 400 000 000, 61 200 000 000. */
-#define H_0_9_17 "0000" "000000078B30C400" "0000000E3FCDE400"
-#define H_1_10_12 "0001" "0000000861C46800" "0000000A0EEBB000"
+#define H_0_9_17                                                                                   \
+    "0000"                                                                                         \
+    "000000078B30C400"                                                                             \
+    "0000000E3FCDE400"
+#define H_1_10_12                                                                                  \
+    "0001"                                                                                         \
+    "0000000861C46800"                                                                             \
+    "0000000A0EEBB000"
 
 /*
  * store_meta (the hours and zones as reports read them) follows every load: made with the
@@ -759,8 +766,10 @@ static void test_sqlite_store_meta(void)
     CU_ASSERT_EQUAL(up_store_put_hours(w, "a", &h3, err, sizeof err), UP_OK);
     CU_ASSERT_EQUAL_FATAL(up_store_commit(w, err, sizeof err), UP_OK);
     CU_ASSERT_STRING_EQUAL(meta_state(file), "1");
-    CU_ASSERT_STRING_EQUAL(meta_of(file, "a"),
-                           "Asia/Kolkata|" "0006" "00000000D693A400" "00000001AD274800");
+    CU_ASSERT_STRING_EQUAL(meta_of(file, "a"), "Asia/Kolkata|"
+                                               "0006"
+                                               "00000000D693A400"
+                                               "00000001AD274800");
     CU_ASSERT_STRING_EQUAL(meta_of(file, "B"), "Pacific/Chatham|");
     CU_ASSERT_EQUAL(up_store_hours(w, &ss, err, sizeof err), UP_OK);
     CU_ASSERT_STRING_EQUAL(s.text, "a:6:1-2;hoursonly:0:9-17;");
@@ -803,8 +812,10 @@ static void test_sqlite_store_meta(void)
     load_one_poll(w, "a", SEC(300));
     up_store_close(w);
     CU_ASSERT_STRING_EQUAL(meta_state(file), "1");
-    CU_ASSERT_STRING_EQUAL(meta_of(file, "hoursonly"),
-                           "|" "0000" "00000006B49D2000" "0000000E3FCDE400");
+    CU_ASSERT_STRING_EQUAL(meta_of(file, "hoursonly"), "|"
+                                                       "0000"
+                                                       "00000006B49D2000"
+                                                       "0000000E3FCDE400");
     CU_ASSERT_STRING_EQUAL(meta_of(file, "B"), "-");
 
     /* A database made before store_meta reads from the two tables; its next load adds it. */
@@ -857,6 +868,65 @@ static void test_sqlite_failed_first_load(void)
         CU_ASSERT_EQUAL(stat(name, &sb), 0);
         CU_ASSERT_EQUAL(sb.st_size, 0);
     }
+}
+
+/* A poll sink that, at its first store, starts a 1 s deadline and sleeps past it. */
+static int late_polls_of(void *ctx, const char *id, const int64_t *ts, const uint8_t *active,
+                         size_t n)
+{
+    int *calls = ctx;
+
+    (void)id, (void)ts, (void)active, (void)n;
+    if ((*calls)++ == 0) {
+        up_deadline_set(1);
+        usleep(1100 * 1000);
+    }
+    return 0;
+}
+
+static int late_poll(void *ctx, const char *id, int64_t ts, int active)
+{
+    (void)ctx, (void)id, (void)ts, (void)active;
+    return 1; /* never called: the bulk member is set */
+}
+
+/*
+ * The run's --timeout inside a statement: the deadline passes while the poll scan runs (in
+ * the sink, after the first store), and the next store's statement is interrupted by
+ * SQLite's progress handler, not left to run: the deadline's error, UP_ETIMEOUT (exit 8).
+ */
+static void test_sqlite_statement_deadline(void)
+{
+    char path[512], err[512];
+    struct up_store *st;
+    const char *ids[] = {"a", "b"};
+    struct up_store_sink ss = {NULL, NULL, NULL, late_poll, NULL, NULL, late_polls_of};
+    int calls = 0, i;
+
+    fresh_url(path, sizeof path);
+    st = open_rw(path);
+    CU_ASSERT_EQUAL_FATAL(up_store_begin(st, err, sizeof err), UP_OK);
+    /* Enough rows that one store's scan takes more than PROGRESS_STEPS steps. */
+    for (i = 1; i <= 5000; i++) {
+        CU_ASSERT_EQUAL(up_store_put_status(st, "a", SEC(i), 1, err, sizeof err), UP_OK);
+        CU_ASSERT_EQUAL(up_store_put_status(st, "b", SEC(i), 0, err, sizeof err), UP_OK);
+    }
+    CU_ASSERT_EQUAL_FATAL(up_store_commit(st, err, sizeof err), UP_OK);
+    up_store_close(st);
+
+    CU_ASSERT_EQUAL_FATAL(up_store_open(path, UP_STORE_READ, &st, err, sizeof err), UP_OK);
+    ss.ctx = &calls;
+    CU_ASSERT_EQUAL(up_store_polls(st, ids, 2, 0, SEC(6000), &ss, err, sizeof err), UP_ETIMEOUT);
+    CU_ASSERT_EQUAL(calls, 1); /* store b never reached the sink */
+    CU_ASSERT_PTR_NOT_NULL(strstr(err, "read polls: timed out after 1 s (--timeout)"));
+    up_deadline_set(0);
+    up_store_close(st);
+    /* Without the deadline the same read goes through (calls past 0: no new deadline). */
+    CU_ASSERT_EQUAL_FATAL(up_store_open(path, UP_STORE_READ, &st, err, sizeof err), UP_OK);
+    calls = 1;
+    CU_ASSERT_EQUAL(up_store_polls(st, ids, 2, 0, SEC(6000), &ss, err, sizeof err), UP_OK);
+    CU_ASSERT_EQUAL(calls, 3);
+    up_store_close(st);
 }
 
 /* ---- The interface's own rules (suite "store"). ---- */
@@ -1162,7 +1232,9 @@ int test_store_add(void)
         !CU_add_test(s, "sqlite: hourly loads, the recent table's share",
                      test_sqlite_hourly_share) ||
         !CU_add_test(s, "sqlite: a failed first load leaves no file",
-                     test_sqlite_failed_first_load))
+                     test_sqlite_failed_first_load) ||
+        !CU_add_test(s, "sqlite: a statement past the deadline is interrupted",
+                     test_sqlite_statement_deadline))
         return CU_get_error();
     return CUE_SUCCESS;
 }

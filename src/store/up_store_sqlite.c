@@ -11,6 +11,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 #include "up_buf.h"
+#include "up_deadline.h"
 #include "up_idtab.h"
 #include "up_source.h"
 #include "up_store_int.h"
@@ -236,8 +237,19 @@ static int sqlite_accepts(const char *url)
     return up_source_kind(url) == UP_SOURCE_SQLITE;
 }
 
+/* A statement the run's --timeout interrupted (past_deadline): the deadline's error. */
+static enum up_code timed_out(struct sqlite_store *s, const char *what, char *err, size_t errlen)
+{
+    char where[600];
+
+    snprintf(where, sizeof where, "sqlite %s: %s", s->path, what);
+    return up_deadline_error(err, errlen, where);
+}
+
 static enum up_code fail(struct sqlite_store *s, const char *what, char *err, size_t errlen)
 {
+    if (sqlite3_errcode(s->db) == SQLITE_INTERRUPT && up_deadline_expired())
+        return timed_out(s, what, err, errlen);
     snprintf(err, errlen, "sqlite %s: %s: %s", s->path, what, sqlite3_errmsg(s->db));
     return UP_EDB;
 }
@@ -245,12 +257,52 @@ static enum up_code fail(struct sqlite_store *s, const char *what, char *err, si
 static enum up_code exec(struct sqlite_store *s, const char *sql, char *err, size_t errlen)
 {
     char *msg = NULL;
-    if (sqlite3_exec(s->db, sql, NULL, NULL, &msg) != SQLITE_OK) {
+    int r = sqlite3_exec(s->db, sql, NULL, NULL, &msg);
+
+    if (r != SQLITE_OK) {
+        if (r == SQLITE_INTERRUPT && up_deadline_expired()) {
+            sqlite3_free(msg);
+            return timed_out(s, "a statement", err, errlen);
+        }
         snprintf(err, errlen, "sqlite %s: %s", s->path, msg ? msg : sqlite3_errmsg(s->db));
         sqlite3_free(msg);
         return UP_EDB;
     }
     return UP_OK;
+}
+
+/* SQLite's virtual-machine steps between two looks at the deadline (a look is one
+ * clock_gettime: nothing beside a step's cost). */
+#define PROGRESS_STEPS 10000
+
+/*
+ * The run's --timeout inside a statement: up_store checks it before each call, and a
+ * statement that outlasts it (a long scan, a load's summary update, a slow disk) is
+ * interrupted here (SQLITE_INTERRUPT; an interrupted write rolls the load back) and fails
+ * with the deadline's message. Off around COMMIT and ROLLBACK: those run to their end.
+ */
+static int past_deadline(void *ctx)
+{
+    (void)ctx;
+    return up_deadline_expired();
+}
+
+/* The deadline's watch on (on = 1) or off for this connection's statements. */
+static void watch_deadline(struct sqlite_store *s, int on)
+{
+    sqlite3_progress_handler(s->db, on ? PROGRESS_STEPS : 0, on ? past_deadline : NULL, s);
+}
+
+/* COMMIT or ROLLBACK (sql), out of the deadline's reach: once begun, it runs to its end. */
+static enum up_code end_transaction(struct sqlite_store *s, const char *sql, char *err,
+                                    size_t errlen)
+{
+    enum up_code rc;
+
+    watch_deadline(s, 0);
+    rc = exec(s, sql, err, errlen);
+    watch_deadline(s, 1);
+    return rc;
 }
 
 static enum up_code prepare(struct sqlite_store *s, const char *sql, sqlite3_stmt **stmt, char *err,
@@ -393,6 +445,7 @@ static enum up_code sqlite_open(const char *url, enum up_store_mode mode, struct
         goto fail;
     }
     sqlite3_busy_timeout(s->db, 10000);
+    watch_deadline(s, 1);
     if (mode == UP_STORE_WRITE) {
         /* A new database gets 16 KiB pages (SQLite's default is 4 KiB): a report reads
          * every poll of the week in key order, and with four times fewer pages it makes
@@ -1971,7 +2024,7 @@ static enum up_code sqlite_commit(struct up_store *st, char *err, size_t errlen)
                   " SELECT 1, generation FROM uptime_meta WHERE one = 1;",
                   err, errlen);
     if (rc == UP_OK)
-        rc = exec(s, "COMMIT;", err, errlen);
+        rc = end_transaction(s, "COMMIT;", err, errlen);
     if (rc == UP_OK)
         s->committed = 1;
     /* A database this load created goes to WAL now (see sqlite_open). The load has
@@ -1991,7 +2044,7 @@ static enum up_code sqlite_rollback(struct up_store *st, char *err, size_t errle
     load_reset(s);
     if (sqlite3_get_autocommit(s->db))
         return UP_OK;
-    return exec(s, "ROLLBACK;", err, errlen);
+    return end_transaction(s, "ROLLBACK;", err, errlen);
 }
 
 /*
@@ -2088,11 +2141,11 @@ static enum up_code sqlite_prune(struct up_store *st, int64_t before, int64_t *d
     if (rc == UP_OK && folded)
         rc = exec(s, SHARE_STAMP_SQL, err, errlen);
     if (rc == UP_OK)
-        rc = exec(s, "COMMIT;", err, errlen);
+        rc = end_transaction(s, "COMMIT;", err, errlen);
     if (rc != UP_OK) {
         *deleted = 0;
         if (!sqlite3_get_autocommit(s->db))
-            (void)exec(s, "ROLLBACK;", NULL, 0);
+            (void)end_transaction(s, "ROLLBACK;", NULL, 0);
     } else {
         s->committed = 1;
     }
@@ -2185,7 +2238,7 @@ static enum up_code pin(struct sqlite_store *s, int64_t *gen, char *id, size_t i
         rc = read_generation(s, gen, id, idlen, err, errlen);
     if (rc != UP_OK) {
         if (!sqlite3_get_autocommit(s->db))
-            (void)exec(s, "ROLLBACK;", NULL, 0);
+            (void)end_transaction(s, "ROLLBACK;", NULL, 0);
         return rc;
     }
     s->pinned = 1;
@@ -2244,7 +2297,7 @@ static enum up_code sqlite_read_at(struct up_store *st, const char *tok, char *e
     if (format_token(mine, sizeof mine, gen, id) == 0 && strcmp(mine, tok) == 0)
         return UP_OK;
     /* Another commit: no read of this connection may see it. */
-    (void)exec(s, "ROLLBACK;", NULL, 0);
+    (void)end_transaction(s, "ROLLBACK;", NULL, 0);
     s->pin_lost = 1;
     s->base.view_changed = 1;
     if (dash && id[0] && strcmp(id, dash + 1) != 0)

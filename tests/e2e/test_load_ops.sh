@@ -204,17 +204,23 @@ pass "VACUUM after the prune gives the space back"
 # ---- SIGKILL in the middle of a load leaves the database as it was ----
 "$GEN" --out big --stores 4000 --days 8 --seed 3 --end '2023-02-20 00:00:00 UTC' 2>/dev/null
 dump_sqlite inc.db >kill.before
-killed=0
-for delay in 0.2 0.5 1.0; do
-  cp inc.db kill.db
-  "$LOAD" --db kill.db --dir big --rejects kill-rej.csv -q &
-  pid=$!
-  sleep "$delay"
-  if kill -KILL "$pid" 2>/dev/null; then killed=1; fi
-  wait "$pid" 2>/dev/null || true
-  [ "$killed" = 1 ] && break
-done
-[ "$killed" = 1 ] || fail "the load ended before it could be killed"
+# kill_mid_load "DELAYS" ARGS...: a load of inc.db's copy kill.db with ARGS, killed with
+# SIGKILL after each delay in turn until one is still running when killed; returns 1 when
+# every one ended first.
+kill_mid_load() {
+  local delay pid killed=0
+  for delay in $1; do
+    cp inc.db kill.db
+    "$LOAD" --db kill.db "${@:2}" --rejects kill-rej.csv -q &
+    pid=$!
+    sleep "$delay"
+    if kill -KILL "$pid" 2>/dev/null; then killed=1; fi
+    wait "$pid" 2>/dev/null || true
+    [ "$killed" = 1 ] && return 0
+  done
+  return 1
+}
+kill_mid_load "0.2 0.5 1.0" --dir big || fail "the load ended before it could be killed"
 dump_sqlite kill.db >kill.after
 same_files kill.before kill.after "SQLite: a load killed with SIGKILL leaves the database exactly as before"
 [ ! -e kill-rej.csv ] || fail "a killed load published a rejects file"
@@ -229,17 +235,8 @@ dump_raw() {
 dump_raw inc.db >kill.raw.before
 [ "$(grep -c '^r|' kill.raw.before)" -gt 0 ] && grep -q '^x|[0-9]' kill.raw.before ||
   fail "the database holds no recent polls (the test would prove nothing)"
-killed=0
-for delay in 0.1 0.3 0.6; do
-  cp inc.db kill.db
-  "$LOAD" --db kill.db --status big/store_status.csv --rejects kill-rej.csv -q &
-  pid=$!
-  sleep "$delay"
-  if kill -KILL "$pid" 2>/dev/null; then killed=1; fi
-  wait "$pid" 2>/dev/null || true
-  [ "$killed" = 1 ] && break
-done
-[ "$killed" = 1 ] || fail "the polls-only load ended before it could be killed"
+kill_mid_load "0.1 0.3 0.6" --status big/store_status.csv ||
+  fail "the polls-only load ended before it could be killed"
 dump_sqlite kill.db >kill.after
 same_files kill.before kill.after "SQLite: a polls-only load killed with SIGKILL leaves the data as before"
 dump_raw kill.db >kill.raw.after

@@ -41,6 +41,17 @@ for n in 1 2 3 4; do
   run_report "$n" --db "$pg" --reports-dir rep --report-id "pg$n"
   same_files rep/sq.csv "rep/pg$n.csv" "generated: PostgreSQL report on $n ranks equals SQLite's"
 done
+# As of a moment two days before the last poll: every store has polls after now, so the
+# window's scan keeps its upper bound (the golden data, all inside the week, has neither
+# bound; the 9 days above only the lower one).
+run_report 1 --db u.db --reports-dir rep --report-id sq-asof --now "2023-01-23 06:30:00 UTC"
+for n in 2 3; do
+  run_report "$n" --db "$pg" --reports-dir rep --report-id "pg-asof$n" --now "2023-01-23 06:30:00 UTC"
+  same_files rep/sq-asof.csv "rep/pg-asof$n.csv" \
+    "generated, --now two days back: PostgreSQL report on $n ranks equals SQLite's"
+done
+cmp -s rep/sq.csv rep/sq-asof.csv && fail "the report as of two days back equals today's"
+pass "the report as of two days back differs from today's"
 
 # Loading the same files again changes nothing, table by table.
 counts() { pg_q "$pg" "SELECT (SELECT count(*) FROM store_status) || ' ' || (SELECT count(*) FROM business_hours)

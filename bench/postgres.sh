@@ -139,7 +139,7 @@ for size in $sizes; do
     [stores]="SELECT npolls, store_id FROM store_summary WHERE first_ts <= $now ORDER BY store_id COLLATE \"C\""
     [hours]="SELECT hours, store_id FROM store_meta WHERE hours IS NOT NULL ORDER BY store_id COLLATE \"C\""
     [zones]="SELECT timezone_str, store_id FROM store_meta WHERE timezone_str IS NOT NULL ORDER BY store_id COLLATE \"C\""
-    [polls]="SELECT CASE WHEN s.first_ts < $lo THEN (SELECT c.ts_utc * 2 + c.active::int FROM store_status c WHERE c.store_id = s.store_id AND c.ts_utc < $lo ORDER BY c.ts_utc DESC LIMIT 1) END, CASE WHEN s.last_ts >= $lo THEN ARRAY(SELECT w.ts_utc * 2 + w.active::int FROM store_status w WHERE w.store_id = s.store_id AND w.ts_utc >= $lo AND w.ts_utc <= $now ORDER BY w.ts_utc) END, s.store_id FROM store_summary s WHERE s.store_id >= $range AND s.first_ts <= $now ORDER BY s.store_id COLLATE \"C\""
+    [polls]="SELECT CASE WHEN s.first_ts < $lo THEN (SELECT c.ts_utc * 2 + c.active::int FROM store_status c WHERE c.store_id = s.store_id AND c.ts_utc < $lo ORDER BY c.ts_utc DESC LIMIT 1) END, CASE WHEN s.last_ts < $lo THEN NULL WHEN s.first_ts >= $lo AND s.last_ts <= $now THEN ARRAY(SELECT w.ts_utc * 2 + w.active::int FROM store_status w WHERE w.store_id = s.store_id ORDER BY w.ts_utc) WHEN s.last_ts <= $now THEN ARRAY(SELECT w.ts_utc * 2 + w.active::int FROM store_status w WHERE w.store_id = s.store_id AND w.ts_utc >= $lo ORDER BY w.ts_utc) ELSE ARRAY(SELECT w.ts_utc * 2 + w.active::int FROM store_status w WHERE w.store_id = s.store_id AND w.ts_utc >= $lo AND w.ts_utc <= $now ORDER BY w.ts_utc) END, s.store_id FROM store_summary s WHERE s.store_id >= $range AND s.first_ts <= $now ORDER BY s.store_id COLLATE \"C\""
   )
   for k in stores hours zones polls; do
     best=999999

@@ -5,12 +5,16 @@
 #   scripts/pg-server.sh start     initdb on first use, start (idempotent), create uptime_test
 #   scripts/pg-server.sh stop      pg_ctl stop -m fast (by the pid in postmaster.pid)
 #   scripts/pg-server.sh status    running or not, exit 0 / 3
+#   scripts/pg-server.sh restart   stop, then start (to take new UPTIME_PG_SETTINGS)
 #   scripts/pg-server.sh env       prints: export UPTIME_TEST_PG='postgresql://...'
+#   scripts/pg-server.sh socket-url prints the same database's URL over the Unix socket
 #   scripts/pg-server.sh psql ARGS psql as the superuser over the private socket
 #
 # Settings: UPTIME_PG_DIR (default /tmp/uptime-pg: data/, sock/, server.log),
 # UPTIME_PG_PORT (default 55432), UPTIME_PG_BIN (default the newest
-# /usr/lib/postgresql/*/bin). As root the server runs as the `postgres` user (initdb
+# /usr/lib/postgresql/*/bin), UPTIME_PG_SETTINGS (server settings for a start, e.g.
+# "shared_buffers=6GB work_mem=64MB": each becomes a -c option; default none, the
+# initdb defaults). As root the server runs as the `postgres` user (initdb
 # refuses root); as any other user it runs as that user.
 #
 # Authentication: trust on the socket and on 127.0.0.1, except the role `uptime_pw`,
@@ -65,8 +69,15 @@ do_start() {
   do_init
   if ! running; then
     touch "$log" && chown "$owner" "$log"
+    local extra="" kv
+    for kv in ${UPTIME_PG_SETTINGS:-}; do
+      case $kv in
+      *=*) extra="$extra -c $kv" ;;
+      *) echo "pg-server: UPTIME_PG_SETTINGS: '$kv' is not name=value" >&2; exit 2 ;;
+      esac
+    done
     as_owner "$bin/pg_ctl" start -D "$data" -l "$log" -w -t 60 \
-      -o "-k $sock -c listen_addresses=127.0.0.1 -p $port" >/dev/null ||
+      -o "-k $sock -c listen_addresses=127.0.0.1 -p $port$extra" >/dev/null ||
       { tail -n 20 "$log" >&2; echo "pg-server: start failed (port $port in use?)" >&2; exit 1; }
   fi
   if [ "$(su_psql -d postgres -tAc "SELECT 1 FROM pg_database WHERE datname = '$db'")" != 1 ]; then
@@ -90,18 +101,25 @@ do_stop() {
 case "${1:-}" in
 start) do_start ;;
 stop) do_stop ;;
+restart)
+  do_stop >/dev/null
+  do_start
+  ;;
 status)
   if running; then echo "pg-server: running on 127.0.0.1:$port"; else echo "pg-server: not running"; exit 3; fi
   ;;
 env)
   echo "export UPTIME_TEST_PG='postgresql://postgres@127.0.0.1:$port/$db'"
   ;;
+socket-url)
+  echo "postgresql://postgres@/$db?host=$sock&port=$port"
+  ;;
 psql)
   shift
   su_psql "$@"
   ;;
 *)
-  echo "usage: $0 {start|stop|status|env|psql ARGS...}" >&2
+  echo "usage: $0 {start|stop|restart|status|env|socket-url|psql ARGS...}" >&2
   exit 2
   ;;
 esac

@@ -28,6 +28,23 @@ int up_file_temp(char *tmpl)
     return fd;
 }
 
+int up_file_write_all(int fd, const void *buf, size_t len)
+{
+    const char *p = buf;
+
+    while (len > 0) {
+        ssize_t k = write(fd, p, len);
+        if (k < 0) {
+            if (errno == EINTR)
+                continue;
+            return -1;
+        }
+        p += k;
+        len -= (size_t)k;
+    }
+    return 0;
+}
+
 void up_file_sync_dir(const char *path)
 {
     char dir[PATH_MAX];

@@ -15,6 +15,10 @@
  */
 int up_file_temp(char *tmpl);
 
+/* Writes all len bytes of buf to fd (retrying short writes and EINTR); 0, or -1 with
+ * errno set. */
+int up_file_write_all(int fd, const void *buf, size_t len);
+
 /* fsync of the folder that holds path, so a rename into it is durable. */
 void up_file_sync_dir(const char *path);
 

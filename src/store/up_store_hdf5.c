@@ -16,9 +16,11 @@
 #include "up_store_int.h"
 #include "up_time.h"
 
-/* Stores per batch of a scan, and polls per batch of a rank's read (9 MiB). */
+/* Stores per batch of a scan, and polls per batch of a rank's read (2.25 MiB: four
+ * chunks of the poll datasets; the buffers stay in cache, and a rank touches little memory
+ * that it does not need: a first touch costs a page fault, 2-3 us a page on a VM). */
 #define STORE_BATCH ((uint64_t)1 << 16)
-#define POLL_BATCH ((uint64_t)1 << 20)
+#define POLL_BATCH ((uint64_t)1 << 18)
 
 /* Longest store id (a store table whose ids are longer is corrupt). */
 #define MAX_ID ((uint64_t)1 << 16)
@@ -31,7 +33,7 @@ struct h5_store {
     uint64_t nstores, npolls, nhours;
     int64_t days;
     int32_t nzones;
-    char **zones; /* the zone table */
+    char **zones;              /* the zone table */
     struct up_hours_row *rows; /* one store's hours rows, for sink->hours_of */
     uint64_t rows_cap;
     int ids_checked; /* a whole scan found the ids ascending: later scans skip the check */
@@ -703,7 +705,7 @@ static enum up_code h5_polls(struct up_store *st, const char *const *ids, size_t
 {
     struct h5_store *h = cast(st);
     struct id_batch b = {NULL, NULL, 0};
-    uint64_t first = 0, end = 0, *poff = NULL, at;
+    uint64_t first = 0, end = 0, *poff = NULL, at, want = 4096;
     size_t j = 0;
     int64_t *ts = NULL;
     uint8_t *active = NULL;
@@ -731,20 +733,30 @@ static enum up_code h5_polls(struct up_store *st, const char *const *ids, size_t
     if (!b.off || !poff || !ts || !active)
         goto oom;
     for (at = first; rc == UP_OK && at < end && j < n;) {
-        uint64_t k = end - at < STORE_BATCH ? end - at : STORE_BATCH, i, m, base;
+        uint64_t k = end - at < want ? end - at : want, i, m, base;
 
-        if (read_ids(h, at, k, &b) != 0 ||
-            read_slab(h->d_poll_off, H5T_NATIVE_UINT64, at, k + 1, poff) != 0) {
+        /* The poll offsets of up to `want` stores, then the ids of those whose polls fit
+         * one poll batch (at least one store): only what the batch uses is read. */
+        if (read_slab(h->d_poll_off, H5T_NATIVE_UINT64, at, k + 1, poff) != 0) {
             rc = fail(h, "cannot read the store table", err, errlen);
             break;
         }
-        /* Stores of this batch whose polls fit one poll batch (at least one store). */
         for (m = 1; m < k && poff[m + 1] - poff[0] <= POLL_BATCH; m++)
             ;
         if (!ascending(poff, m) || poff[m] > h->npolls) {
             rc = fail(h, "the poll offsets are malformed", err, errlen);
             break;
         }
+        if (read_ids(h, at, m, &b) != 0) {
+            rc = fail(h, "cannot read the store table", err, errlen);
+            break;
+        }
+        /* The next batch asks for twice the stores this one took (more when all fit). */
+        want = m < k ? 2 * m : 2 * k;
+        if (want > STORE_BATCH)
+            want = STORE_BATCH;
+        if (want < 64)
+            want = 64;
         base = poff[0];
         if (poff[m] - base > POLL_BATCH) {
             /* One store with more polls than a batch: a buffer of its own size. */

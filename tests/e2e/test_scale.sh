@@ -35,6 +35,32 @@ for n in 1 2 3 4; do
   same_files skew-oracle.csv "rep/skew$n.csv" "a store with two thirds of the polls, $n ranks: the oracle's report"
 done
 
+# ---- a store with more polls in its week than a snapshot reads in one batch (2^18) ----
+# One every 2 s for 8 days (302 400 in the week), between stores before and after it.
+mkdir huge
+cp "$G/menu_hours.csv" "$G/timezones.csv" huge/
+python3 - >huge/store_status.csv <<'PY'
+import datetime
+end = datetime.datetime(2023, 1, 25, 18, 0, 0)
+print("store_id,status,timestamp_utc")
+for s in range(8 * 24 * 3600 // 2):
+    t = end - datetime.timedelta(seconds=2 * s)
+    print(f"m-huge,{'active' if (s // 1001) % 6 else 'inactive'},{t:%Y-%m-%d %H:%M:%S} UTC")
+for name in ("a-before", "z-after"):
+    for h in range(8 * 24):
+        t = end - datetime.timedelta(hours=h, minutes=7)
+        print(f"{name},{'inactive' if h % 5 == 0 else 'active'},{t:%Y-%m-%d %H:%M:%S} UTC")
+PY
+"$LOAD" --db huge.db --dir huge --no-rejects -q
+timeout 300 "$MPIEXEC" -n 2 "$UP_BUILD/uptime_snapshot" --db huge.db --output huge.h5 --days 7 --quiet ||
+  fail "snapshot of the huge store failed"
+$ORACLE --dir huge >huge-oracle.csv
+for n in 1 2; do
+  run_report "$n" --db huge.h5 --reports-dir rep --report-id "huge$n"
+  same_files huge-oracle.csv "rep/huge$n.csv" \
+    "a store of 302 400 polls in its week read from a snapshot, $n ranks: the oracle's report"
+done
+
 # ---- a report larger than one chunk of streamed rows, and its progress ----
 "$GEN" --out big --stores 20000 --days 8 --polls-per-store-day 2 --seed 4 --ids uuid 2>/dev/null
 "$LOAD" --db big.db --dir big --no-rejects -q

@@ -100,21 +100,35 @@ void up_dist_bcast_now(struct up_dist *d, struct up_plan *plan)
     plan->has_now = (int)hdr[1];
 }
 
+void up_dist_preopen(struct up_dist *d, const char *db, struct up_store **conn)
+{
+    char err[ERRLEN];
+
+    *conn = NULL;
+    if (d->rank != 0 && up_store_open(db, UP_STORE_READ, conn, err, sizeof err) != UP_OK) {
+        up_store_close(*conn);
+        *conn = NULL; /* up_dist_pin opens again and meets the same failure */
+    }
+}
+
 enum up_code up_dist_pin(struct up_dist *d, struct up_plan *plan, const char *db,
                          up_dist_replan_fn replan, void *ctx, struct up_store **conn)
 {
     char err[ERRLEN];
     int tries;
 
-    *conn = NULL;
     for (tries = 1;; tries++) {
         enum up_code rc = UP_OK;
         int changed = 0;
 
         up_dist_bcast_now(d, plan);
         up_dist_bcast(d, plan->token, sizeof plan->token, MPI_CHAR, 0);
+        if (!plan->has_now && *conn) {
+            up_store_close(*conn); /* opened ahead (up_dist_preopen), nothing to read */
+            *conn = NULL;
+        }
         if (plan->has_now) {
-            rc = up_store_open(db, UP_STORE_READ, conn, err, sizeof err);
+            rc = *conn ? UP_OK : up_store_open(db, UP_STORE_READ, conn, err, sizeof err);
             if (rc == UP_OK)
                 rc = up_store_read_at(*conn, plan->token, err, sizeof err);
             changed = rc != UP_OK && up_store_view_changed(*conn);

@@ -498,6 +498,8 @@ enum up_code up_job_run(struct up_job_opts *o, MPI_Comm caller)
         struct up_rank_proc *procs = gather_procs(&j);
         if (j.d.rank == 0)
             rc = plan(&j, procs);
+        else
+            up_dist_preopen(&j.d, o->db, &j.conn);
         free(procs);
     }
     up_dist_bcast(&j.d, o->report_id, sizeof o->report_id, MPI_CHAR, 0);

@@ -68,14 +68,15 @@ done
 echo
 echo "| stores | polls read | source | ranks | job s (best of $reps) | ns per poll | phases of the best run | peak RSS per rank, MB |"
 echo "|---|---|---|---|---|---|---|---|"
-for s in $sizes; do
-  d=$dir/s$s
-  cd "$d"
-  rm -rf rep && mkdir rep
-  for n in 1 2; do
-    declare -A best=() line=()
-    for i in $(seq "$reps"); do
-      # Both sources alternate, run for run: both see the same machine.
+# Rep by rep, every size, rank count and source once in turn: the machine's speed drifts
+# by tens of percent over minutes, and the time per poll compares sizes, so every size
+# sees the same stretch of it (size by size, the largest ran minutes after the smallest).
+declare -A best=() line=()
+for s in $sizes; do rm -rf "$dir/s$s/rep" && mkdir "$dir/s$s/rep"; done
+for i in $(seq "$reps"); do
+  for s in $sizes; do
+    cd "$dir/s$s"
+    for n in 1 2; do
       for src in sqlite hdf5; do
         db=u.db
         [ "$src" = hdf5 ] && db=u.h5
@@ -84,16 +85,21 @@ for s in $sizes; do
           --report-id "$src-$n-$i" >sum.txt
         job=$(sed -n 's/.*total \([0-9.]*\) s.*/\1/p' sum.txt)
         polls=$(sed -n 's/.* \([0-9]*\) polls read.*/\1/p' sum.txt)
-        if [ -z "${best[$src]:-}" ] || awk -v a="$job" -v b="${best[$src]}" 'BEGIN { exit !(a < b) }'; then
-          best[$src]=$job
-          line[$src]="| $s | $polls | $src | $n | $job | $(awk -v j="$job" -v p="$polls" 'BEGIN { printf "%.1f", p ? j * 1e9 / p : 0 }') | $(sed -n 's/^  time: //p' sum.txt) | $(rss rss.*) |"
+        k="$s $n $src"
+        if [ -z "${best[$k]:-}" ] || awk -v a="$job" -v b="${best[$k]}" 'BEGIN { exit !(a < b) }'; then
+          best[$k]=$job
+          line[$k]="| $s | $polls | $src | $n | $job | $(awk -v j="$job" -v p="$polls" 'BEGIN { printf "%.1f", p ? j * 1e9 / p : 0 }') | $(sed -n 's/^  time: //p' sum.txt) | $(rss rss.*) |"
         fi
       done
     done
-    echo "${line[sqlite]}"
-    echo "${line[hdf5]}"
-    unset best line
   done
+done
+for s in $sizes; do
+  for n in 1 2; do
+    echo "${line[$s $n sqlite]}"
+    echo "${line[$s $n hdf5]}"
+  done
+  cd "$dir/s$s"
   cmp -s rep/sqlite-1-1.csv rep/hdf5-1-1.csv && cmp -s rep/sqlite-1-1.csv rep/sqlite-2-1.csv &&
     cmp -s rep/sqlite-1-1.csv rep/hdf5-2-1.csv ||
     { echo "reports differ at $s stores" >&2; exit 1; }

@@ -8,14 +8,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #define ERRLEN UP_JOB_ERRLEN
-
-/* A wait spins on MPI_Test this long before it naps; naps double up to NAP_MAX_NS. */
-#define SPIN_S 100e-6
-#define NAP_MIN_NS 10000L
-#define NAP_MAX_NS 200000L
 
 void up_dist_begin(struct up_dist *d, MPI_Comm caller)
 {
@@ -33,49 +27,11 @@ void up_dist_end(struct up_dist *d)
         MPI_Comm_free(&d->comm);
 }
 
-void up_dist_wait(struct up_dist *d, MPI_Request *req, MPI_Status *st)
-{
-    struct timespec nap = {0, 0};
-    double t0 = MPI_Wtime();
-    int done = 0;
-
-    for (;;) {
-        UP_MPI_CHECK(d->comm, MPI_Test(req, &done, st ? st : MPI_STATUS_IGNORE));
-        if (done)
-            return;
-        if (nap.tv_nsec == 0) {
-            if (MPI_Wtime() - t0 < SPIN_S)
-                continue;
-            nap.tv_nsec = NAP_MIN_NS;
-        } else if (nap.tv_nsec < NAP_MAX_NS) {
-            nap.tv_nsec = nap.tv_nsec * 2 < NAP_MAX_NS ? nap.tv_nsec * 2 : NAP_MAX_NS;
-        }
-        nanosleep(&nap, NULL);
-    }
-}
-
-void up_dist_bcast(struct up_dist *d, void *buf, int count, MPI_Datatype type, int root)
-{
-    MPI_Request req;
-
-    UP_MPI_CHECK(d->comm, MPI_Ibcast(buf, count, type, root, d->comm, &req));
-    up_dist_wait(d, &req, NULL);
-}
-
-void up_dist_allreduce(struct up_dist *d, const void *in, void *out, int count, MPI_Datatype type,
-                       MPI_Op op)
-{
-    MPI_Request req;
-
-    UP_MPI_CHECK(d->comm, MPI_Iallreduce(in, out, count, type, op, d->comm, &req));
-    up_dist_wait(d, &req, NULL);
-}
-
 enum up_code up_dist_agree(struct up_dist *d, enum up_code rc)
 {
     int mine = rc != UP_OK ? d->rank : d->size, first = 0, code = (int)rc;
 
-    up_dist_allreduce(d, &mine, &first, 1, MPI_INT, MPI_MIN);
+    UP_MPI_CHECK(d->comm, MPI_Allreduce(&mine, &first, 1, MPI_INT, MPI_MIN, d->comm));
     if (first == d->size)
         return UP_OK;
     if (d->rank == first && d->err[0] == '\0')
@@ -95,7 +51,7 @@ void up_dist_bcast_now(struct up_dist *d, struct up_plan *plan)
 {
     int64_t hdr[2] = {plan->now, plan->has_now};
 
-    up_dist_bcast(d, hdr, 2, MPI_INT64_T, 0);
+    UP_MPI_CHECK(d->comm, MPI_Bcast(hdr, 2, MPI_INT64_T, 0, d->comm));
     plan->now = hdr[0];
     plan->has_now = (int)hdr[1];
 }
@@ -122,7 +78,7 @@ enum up_code up_dist_pin(struct up_dist *d, struct up_plan *plan, const char *db
         int changed = 0;
 
         up_dist_bcast_now(d, plan);
-        up_dist_bcast(d, plan->token, sizeof plan->token, MPI_CHAR, 0);
+        UP_MPI_CHECK(d->comm, MPI_Bcast(plan->token, sizeof plan->token, MPI_CHAR, 0, d->comm));
         if (!plan->has_now && *conn) {
             up_store_close(*conn); /* opened ahead (up_dist_preopen), nothing to read */
             *conn = NULL;
@@ -139,7 +95,7 @@ enum up_code up_dist_pin(struct up_dist *d, struct up_plan *plan, const char *db
                 *conn = NULL;
             }
         }
-        up_dist_allreduce(d, MPI_IN_PLACE, &changed, 1, MPI_INT, MPI_LOR);
+        UP_MPI_CHECK(d->comm, MPI_Allreduce(MPI_IN_PLACE, &changed, 1, MPI_INT, MPI_LOR, d->comm));
         /* After the last try, a rank that found the source changed is refused again by its
          * worker, whose message says why. */
         if (!changed || tries == UP_DIST_PIN_TRIES)
@@ -628,10 +584,8 @@ static enum up_code stream_in(struct up_dist *d, struct feeder *fd)
         int count = 0;
         size_t pos = 0, len;
         /* Without a buffer the messages are still taken (and dropped), so rank 0 ends. */
-        MPI_Request req;
-        UP_MPI_CHECK(d->comm, MPI_Irecv(buf ? buf : scratch, buf ? (int)META_CHUNK : 0, MPI_CHAR, 0,
-                                        TAG_META, d->comm, &req));
-        up_dist_wait(d, &req, &st);
+        UP_MPI_CHECK(d->comm, MPI_Recv(buf ? buf : scratch, buf ? (int)META_CHUNK : 0, MPI_CHAR, 0,
+                                       TAG_META, d->comm, &st));
         UP_MPI_CHECK(d->comm, MPI_Get_count(&st, MPI_CHAR, &count));
         if (count == 0)
             break;

@@ -38,20 +38,6 @@ void up_dist_begin(struct up_dist *d, MPI_Comm caller);
 void up_dist_end(struct up_dist *d);
 
 /*
- * MPI_Wait that naps: Open MPI's blocking calls spin (yielding) until they complete, so a
- * rank that waits long for another (for rank 0's plan, for the slowest rank's reads) takes
- * CPU from the processes still working, the database server's among them when it shares
- * the node. Tests for ~100 us, then sleeps between tests, 10 us doubling up to 200 us.
- * st may be NULL.
- */
-void up_dist_wait(struct up_dist *d, MPI_Request *req, MPI_Status *st);
-
-/* MPI_Bcast and MPI_Allreduce over d->comm, waited for with up_dist_wait. */
-void up_dist_bcast(struct up_dist *d, void *buf, int count, MPI_Datatype type, int root);
-void up_dist_allreduce(struct up_dist *d, const void *in, void *out, int count, MPI_Datatype type,
-                       MPI_Op op);
-
-/*
  * Agreement: every rank offers rc; the first (lowest) failing rank is found with an
  * MPI_MIN all-reduce and broadcasts its code and message, so every rank returns the same
  * code and rank 0 holds the message in d->err (prefixed "rank N: " when N != 0). One

@@ -263,15 +263,6 @@ static void progress_end(struct progress *p, int64_t done)
 /* Longest row: a 128-byte id quoted with every byte doubled, six values, commas. */
 #define MAX_ROW 512
 
-/* One chunk to rank 0, which may be writing another rank's rows first: napping. */
-static void send_chunk(struct job *j, const char *buf, size_t used)
-{
-    MPI_Request req;
-
-    UP_MPI_CHECK(j->d.comm, MPI_Isend(buf, (int)used, MPI_CHAR, 0, TAG_ROWS, j->d.comm, &req));
-    up_dist_wait(&j->d, &req, NULL);
-}
-
 /* Every rank formats its own rows (the work is shared) and sends them in chunks, ending
  * with an empty message. */
 static void send_rows(struct job *j, char *buf)
@@ -281,7 +272,7 @@ static void send_rows(struct job *j, char *buf)
     for (i = 0; i < n; i++) {
         int len;
         if (ROWS_CHUNK - used < MAX_ROW) {
-            send_chunk(j, buf, used);
+            UP_MPI_CHECK(j->d.comm, MPI_Send(buf, (int)used, MPI_CHAR, 0, TAG_ROWS, j->d.comm));
             used = 0;
         }
         len = up_report_format_row(buf + used, MAX_ROW - 1, UP_SHARE_STORE(&j->share, i)->id,
@@ -292,8 +283,8 @@ static void send_rows(struct job *j, char *buf)
         buf[used++] = '\n';
     }
     if (used > 0)
-        send_chunk(j, buf, used);
-    send_chunk(j, buf, 0);
+        UP_MPI_CHECK(j->d.comm, MPI_Send(buf, (int)used, MPI_CHAR, 0, TAG_ROWS, j->d.comm));
+    UP_MPI_CHECK(j->d.comm, MPI_Send(buf, 0, MPI_CHAR, 0, TAG_ROWS, j->d.comm));
 }
 
 /* Rank 0: its own rows, then each rank's chunks as they arrive, the next one received
@@ -502,7 +493,7 @@ enum up_code up_job_run(struct up_job_opts *o, MPI_Comm caller)
             up_dist_preopen(&j.d, o->db, &j.conn);
         free(procs);
     }
-    up_dist_bcast(&j.d, o->report_id, sizeof o->report_id, MPI_CHAR, 0);
+    UP_MPI_CHECK(j.d.comm, MPI_Bcast(o->report_id, sizeof o->report_id, MPI_CHAR, 0, j.d.comm));
     rc = up_dist_agree(&j.d, rc);
     if (rc != UP_OK)
         goto done;
@@ -577,7 +568,7 @@ done:
     }
     up_report_abort(rep);
     final = (int)rc;
-    up_dist_bcast(&j.d, &final, 1, MPI_INT, 0);
+    UP_MPI_CHECK(j.d.comm, MPI_Bcast(&final, 1, MPI_INT, 0, j.d.comm));
     job_end(&j);
     return (enum up_code) final;
 }

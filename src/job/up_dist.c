@@ -56,12 +56,12 @@ void up_dist_bcast_now(struct up_dist *d, struct up_plan *plan)
     plan->has_now = (int)hdr[1];
 }
 
-void up_dist_preopen(struct up_dist *d, const char *db, struct up_store **conn)
+void up_dist_preopen(const char *db, struct up_store **conn)
 {
     char err[ERRLEN];
 
     *conn = NULL;
-    if (d->rank != 0 && up_store_open(db, UP_STORE_READ, conn, err, sizeof err) != UP_OK) {
+    if (up_store_open(db, UP_STORE_READ, conn, err, sizeof err) != UP_OK) {
         up_store_close(*conn);
         *conn = NULL; /* up_dist_pin opens again and meets the same failure */
     }
@@ -79,11 +79,10 @@ enum up_code up_dist_pin(struct up_dist *d, struct up_plan *plan, const char *db
 
         up_dist_bcast_now(d, plan);
         UP_MPI_CHECK(d->comm, MPI_Bcast(plan->token, sizeof plan->token, MPI_CHAR, 0, d->comm));
-        if (!plan->has_now && *conn) {
+        if (!plan->has_now) {
             up_store_close(*conn); /* opened ahead (up_dist_preopen), nothing to read */
             *conn = NULL;
-        }
-        if (plan->has_now) {
+        } else {
             rc = *conn ? UP_OK : up_store_open(db, UP_STORE_READ, conn, err, sizeof err);
             if (rc == UP_OK)
                 rc = up_store_read_at(*conn, plan->token, err, sizeof err);

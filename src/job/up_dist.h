@@ -53,13 +53,13 @@ void up_dist_bcast_now(struct up_dist *d, struct up_plan *plan);
 typedef enum up_code (*up_dist_replan_fn)(void *ctx, struct up_plan *p, char *err, size_t errlen);
 
 /*
- * Ranks but 0 open db for reading into *conn while rank 0 plans (a new PostgreSQL
- * connection, the HDF5 library's first use and the file's datasets: milliseconds that
- * otherwise come after the plan); nothing is read, and the view is taken later by
- * up_dist_pin. On rank 0, or when the open fails (up_dist_pin opens again and meets the
+ * Called by the ranks but 0 while rank 0 plans: opens db for reading into *conn (a new
+ * PostgreSQL connection, the HDF5 library's first use and the file's datasets:
+ * milliseconds that otherwise come after the plan); nothing is read, and the view is taken
+ * later by up_dist_pin. When the open fails (up_dist_pin opens again and meets the
  * failure in its own phase), *conn = NULL. Not collective.
  */
-void up_dist_preopen(struct up_dist *d, const char *db, struct up_store **conn);
+void up_dist_preopen(const char *db, struct up_store **conn);
 
 /* Times up_dist_pin plans before it gives up on a source that keeps changing. */
 #define UP_DIST_PIN_TRIES 3
@@ -68,13 +68,13 @@ void up_dist_preopen(struct up_dist *d, const char *db, struct up_store **conn);
  * One view for every rank, right after rank 0's plan took it: every rank learns now,
  * has_now and the view's token, then opens db read-only into *conn (or takes the
  * connection up_dist_preopen left there; *conn is NULL or such a connection on entry)
- * pinned to that view (up_store_read_at). When the source changed between rank 0's view and a
- * rank's own (up_store_view_changed: a SQLite load committed in between), rank 0 plans again
- * through replan(ctx) and every rank pins again, UP_DIST_PIN_TRIES times in all, each new try
- * logged. A rank that fails for another reason (or still finds the source changed after
- * the last try) gets *conn = NULL: its worker opens db on the token itself and fails
- * there, agreed in the worker's phase as before. Returns UP_OK, or the agreed code of a
- * failed replan; *conn is closed by the caller (up_store_close) either way.
+ * pinned to that view (up_store_read_at). When the source changed between rank 0's view
+ * and a rank's own (up_store_view_changed: a SQLite load committed in between), rank 0
+ * plans again through replan(ctx) and every rank pins again, UP_DIST_PIN_TRIES times in
+ * all, each new try logged. A rank that fails for another reason (or still finds the source changed
+ * after the last try) gets *conn = NULL: its worker opens db on the token itself and fails there,
+ * agreed in the worker's phase as before. Returns UP_OK, or the agreed code of a failed replan;
+ * *conn is closed by the caller (up_store_close) either way.
  */
 enum up_code up_dist_pin(struct up_dist *d, struct up_plan *plan, const char *db,
                          up_dist_replan_fn replan, void *ctx,

@@ -490,7 +490,7 @@ enum up_code up_job_run(struct up_job_opts *o, MPI_Comm caller)
         if (j.d.rank == 0)
             rc = plan(&j, procs);
         else
-            up_dist_preopen(&j.d, o->db, &j.conn);
+            up_dist_preopen(o->db, &j.conn);
         free(procs);
     }
     UP_MPI_CHECK(j.d.comm, MPI_Bcast(o->report_id, sizeof o->report_id, MPI_CHAR, 0, j.d.comm));

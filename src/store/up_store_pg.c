@@ -2489,6 +2489,29 @@ static int row_polls(const struct bfield *f, const struct up_store_sink *sink, v
     return 0;
 }
 
+/* One store's window polls, per row s of store_summary: ARRAY(WINDOW_HEAD bounds
+ * WINDOW_TAIL), where bounds are those of ts_utc its summary does not already
+ * guarantee. */
+#define WINDOW_HEAD                                                                                \
+    "ARRAY(SELECT w.ts_utc * 2 + w.active::int FROM store_status w"                                \
+    " WHERE w.store_id = s.store_id"
+#define WINDOW_TAIL " ORDER BY w.ts_utc)"
+
+/* The polls query (pg_polls): lo, lo, lo, lo, now, now, lo, lo, now, first id, last id,
+ * now. */
+#define POLLS_SQL                                                                                  \
+    "COPY (SELECT"                                                                                 \
+    " CASE WHEN s.first_ts < %lld THEN (SELECT c.ts_utc * 2 + c.active::int"                       \
+    "  FROM store_status c WHERE c.store_id = s.store_id AND c.ts_utc < %lld"                      \
+    "  ORDER BY c.ts_utc DESC LIMIT 1) END,"                                                       \
+    " CASE WHEN s.last_ts < %lld THEN NULL"                                                        \
+    "  WHEN s.first_ts >= %lld AND s.last_ts <= %lld THEN " WINDOW_HEAD WINDOW_TAIL                \
+    "  WHEN s.last_ts <= %lld THEN " WINDOW_HEAD " AND w.ts_utc >= %lld" WINDOW_TAIL               \
+    "  ELSE " WINDOW_HEAD " AND w.ts_utc >= %lld AND w.ts_utc <= %lld" WINDOW_TAIL " END,"         \
+    " s.store_id"                                                                                  \
+    " FROM store_summary s WHERE s.store_id >= %s AND s.store_id <= %s"                            \
+    " AND s.first_ts <= %lld ORDER BY s.store_id COLLATE \"C\") TO STDOUT (FORMAT binary)"
+
 static enum up_code pg_polls(struct up_store *st, const char *const *ids, size_t n, int64_t lo,
                              int64_t now, const struct up_store_sink *sink, char *err,
                              size_t errlen)
@@ -2530,27 +2553,9 @@ static enum up_code pg_polls(struct up_store *st, const char *const *ids, size_t
         rc = UP_ENOMEM;
         goto out;
     }
-    snprintf(sql, (size_t)len,
-             "COPY (SELECT"
-             " CASE WHEN s.first_ts < %lld THEN (SELECT c.ts_utc * 2 + c.active::int"
-             "  FROM store_status c WHERE c.store_id = s.store_id AND c.ts_utc < %lld"
-             "  ORDER BY c.ts_utc DESC LIMIT 1) END,"
-             " CASE WHEN s.last_ts < %lld THEN NULL"
-             "  WHEN s.first_ts >= %lld AND s.last_ts <= %lld THEN ARRAY(SELECT"
-             "   w.ts_utc * 2 + w.active::int FROM store_status w"
-             "   WHERE w.store_id = s.store_id ORDER BY w.ts_utc)"
-             "  WHEN s.last_ts <= %lld THEN ARRAY(SELECT w.ts_utc * 2 + w.active::int"
-             "   FROM store_status w WHERE w.store_id = s.store_id AND w.ts_utc >= %lld"
-             "   ORDER BY w.ts_utc)"
-             "  ELSE ARRAY(SELECT w.ts_utc * 2 + w.active::int"
-             "   FROM store_status w WHERE w.store_id = s.store_id"
-             "   AND w.ts_utc >= %lld AND w.ts_utc <= %lld ORDER BY w.ts_utc) END,"
-             " s.store_id"
-             " FROM store_summary s WHERE s.store_id >= %s AND s.store_id <= %s"
-             " AND s.first_ts <= %lld ORDER BY s.store_id COLLATE \"C\") TO STDOUT (FORMAT binary)",
-             (long long)lo, (long long)lo, (long long)lo, (long long)lo, (long long)now,
-             (long long)now, (long long)lo, (long long)lo, (long long)now, first, last,
-             (long long)now);
+    snprintf(sql, (size_t)len, POLLS_SQL, (long long)lo, (long long)lo, (long long)lo,
+             (long long)lo, (long long)now, (long long)now, (long long)lo, (long long)lo,
+             (long long)now, first, last, (long long)now);
     rc = copy_scan(p, sql, 3, row_polls, sink, &ps, "read polls", err, errlen);
     if (ps.nomem) {
         snprintf(err, errlen, "postgresql %s: read polls: out of memory for %zu polls of a store",

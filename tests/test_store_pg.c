@@ -488,10 +488,13 @@ static void test_second_load_merges(void)
     relfiles(&t, before, sizeof before);
     CU_ASSERT_EQUAL_FATAL(up_store_begin(st, err, sizeof err), UP_OK);
     CU_ASSERT_EQUAL(up_store_put_hours(st, "b", &b3, err, sizeof err), UP_OK);
-    CU_ASSERT_EQUAL(up_store_put_status(st, "a", SEC(400), 1, err, sizeof err), UP_OK); /* new, last */
+    CU_ASSERT_EQUAL(up_store_put_status(st, "a", SEC(400), 1, err, sizeof err),
+                    UP_OK); /* new, last */
     CU_ASSERT_EQUAL(up_store_put_status(st, "a", SEC(200), 0, err, sizeof err), UP_OK); /* 1 -> 0 */
-    CU_ASSERT_EQUAL(up_store_put_status(st, "a", SEC(100), 1, err, sizeof err), UP_OK); /* stays 0 */
-    CU_ASSERT_EQUAL(up_store_put_status(st, "a", SEC(50), 1, err, sizeof err), UP_OK);  /* new, first */
+    CU_ASSERT_EQUAL(up_store_put_status(st, "a", SEC(100), 1, err, sizeof err),
+                    UP_OK); /* stays 0 */
+    CU_ASSERT_EQUAL(up_store_put_status(st, "a", SEC(50), 1, err, sizeof err),
+                    UP_OK); /* new, first */
     CU_ASSERT_EQUAL(up_store_put_status(st, "d", SEC(5), 1, err, sizeof err), UP_OK);
     CU_ASSERT_EQUAL(up_store_put_status(st, "d", SEC(5), 0, err, sizeof err), UP_OK);
     CU_ASSERT_EQUAL(up_store_put_status(st, "c", SEC(10), 1, err, sizeof err), UP_OK); /* again */
@@ -501,8 +504,7 @@ static void test_second_load_merges(void)
     CU_ASSERT_EQUAL(up_store_polls(st, ids, 4, 0, SEC(1000), &ss, err, sizeof err), UP_OK);
     CU_ASSERT_STRING_EQUAL(s.text, "a@50=1;a@100=0;a@200=0;a@300=1;a@400=1;b@50=0;b@100=1;"
                                    "c@10=1;d@5=0;");
-    CU_ASSERT_STRING_EQUAL(admin_value(&t, SUMMARY_SQL),
-                           "a:50-400:5,b:50-100:2,c:10-10:1,d:5-5:1");
+    CU_ASSERT_STRING_EQUAL(admin_value(&t, SUMMARY_SQL), "a:50-400:5,b:50-100:2,c:10-10:1,d:5-5:1");
     sink_reset(&s);
     CU_ASSERT_EQUAL(up_store_hours(st, &ss, err, sizeof err), UP_OK);
     CU_ASSERT_STRING_EQUAL(s.text, "a:0:9-17;b:3:1-2;");
@@ -907,11 +909,12 @@ static void test_deadline_bounds_waits(void)
     CU_ASSERT_STRING_EQUAL(s.text, "0123@60=0;123@50=1;B@70=1;a@100=1;a@200=0;\xc3\xa9@80=1;");
     up_store_close(st);
 
-    /* Another session holds store_status and the loads' merge lock. */
+    /* Another session holds the polls' tables (store_status and status_pack, which the
+     * read takes them from) and the loads' merge lock. */
     locker = PQconnectdb(t.url);
     CU_ASSERT_EQUAL_FATAL(PQstatus(locker), CONNECTION_OK);
     PQsetNoticeProcessor(locker, quiet_notice, NULL);
-    res = PQexec(locker, "BEGIN; LOCK TABLE store_status IN ACCESS EXCLUSIVE MODE;"
+    res = PQexec(locker, "BEGIN; LOCK TABLE store_status, status_pack IN ACCESS EXCLUSIVE MODE;"
                          " SELECT pg_advisory_xact_lock(7596598254613)");
     CU_ASSERT_EQUAL(PQresultStatus(res), PGRES_TUPLES_OK);
     PQclear(res);
@@ -958,6 +961,112 @@ static void test_deadline_bounds_waits(void)
     pg_teardown(&t);
 }
 
+/* status_pack's rows as "id:bucket:polls", and how many rows differ from store_status
+ * packed afresh (both ways): "0" when the loader kept it exact. */
+#define PACK_ROWS_SQL                                                                              \
+    "SELECT string_agg(store_id || ':' || bucket || ':' || length(polls) / 8, ','"                 \
+    " ORDER BY store_id, bucket) FROM status_pack"
+#define PACK_FRESH                                                                                 \
+    "SELECT store_id, ts_utc >> 36, string_agg(int8send(ts_utc * 2 + active::int), ''::bytea"      \
+    " ORDER BY ts_utc) FROM store_status GROUP BY 1, 2"
+#define PACK_DIFF_SQL                                                                              \
+    "SELECT count(*) FROM ((SELECT * FROM status_pack EXCEPT ALL " PACK_FRESH ") UNION ALL"        \
+    " (" PACK_FRESH " EXCEPT ALL SELECT * FROM status_pack)) d"
+
+/* Seconds s as an instant. Buckets are 2^36 us = 68 719.476736 s: bucket k starts at
+ * k * 68719.476736 s (1: 68 719.48, 2: 137 438.95, 5: 343 597.38, 6: 412 316.86, 7:
+ * 481 036.34). */
+static void put_polls(struct up_store *st, const char *const *ids, const int64_t *sec,
+                      const int *active, int n)
+{
+    char err[512];
+    int i;
+
+    CU_ASSERT_EQUAL_FATAL(up_store_begin(st, err, sizeof err), UP_OK);
+    for (i = 0; i < n; i++)
+        CU_ASSERT_EQUAL(up_store_put_status(st, ids[i], SEC(sec[i]), active[i], err, sizeof err),
+                        UP_OK);
+    CU_ASSERT_EQUAL_FATAL(up_store_commit(st, err, sizeof err), UP_OK);
+}
+
+/* The polls of ids in [lo, now] (seconds) as a report reads them, on a fresh read
+ * connection (which reads status_pack when there is one). */
+static const char *read_polls(struct pgtest *t, const char *const *ids, size_t n, int64_t lo,
+                              int64_t now)
+{
+    static struct sink s;
+    struct up_store_sink ss = sink_all(&s);
+    struct up_store *st = open_mode(t->url, UP_STORE_READ);
+    char err[512];
+
+    sink_reset(&s);
+    CU_ASSERT_EQUAL(up_store_polls(st, ids, n, SEC(lo), SEC(now), &ss, err, sizeof err), UP_OK);
+    up_store_close(st);
+    return s.text;
+}
+
+/*
+ * The packed polls, worked out by hand: which bucket each poll is in, the carry-in from
+ * the last bucket before the window's or from the window's own first bucket, a poll at
+ * now kept and one after it not, a store whose only poll is before now's read; then a
+ * second load (through the stage: a poll between two stored ones, one turned inactive, a
+ * new store) and a prune (a bucket left empty goes), each leaving status_pack equal to
+ * store_status packed afresh.
+ */
+static void test_packed_polls(void)
+{
+    static const char *const pid[] = {"p", "p", "p", "p", "p", "p", "q", "r", "u"};
+    static const int64_t psec[] = {137440, 343600, 343700, 412320, 412400,
+                                   481040, 68720,  343620, 481050};
+    static const int pact[] = {1, 0, 1, 1, 0, 1, 0, 1, 1};
+    static const char *const nid[] = {"p", "p", "v"};
+    static const int64_t nsec[] = {343650, 412320, 412330};
+    static const int nact[] = {1, 0, 1};
+    const char *ids[] = {"p", "q", "r", "u", "v"};
+    struct pgtest t;
+    struct up_store *st;
+    int64_t deleted = 0;
+    char err[512];
+
+    if (!pg_setup(&t))
+        return;
+    st = open_mode(t.url, UP_STORE_WRITE);
+    put_polls(st, pid, psec, pact, 9);
+    CU_ASSERT_STRING_EQUAL(admin_value(&t, PACK_ROWS_SQL),
+                           "p:2:1,p:5:2,p:6:2,p:7:1,q:1:1,r:5:1,u:7:1");
+    CU_ASSERT_STRING_EQUAL(admin_value(&t, PACK_DIFF_SQL), "0");
+    /* lo inside bucket 5: p's carry-in and r's only poll are in lo's own bucket; q's is
+     * four buckets back; p@412400 is at now, p@481040 after it; u has no poll by now. */
+    CU_ASSERT_STRING_EQUAL(read_polls(&t, ids, 4, 343660, 412400),
+                           "p@343600=0;p@343700=1;p@412320=1;p@412400=0;q@68720=0;r@343620=1;");
+    /* lo just after bucket 6 began: p's carry-in is the last poll of bucket 5. */
+    CU_ASSERT_STRING_EQUAL(read_polls(&t, ids, 4, 412317, 481040),
+                           "p@343700=1;p@412320=1;p@412400=0;p@481040=1;q@68720=0;r@343620=1;");
+    /* lo at p's first poll: it is in the window; no carry-in for p. */
+    CU_ASSERT_STRING_EQUAL(read_polls(&t, ids, 4, 137440, 343600),
+                           "p@137440=1;p@343600=0;q@68720=0;");
+
+    put_polls(st, nid, nsec, nact, 3);
+    CU_ASSERT_STRING_EQUAL(admin_value(&t, PACK_ROWS_SQL),
+                           "p:2:1,p:5:3,p:6:2,p:7:1,q:1:1,r:5:1,u:7:1,v:6:1");
+    CU_ASSERT_STRING_EQUAL(admin_value(&t, PACK_DIFF_SQL), "0");
+    CU_ASSERT_STRING_EQUAL(read_polls(&t, ids, 5, 343660, 412400),
+                           "p@343650=1;p@343700=1;p@412320=0;p@412400=0;q@68720=0;r@343620=1;"
+                           "v@412330=1;");
+
+    /* Before 412000 s each store keeps its latest poll: p@343700; bucket 2 is empty. */
+    CU_ASSERT_EQUAL(up_store_prune(st, SEC(412000), &deleted, err, sizeof err), UP_OK);
+    CU_ASSERT_EQUAL(deleted, 3);
+    CU_ASSERT_STRING_EQUAL(admin_value(&t, PACK_ROWS_SQL),
+                           "p:5:1,p:6:2,p:7:1,q:1:1,r:5:1,u:7:1,v:6:1");
+    CU_ASSERT_STRING_EQUAL(admin_value(&t, PACK_DIFF_SQL), "0");
+    CU_ASSERT_STRING_EQUAL(read_polls(&t, ids, 5, 412317, 481040),
+                           "p@343700=1;p@412320=0;p@412400=0;p@481040=1;q@68720=0;r@343620=1;"
+                           "v@412330=1;");
+    up_store_close(st);
+    pg_teardown(&t);
+}
+
 static void test_accepts(void)
 {
     const struct up_store_ops *pg = &up_store_pg_ops;
@@ -995,7 +1104,8 @@ int test_store_pg_add(void)
         !CU_add_test(s, "open and read errors", test_open_and_read_errors) ||
         !CU_add_test(s, "one snapshot across connections", test_snapshot_across_connections) ||
         !CU_add_test(s, "polls: a range matched to the list", test_polls_range_and_list) ||
-        !CU_add_test(s, "a deadline bounds every wait", test_deadline_bounds_waits))
+        !CU_add_test(s, "a deadline bounds every wait", test_deadline_bounds_waits) ||
+        !CU_add_test(s, "packed polls: buckets, carry-in, merge, prune", test_packed_polls))
         return CU_get_error();
     return CUE_SUCCESS;
 }

@@ -64,7 +64,7 @@ no_ranks_left() {
 lock_pg() {
   rm -f "$T/locked"
   (
-    printf 'BEGIN;\nLOCK TABLE store_status, store_summary, business_hours, store_timezone IN ACCESS EXCLUSIVE MODE;\n\\! touch %s\nSELECT pg_sleep(120);\n' "$T/locked"
+    printf 'BEGIN;\nLOCK TABLE store_status, store_summary, business_hours, store_timezone, store_meta, status_pack IN ACCESS EXCLUSIVE MODE;\n\\! touch %s\nSELECT pg_sleep(120);\n' "$T/locked"
   ) | PGAPPNAME=up_cluster_lock_$$ psql -X -q -v ON_ERROR_STOP=1 "$1" >/dev/null 2>"$T/lock.err" &
   LOCK_PID=$!
   local start=$SECONDS

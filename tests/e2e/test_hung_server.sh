@@ -81,14 +81,14 @@ waiting_on_lock() {
   done
   return 1
 }
-# hold_lock SECONDS: another session keeps store_status locked (as a long DDL would);
+# hold_lock SECONDS: another session keeps the polls (store_status, status_pack) locked (as a long DDL would);
 # release_lock ends it (its server session too: pg_sleep does not notice a client gone).
 hold_lock() {
-  PGAPPNAME=uptime_test_lock psql -X -q "$pg" -c "BEGIN; LOCK TABLE store_status IN ACCESS EXCLUSIVE MODE; SELECT pg_sleep($1)" >/dev/null 2>&1 &
+  PGAPPNAME=uptime_test_lock psql -X -q "$pg" -c "BEGIN; LOCK TABLE store_status, status_pack IN ACCESS EXCLUSIVE MODE; SELECT pg_sleep($1)" >/dev/null 2>&1 &
   lockpid=$!
   bgpids+=("$lockpid")
   for _ in $(seq 250); do
-    [ "$(pg_q "$pg" "SELECT count(*) FROM pg_locks WHERE relation = 'store_status'::regclass AND mode = 'AccessExclusiveLock' AND granted")" = 1 ] && return 0
+    [ "$(pg_q "$pg" "SELECT count(*) FROM pg_locks WHERE relation = 'status_pack'::regclass AND mode = 'AccessExclusiveLock' AND granted")" = 1 ] && return 0
     sleep 0.02
   done
   fail "the lock was never taken"

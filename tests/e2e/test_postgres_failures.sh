@@ -70,7 +70,7 @@ pass "unreachable server: exit 3 in $took s on 4 ranks, status Failed, no CSV, p
 
 # ---- the server goes away while the ranks wait on it ----
 # An exclusive lock holds every rank at its first read; then the server stops.
-psql -X -q "$pg" -c "BEGIN; LOCK TABLE store_status IN ACCESS EXCLUSIVE MODE; SELECT pg_sleep(120)" >/dev/null 2>&1 &
+psql -X -q "$pg" -c "BEGIN; LOCK TABLE store_status, status_pack IN ACCESS EXCLUSIVE MODE; SELECT pg_sleep(120)" >/dev/null 2>&1 &
 lockpid=$!
 sleep 0.5
 got=0

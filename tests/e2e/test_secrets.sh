@@ -68,7 +68,7 @@ pass "uptime_load with a password: loaded, the summary names the source with the
 UPTIME_DB=$kv run_report 2 --reports-dir direct --report-id d
 
 # Local runs, held at their first read a moment so that ps sees every process of them.
-psql -X -q "$su" -c "BEGIN; LOCK TABLE store_status IN ACCESS EXCLUSIVE MODE; SELECT pg_sleep(2)" >/dev/null 2>&1 &
+psql -X -q "$su" -c "BEGIN; LOCK TABLE store_status, status_pack IN ACCESS EXCLUSIVE MODE; SELECT pg_sleep(2)" >/dev/null 2>&1 &
 locker=$!
 sleep 0.3
 id=$(UPTIME_DB=$kv trigger -n 2 --reports-dir rep)
@@ -91,7 +91,7 @@ jq -e --arg p "$port" '.source == "postgresql://uptime_pw:***@127.0.0.1:\($p)/up
   "rep/$id.status.json" >/dev/null || fail "status source: $(jq .source "rep/$id.status.json")"
 
 if [ -n "${SLURM_CONF:-}" ] && sinfo -h >/dev/null 2>&1; then
-  psql -X -q "$su" -c "BEGIN; LOCK TABLE store_status IN ACCESS EXCLUSIVE MODE; SELECT pg_sleep(2)" >/dev/null 2>&1 &
+  psql -X -q "$su" -c "BEGIN; LOCK TABLE store_status, status_pack IN ACCESS EXCLUSIVE MODE; SELECT pg_sleep(2)" >/dev/null 2>&1 &
   locker=$!
   sleep 0.3
   id=$(UPTIME_DB=$kv trigger --slurm -n 2 --time 5 --reports-dir rep)

@@ -1063,6 +1063,22 @@ static void test_packed_polls(void)
     CU_ASSERT_STRING_EQUAL(read_polls(&t, ids, 5, 412317, 481040),
                            "p@343700=1;p@412320=0;p@412400=0;p@481040=1;q@68720=0;r@343620=1;"
                            "v@412330=1;");
+    CU_ASSERT_STRING_EQUAL(admin_value(&t, "SELECT current FROM status_pack_state"), "t");
+
+    /* A write to store_status by anything but the loader (here by hand; an older
+     * uptime_load likewise) marks status_pack stale: reads take store_status, which has
+     * the change; the next load fills status_pack again whole. */
+    CU_ASSERT(admin_exec(&t, "UPDATE store_status SET active = true WHERE store_id = 'q'"));
+    CU_ASSERT_STRING_EQUAL(admin_value(&t, "SELECT current FROM status_pack_state"), "f");
+    CU_ASSERT_STRING_EQUAL(read_polls(&t, ids, 5, 412317, 481040),
+                           "p@343700=1;p@412320=0;p@412400=0;p@481040=1;q@68720=1;r@343620=1;"
+                           "v@412330=1;");
+    put_polls(st, nid + 2, nsec + 2, nact + 2, 1);
+    CU_ASSERT_STRING_EQUAL(admin_value(&t, "SELECT current FROM status_pack_state"), "t");
+    CU_ASSERT_STRING_EQUAL(admin_value(&t, PACK_DIFF_SQL), "0");
+    CU_ASSERT_STRING_EQUAL(read_polls(&t, ids, 5, 412317, 481040),
+                           "p@343700=1;p@412320=0;p@412400=0;p@481040=1;q@68720=1;r@343620=1;"
+                           "v@412330=1;");
     up_store_close(st);
     pg_teardown(&t);
 }
@@ -1105,7 +1121,7 @@ int test_store_pg_add(void)
         !CU_add_test(s, "one snapshot across connections", test_snapshot_across_connections) ||
         !CU_add_test(s, "polls: a range matched to the list", test_polls_range_and_list) ||
         !CU_add_test(s, "a deadline bounds every wait", test_deadline_bounds_waits) ||
-        !CU_add_test(s, "packed polls: buckets, carry-in, merge, prune", test_packed_polls))
+        !CU_add_test(s, "packed polls: buckets, carry-in, merge, prune, stale", test_packed_polls))
         return CU_get_error();
     return CUE_SUCCESS;
 }

@@ -780,8 +780,10 @@ static enum up_code pg_open(const char *url, enum up_store_mode mode, struct up_
         rc = query(p,
                    "SELECT CASE WHEN to_regclass('store_meta') IS NULL THEN false"
                    " ELSE has_table_privilege(to_regclass('store_meta'), 'SELECT') END,"
-                   " CASE WHEN to_regclass('status_pack') IS NULL THEN false"
-                   " ELSE has_table_privilege(to_regclass('status_pack'), 'SELECT') END",
+                   " CASE WHEN to_regclass('status_pack') IS NULL"
+                   " OR to_regclass('status_pack_state') IS NULL THEN false"
+                   " ELSE has_table_privilege(to_regclass('status_pack'), 'SELECT')"
+                   " AND has_table_privilege(to_regclass('status_pack_state'), 'SELECT') END",
                    "schema check", 0, &res, err, errlen);
         if (rc != UP_OK)
             goto fail;
@@ -1542,6 +1544,7 @@ static enum up_code pg_put_timezone(struct up_store *st, const char *id, const c
  * the merge phase of concurrent loads. (A stage, when used, is analysed once filled, so
  * that the planner sizes its joins.) */
 static const char merge_prep_sql[] = "SET LOCAL work_mem = '256MB';"
+                                     "SET LOCAL uptime.pack_kept = on;"
                                      "SELECT pg_advisory_xact_lock(" LOAD_LOCK ");";
 
 /* Polls (SPEC §2) through the stage: duplicates within the load merge with bool_and
@@ -1587,11 +1590,32 @@ static const char status_merge_sql[] = STATUS_UPDATE ";WITH " STATUS_NEW " " SUM
  * store_status stays the table of record; the loader rewrites, in the load's transaction,
  * every bucket whose polls the load (or a prune) changed. A database from before it gets
  * it, filled from store_status, at its next load of polls (by a role that may create
- * tables; until then reports read store_status as before).
+ * tables and triggers; until then reports read store_status as before).
+ *
+ * Any other write to store_status (an older uptime_load, an UPDATE by hand) leaves it
+ * behind: a statement trigger on store_status then marks it stale (status_pack_state),
+ * unless the writing transaction says it keeps status_pack itself (uptime.pack_kept, set
+ * by this loader). Reports read store_status while it is stale; the next load fills it
+ * again whole. The trigger's function runs as its owner, so that a writer who may not
+ * update status_pack_state can still write store_status.
  */
 #define PACK_TABLE_SQL                                                                             \
+    "DROP TABLE IF EXISTS status_pack;"                                                            \
     "CREATE TABLE status_pack (store_id text COLLATE \"C\" NOT NULL, bucket bigint NOT NULL,"      \
-    " polls bytea NOT NULL, PRIMARY KEY (store_id, bucket));"
+    " polls bytea NOT NULL, PRIMARY KEY (store_id, bucket));"                                      \
+    "CREATE TABLE IF NOT EXISTS status_pack_state (current boolean NOT NULL);"                     \
+    "DELETE FROM status_pack_state; INSERT INTO status_pack_state VALUES (true);"                  \
+    "DO $d$BEGIN EXECUTE format($f$CREATE OR REPLACE FUNCTION %1$I.uptime_pack_stale()"            \
+    " RETURNS trigger LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp"     \
+    " AS $b$BEGIN IF coalesce(current_setting('uptime.pack_kept', true), '') <> 'on' THEN"         \
+    " UPDATE %1$I.status_pack_state SET current = false WHERE current; END IF; RETURN NULL;"       \
+    " END$b$$f$, current_schema()); END$d$;"                                                       \
+    "DROP TRIGGER IF EXISTS status_pack_stale ON store_status;"                                    \
+    "CREATE TRIGGER status_pack_stale AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE"                \
+    " ON store_status FOR EACH STATEMENT EXECUTE FUNCTION uptime_pack_stale();"
+/* status_pack filled again whole: after a first load through the stage, or when stale. */
+#define PACK_REFILL_SQL                                                                            \
+    "DELETE FROM status_pack;" PACK_FILL_SQL "UPDATE status_pack_state SET current = true;"
 #define PACK_POLLS "string_agg(int8send(s.ts_utc * 2 + s.active::int), ''::bytea ORDER BY s.ts_utc)"
 /* The buckets a statement changed, collected for pack_rebuild_sql. */
 #define PACK_TOUCH_SQL                                                                             \
@@ -1599,10 +1623,10 @@ static const char status_merge_sql[] = STATUS_UPDATE ";WITH " STATUS_NEW " " SUM
     " bucket bigint NOT NULL) ON COMMIT DROP;"
 #define PACK_TOUCHED(rel)                                                                          \
     "INSERT INTO up_pack_touch SELECT DISTINCT store_id, ts_utc >> " PACK_SHIFT_S " FROM " rel
-static const char pack_fill_sql[] =
-    "INSERT INTO status_pack (store_id, bucket, polls)"
-    " SELECT s.store_id, s.ts_utc >> " PACK_SHIFT_S ", " PACK_POLLS " FROM store_status s"
-    " GROUP BY 1, 2 ORDER BY 1, 2;";
+#define PACK_FILL_SQL                                                                              \
+    "INSERT INTO status_pack (store_id, bucket, polls)"                                            \
+    " SELECT s.store_id, s.ts_utc >> " PACK_SHIFT_S ", " PACK_POLLS " FROM store_status s"         \
+    " GROUP BY 1, 2 ORDER BY 1, 2;"
 /* Every touched bucket written again from store_status (one index range each), or
  * dropped when it has no poll left. */
 static const char pack_rebuild_sql[] =
@@ -1710,9 +1734,7 @@ static enum up_code pack_create_fill(struct pg_store *p, char *err, size_t errle
 
     if (rc != UP_OK)
         return rc;
-    rc = exec(p, PACK_TABLE_SQL, "packed polls", 1, err, errlen);
-    if (rc == UP_OK)
-        rc = exec(p, pack_fill_sql, "packed polls", 1, err, errlen);
+    rc = exec(p, PACK_TABLE_SQL PACK_FILL_SQL, "packed polls", 1, err, errlen);
     if (rc == UP_OK)
         return exec(p, "RELEASE SAVEPOINT up_pack", "packed polls", 0, err, errlen);
     if (rc == UP_ETIMEOUT || !p->conn)
@@ -1788,6 +1810,7 @@ static enum up_code load_first(struct pg_store *p, const uint32_t *order, int pa
               pack_missing ? "TRUNCATE store_status, store_summary;" PACK_TABLE_SQL
                              "ALTER TABLE store_status DROP CONSTRAINT store_status_pkey;"
                            : "TRUNCATE store_status, store_summary, status_pack;"
+                             "UPDATE status_pack_state SET current = true;"
                              "ALTER TABLE store_status DROP CONSTRAINT store_status_pkey;",
               "merge polls", 1, err, errlen);
     if (rc != UP_OK) {
@@ -1818,12 +1841,13 @@ static enum up_code merge_polls(struct pg_store *p, const uint32_t *order, int *
 {
     PGresult *res;
     enum up_code rc;
-    int no_polls = 0, no_summary = 0, pack_missing = 0;
+    int no_polls = 0, no_summary = 0, pack_missing = 0, pack_current = 0;
 
     *fast = 0;
     rc = query(p,
                "SELECT NOT EXISTS (SELECT 1 FROM store_status),"
-               " NOT EXISTS (SELECT 1 FROM store_summary), to_regclass('status_pack') IS NULL",
+               " NOT EXISTS (SELECT 1 FROM store_summary),"
+               " to_regclass('status_pack') IS NULL OR to_regclass('status_pack_state') IS NULL",
                "merge", 1, &res, err, errlen);
     if (rc == UP_OK) {
         if (PQresultStatus(res) != PGRES_TUPLES_OK || PQntuples(res) != 1 || PQnfields(res) != 3)
@@ -1833,6 +1857,17 @@ static enum up_code merge_polls(struct pg_store *p, const uint32_t *order, int *
             no_summary = PQgetvalue(res, 0, 1)[0] == 't';
             pack_missing = PQgetvalue(res, 0, 2)[0] == 't';
         }
+        PQclear(res);
+    }
+    if (rc == UP_OK && !pack_missing) {
+        rc = query(p, "SELECT coalesce(bool_and(current), false) FROM status_pack_state", "merge",
+                   1, &res, err, errlen);
+        if (rc != UP_OK)
+            return rc;
+        if (PQresultStatus(res) != PGRES_TUPLES_OK || PQntuples(res) != 1)
+            rc = fail(p, "merge", res, err, errlen);
+        else
+            pack_current = PQgetvalue(res, 0, 0)[0] == 't';
         PQclear(res);
     }
     if (rc == UP_OK && no_polls && no_summary && !p->spilled)
@@ -1846,18 +1881,19 @@ static enum up_code merge_polls(struct pg_store *p, const uint32_t *order, int *
         rc = merge_first(p, err, errlen);
         if (rc == UP_OK)
             rc = exec(p, summary_first_sql, "store summary", 1, err, errlen);
-        if (rc == UP_OK && !pack_missing)
-            rc = exec(p, "DELETE FROM status_pack", "packed polls", 1, err, errlen);
-        if (rc == UP_OK && !pack_missing)
-            return exec(p, pack_fill_sql, "packed polls", 1, err, errlen);
-    } else if (rc == UP_OK && !pack_missing) {
+    } else if (rc == UP_OK && pack_current) {
         rc = exec(p, status_merge_pack_sql, "merge polls", 1, err, errlen);
         if (rc == UP_OK)
             return exec(p, pack_rebuild_sql, "packed polls", 1, err, errlen);
     } else if (rc == UP_OK) {
         rc = exec(p, status_merge_sql, "merge polls", 1, err, errlen);
     }
-    return rc == UP_OK ? pack_create_fill(p, err, errlen) : rc;
+    /* A first load through the stage, or status_pack stale or missing: filled whole. */
+    if (rc != UP_OK)
+        return rc;
+    if (pack_missing)
+        return pack_create_fill(p, err, errlen);
+    return exec(p, PACK_REFILL_SQL, "packed polls", 1, err, errlen);
 }
 
 /*
@@ -2024,12 +2060,18 @@ static enum up_code pg_prune(struct up_store *st, int64_t before, int64_t *delet
 
     snprintf(bbuf, sizeof bbuf, "%lld", (long long)before);
     /* The server's timeouts, set with the lock, bound the statement that follows. */
-    rc = exec(p, "BEGIN; SELECT pg_advisory_xact_lock(" LOAD_LOCK ");", "prune", 1, err, errlen);
+    rc = exec(p,
+              "BEGIN; SET LOCAL uptime.pack_kept = on;"
+              " SELECT pg_advisory_xact_lock(" LOAD_LOCK ");",
+              "prune", 1, err, errlen);
     if (rc != UP_OK) {
         abort_tx(p);
         return rc;
     }
-    rc = query(p, "SELECT to_regclass('status_pack') IS NOT NULL", "prune", 0, &res, err, errlen);
+    rc = query(p,
+               "SELECT to_regclass('status_pack') IS NOT NULL"
+               " AND to_regclass('status_pack_state') IS NOT NULL",
+               "prune", 0, &res, err, errlen);
     if (rc == UP_OK && (PQresultStatus(res) != PGRES_TUPLES_OK || PQntuples(res) != 1))
         rc = fail(p, "prune", res, err, errlen);
     else if (rc == UP_OK)
@@ -2529,6 +2571,7 @@ struct polls_state {
     int64_t lo, now;
     struct pg_store *p;
     size_t nomem;
+    int stale; /* status_pack is stale in the view read: read store_status instead */
 };
 
 /* Element type of the window array: int8 (pg_type.oid of bigint). */
@@ -2747,8 +2790,13 @@ static int row_pack(const struct bfield *f, const struct up_store_sink *sink, vo
     const char *id, *e;
     int32_t i, n = 0, len, pos;
     size_t need;
-    int c = match_id(ps, f[2].v, &id);
+    int c;
 
+    if (!f[2].v && !f[0].v && !f[1].v) {
+        ps->stale = 1; /* PACK_SQL's mark: no store rows follow */
+        return 0;
+    }
+    c = match_id(ps, f[2].v, &id);
     if (c <= 0)
         return c;
     /* bytea[] in binary: ndim, has-null flag, element type, then (one dimension) its
@@ -2803,22 +2851,24 @@ static int row_pack(const struct bfield *f, const struct up_store_sink *sink, vo
  * own bucket has one before lo) and the buckets from lo's to now's (one forward index
  * range, only for a store polled since lo's bucket began). */
 #define PACK_SQL                                                                                   \
-    "COPY (SELECT"                                                                                 \
+    "COPY (SELECT NULL::bytea, NULL::bytea[], NULL::text FROM status_pack_state WHERE NOT current" \
+    " UNION ALL (SELECT"                                                                           \
     " CASE WHEN s.first_ts < %lld THEN (SELECT c.polls FROM status_pack c"                         \
     "  WHERE c.store_id = s.store_id AND c.bucket < %lld ORDER BY c.bucket DESC LIMIT 1) END,"     \
     " CASE WHEN s.last_ts >= %lld THEN ARRAY(SELECT w.polls FROM status_pack w"                    \
     "  WHERE w.store_id = s.store_id AND w.bucket >= %lld AND w.bucket <= %lld"                    \
     "  ORDER BY w.bucket) END,"                                                                    \
     " s.store_id"                                                                                  \
-    " FROM store_summary s WHERE s.store_id >= %s AND s.store_id <= %s"                            \
-    " AND s.first_ts <= %lld ORDER BY s.store_id COLLATE \"C\") TO STDOUT (FORMAT binary)"
+    " FROM store_summary s WHERE (SELECT bool_and(current) FROM status_pack_state)"                \
+    " AND s.store_id >= %s AND s.store_id <= %s"                                                   \
+    " AND s.first_ts <= %lld ORDER BY s.store_id COLLATE \"C\")) TO STDOUT (FORMAT binary)"
 
 static enum up_code pg_polls(struct up_store *st, const char *const *ids, size_t n, int64_t lo,
                              int64_t now, const struct up_store_sink *sink, char *err,
                              size_t errlen)
 {
     struct pg_store *p = cast(st);
-    struct polls_state ps = {ids, n, 0, lo, now, p, 0};
+    struct polls_state ps = {ids, n, 0, lo, now, p, 0, 0};
     char *first = NULL, *last = NULL, *sql = NULL;
     enum up_code rc = UP_OK;
     int len;
@@ -2854,16 +2904,21 @@ static enum up_code pg_polls(struct up_store *st, const char *const *ids, size_t
         rc = UP_ENOMEM;
         goto out;
     }
+    /* From status_pack when it is there and current in the view read; else (the query's
+     * mark, ps.stale, in that same view) from store_status, the table of record. */
     if (p->pack) {
         int64_t lob = pack_bucket(lo), start = lob * ((int64_t)1 << PACK_SHIFT);
         snprintf(sql, (size_t)len, PACK_SQL, (long long)start, (long long)lob, (long long)start,
                  (long long)lob, (long long)pack_bucket(now), first, last, (long long)now);
-    } else {
+        rc = copy_scan(p, sql, 3, row_pack, sink, &ps, "read polls", err, errlen);
+    }
+    if (rc == UP_OK && (!p->pack || ps.stale)) {
         snprintf(sql, (size_t)len, POLLS_SQL, (long long)lo, (long long)lo, (long long)lo,
                  (long long)lo, (long long)now, (long long)now, (long long)lo, (long long)lo,
                  (long long)now, first, last, (long long)now);
+        ps.k = 0;
+        rc = copy_scan(p, sql, 3, row_polls, sink, &ps, "read polls", err, errlen);
     }
-    rc = copy_scan(p, sql, 3, p->pack ? row_pack : row_polls, sink, &ps, "read polls", err, errlen);
     if (ps.nomem) {
         snprintf(err, errlen, "postgresql %s: read polls: out of memory for %zu polls of a store",
                  p->where, ps.nomem);

@@ -95,6 +95,28 @@ same_files rep/sq-up.csv rep/pg-old.csv "a database without store_meta: same rep
 pass "the next load adds store_meta, filled from the tables of record"
 run_report 2 --db "$pg" --reports-dir rep --report-id pg-new
 same_files rep/sq-up.csv rep/pg-new.csv "after the upgrade: same report"
+# status_pack (each store's polls packed per bucket of 2^36 us, what reports read the
+# polls from) equals store_status packed afresh after the loads above, and a report read
+# from store_status alone (UPTIME_PG_NO_PACK=1) is the same. A database from before it
+# reads store_status; its next load of polls (here both loads again, in order: no poll
+# changes, the same hours and zones in the end) adds it, filled from store_status.
+fresh="SELECT store_id, ts_utc >> 36, string_agg(int8send(ts_utc * 2 + active::int), ''::bytea ORDER BY ts_utc) FROM store_status GROUP BY 1, 2"
+pack_diff() {
+  pg_q "$1" "SELECT (SELECT count(*) FROM status_pack) > 0 AND (SELECT count(*) FROM ((SELECT * FROM status_pack EXCEPT ALL $fresh) UNION ALL ($fresh EXCEPT ALL SELECT * FROM status_pack)) d) = 0"
+}
+[ "$(pack_diff "$pg")" = t ] || fail "status_pack differs from store_status after two loads"
+pass "status_pack equals store_status packed afresh after a first load and an update"
+UPTIME_PG_NO_PACK=1 run_report 2 --db "$pg" --reports-dir rep --report-id pg-nopack
+same_files rep/sq-up.csv rep/pg-nopack.csv "the polls read from store_status alone: same report"
+pg_q "$pg" "DROP TABLE status_pack" >/dev/null
+run_report 3 --db "$pg" --reports-dir rep --report-id pg-oldpack
+same_files rep/sq-up.csv rep/pg-oldpack.csv "a database without status_pack: same report"
+"$LOAD" --db "$pg" --dir in -q
+"$LOAD" --db "$pg" --dir up -q
+[ "$(pack_diff "$pg")" = t ] || fail "the next load did not fill status_pack from store_status"
+pass "the next load adds status_pack, filled from store_status"
+run_report 2 --db "$pg" --reports-dir rep --report-id pg-newpack
+same_files rep/sq-up.csv rep/pg-newpack.csv "after status_pack's upgrade: same report"
 # A role that may write the four tables but not create one: its load into a database
 # without store_meta goes on without it, and the reports read the two tables.
 case "$PG_BASE" in

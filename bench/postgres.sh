@@ -150,15 +150,20 @@ for size in $sizes; do
   # transfer, no rank work). The polls query is the one-rank one (every store).
   now=$(psql -X -qtA "$pgs" -c "SELECT max(last_ts) FROM store_summary")
   lo=$((now - 604800000000))
+  lob=$((lo >> 36)) nowb=$((now >> 36))
+  start=$((lob << 36))
   range=$(psql -X -qtA "$pgs" -c "SELECT quote_literal(min(store_id COLLATE \"C\")) || ' AND s.store_id <= '
     || quote_literal(max(store_id COLLATE \"C\")) FROM store_summary")
+  # polls: the query of a database with status_pack (every one this loader made);
+  # polls_status: the one without it, from store_status.
   declare -A q=(
     [stores]="SELECT npolls, store_id FROM store_summary WHERE first_ts <= $now ORDER BY store_id COLLATE \"C\""
     [hours]="SELECT hours, store_id FROM store_meta WHERE hours IS NOT NULL ORDER BY store_id COLLATE \"C\""
     [zones]="SELECT timezone_str, store_id FROM store_meta WHERE timezone_str IS NOT NULL ORDER BY store_id COLLATE \"C\""
-    [polls]="SELECT CASE WHEN s.first_ts < $lo THEN (SELECT c.ts_utc * 2 + c.active::int FROM store_status c WHERE c.store_id = s.store_id AND c.ts_utc < $lo ORDER BY c.ts_utc DESC LIMIT 1) END, CASE WHEN s.last_ts < $lo THEN NULL WHEN s.first_ts >= $lo AND s.last_ts <= $now THEN ARRAY(SELECT w.ts_utc * 2 + w.active::int FROM store_status w WHERE w.store_id = s.store_id ORDER BY w.ts_utc) WHEN s.last_ts <= $now THEN ARRAY(SELECT w.ts_utc * 2 + w.active::int FROM store_status w WHERE w.store_id = s.store_id AND w.ts_utc >= $lo ORDER BY w.ts_utc) ELSE ARRAY(SELECT w.ts_utc * 2 + w.active::int FROM store_status w WHERE w.store_id = s.store_id AND w.ts_utc >= $lo AND w.ts_utc <= $now ORDER BY w.ts_utc) END, s.store_id FROM store_summary s WHERE s.store_id >= $range AND s.first_ts <= $now ORDER BY s.store_id COLLATE \"C\""
+    [polls]="SELECT NULL::bytea, NULL::bytea[], NULL::text FROM status_pack_state WHERE NOT current UNION ALL (SELECT CASE WHEN s.first_ts < $start THEN (SELECT c.polls FROM status_pack c WHERE c.store_id = s.store_id AND c.bucket < $lob ORDER BY c.bucket DESC LIMIT 1) END, CASE WHEN s.last_ts >= $start THEN ARRAY(SELECT w.polls FROM status_pack w WHERE w.store_id = s.store_id AND w.bucket >= $lob AND w.bucket <= $nowb ORDER BY w.bucket) END, s.store_id FROM store_summary s WHERE (SELECT bool_and(current) FROM status_pack_state) AND s.store_id >= $range AND s.first_ts <= $now ORDER BY s.store_id COLLATE \"C\")"
+    [polls_status]="SELECT CASE WHEN s.first_ts < $lo THEN (SELECT c.ts_utc * 2 + c.active::int FROM store_status c WHERE c.store_id = s.store_id AND c.ts_utc < $lo ORDER BY c.ts_utc DESC LIMIT 1) END, CASE WHEN s.last_ts < $lo THEN NULL WHEN s.first_ts >= $lo AND s.last_ts <= $now THEN ARRAY(SELECT w.ts_utc * 2 + w.active::int FROM store_status w WHERE w.store_id = s.store_id ORDER BY w.ts_utc) WHEN s.last_ts <= $now THEN ARRAY(SELECT w.ts_utc * 2 + w.active::int FROM store_status w WHERE w.store_id = s.store_id AND w.ts_utc >= $lo ORDER BY w.ts_utc) ELSE ARRAY(SELECT w.ts_utc * 2 + w.active::int FROM store_status w WHERE w.store_id = s.store_id AND w.ts_utc >= $lo AND w.ts_utc <= $now ORDER BY w.ts_utc) END, s.store_id FROM store_summary s WHERE s.store_id >= $range AND s.first_ts <= $now ORDER BY s.store_id COLLATE \"C\""
   )
-  for k in stores hours zones polls; do
+  for k in stores hours zones polls polls_status; do
     best=999999
     for i in $(seq "$reps"); do
       ms=$(psql -X -qtA "$pgs" -c "SET jit = off" -c "EXPLAIN (ANALYZE, TIMING OFF) ${q[$k]}" |

@@ -1585,7 +1585,7 @@ static const char status_merge_sql[] = STATUS_UPDATE ";WITH " STATUS_NEW " " SUM
  * status_pack: the polls of store_status a second time, laid out for the reports' read
  * (docs/postgres.md): one row per store and bucket of 2^36 us (about 19 hours), its polls
  * packed into one bytea, 8 bytes a poll (int8send(ts_utc * 2 + active), in time order).
- * A report then reads about six rows of a store for its week instead of one index entry
+ * A report then reads 8-10 rows of a store for its week instead of one index entry
  * per poll (server time for half of 160 k stores: 0.4-0.5 s against 2.1-3.1 s).
  * store_status stays the table of record; the loader rewrites, in the load's transaction,
  * every bucket whose polls the load (or a prune) changed. A database from before it gets

@@ -44,3 +44,16 @@ pg_cleanup() {
   done
 }
 trap 'pg_cleanup; rm -rf "$T"' EXIT
+
+# free_port BASE: the first TCP port from BASE up that no socket on this machine uses, in
+# any state. Give a BASE below the kernel's ephemeral range (32768-60999 by default): a
+# port in it can be taken as the local end of some outgoing connection between this check
+# and the server's bind, which then fails ("Address already in use").
+free_port() {
+  local p=$1
+  while awk -v p="$(printf '%04X' "$p")" 'FNR > 1 { split($2, a, ":"); if (a[2] == p) f = 1 }
+    END { exit !f }' /proc/net/tcp /proc/net/tcp6 2>/dev/null; do
+    p=$((p + 1))
+  done
+  echo "$p"
+}

@@ -17,8 +17,7 @@ PGS=$UP_SRC/scripts/pg-server.sh
 SNAPSHOT=$UP_BUILD/uptime_snapshot
 R=$$ # in every report id: other tests' runs may share an id, and no_leftovers looks system-wide
 
-port=$((58000 + $$ % 2000))
-while (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; do port=$((port + 1)); done
+port=$(free_port $((21000 + $$ % 1000)))
 export UPTIME_PG_DIR=/tmp/uptime-pg-hung.$$ UPTIME_PG_PORT=$port
 pg=postgresql://postgres@127.0.0.1:$port/uptime_test
 

@@ -11,8 +11,7 @@ pg_need # the shared server must exist too: this test's server is made the same 
 PGS=$UP_SRC/scripts/pg-server.sh
 
 # A free port for the second server.
-port=$((56000 + $$ % 2000))
-while (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; do port=$((port + 1)); done
+port=$(free_port $((23000 + $$ % 1000)))
 export UPTIME_PG_DIR=/tmp/uptime-pg-fail.$$ UPTIME_PG_PORT=$port
 trap 'UPTIME_PG_DIR=$UPTIME_PG_DIR UPTIME_PG_PORT=$port "$PGS" stop >/dev/null 2>&1 || true; rm -rf "$UPTIME_PG_DIR"; pg_cleanup; rm -rf "$T"' EXIT
 "$PGS" start >/dev/null

@@ -12,8 +12,7 @@ pg_need # the shared server must exist too: this test's server is made the same 
 PGS=$UP_SRC/scripts/pg-server.sh
 G=$UP_SRC/tests/data/golden
 
-port=$((58000 + $$ % 2000))
-while (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; do port=$((port + 1)); done
+port=$(free_port $((25000 + $$ % 1000)))
 export UPTIME_PG_DIR=/tmp/uptime-pg-secrets.$$ UPTIME_PG_PORT=$port
 SAMPLER=""
 stop_sampler() {

@@ -8,6 +8,11 @@
 #
 #   bench/scale.sh [SIZES]        default "16000 160000 1000000" stores, 7 days each
 #
+# Beside them, in the same reps, a report of BENCH_FIXED stores (default 100; 0: none):
+# what any report pays whatever its size (opening the source, the status file's updates,
+# the CSV's fsync and rename, the collectives), shown apart as mpirun start-up is, and the
+# time per poll beyond it ((job - job of the small report) / (polls - its polls)).
+#
 # Inputs are made once per size in $BENCH_DIR/s<stores>/ (default /tmp/up_bench_scale):
 # in/ (uptime_gen --stores N --days 7 --seed 1), u.db (uptime_load), u.h5
 # (uptime_snapshot -n 2 --days 7); an existing in/, u.db or u.h5 there (or a symlink to
@@ -19,6 +24,9 @@ root=$(cd "$(dirname "$0")/.." && pwd)
 . "$root/scripts/mpi-env.sh"
 B=${BENCH_BUILD:-$root/build}
 sizes=${1:-16000 160000 1000000}
+fixed=${BENCH_FIXED:-100}
+all="$sizes"
+[ "$fixed" = 0 ] || all="$fixed $sizes"
 dir=${BENCH_DIR:-/tmp/up_bench_scale}
 reps=${BENCH_REPS:-3}
 days=7
@@ -39,7 +47,7 @@ done
 echo
 echo "| stores | stage | wall s | disk |"
 echo "|---|---|---|---|"
-for s in $sizes; do
+for s in $all; do
   d=$dir/s$s
   mkdir -p "$d"
   if [ ! -e "$d/in/store_status.csv" ]; then
@@ -66,15 +74,15 @@ for s in $sizes; do
 done
 
 echo
-echo "| stores | polls read | source | ranks | job s (best of $reps) | ns per poll | phases of the best run | peak RSS per rank, MB |"
-echo "|---|---|---|---|---|---|---|---|"
+echo "| stores | polls read | source | ranks | job s (best of $reps) | ns per poll | ns per poll beyond the $fixed-store report | phases of the best run | peak RSS per rank, MB |"
+echo "|---|---|---|---|---|---|---|---|---|"
 # Rep by rep, every size, rank count and source once in turn: the machine's speed drifts
 # by tens of percent over minutes, and the time per poll compares sizes, so every size
 # sees the same stretch of it (size by size, the largest ran minutes after the smallest).
-declare -A best=() line=()
-for s in $sizes; do rm -rf "$dir/s$s/rep" && mkdir "$dir/s$s/rep"; done
+declare -A best=() npolls=() phases=() rsss=()
+for s in $all; do rm -rf "$dir/s$s/rep" && mkdir "$dir/s$s/rep"; done
 for i in $(seq "$reps"); do
-  for s in $sizes; do
+  for s in $all; do
     cd "$dir/s$s"
     for n in 1 2; do
       for src in sqlite hdf5; do
@@ -88,16 +96,26 @@ for i in $(seq "$reps"); do
         k="$s $n $src"
         if [ -z "${best[$k]:-}" ] || awk -v a="$job" -v b="${best[$k]}" 'BEGIN { exit !(a < b) }'; then
           best[$k]=$job
-          line[$k]="| $s | $polls | $src | $n | $job | $(awk -v j="$job" -v p="$polls" 'BEGIN { printf "%.1f", p ? j * 1e9 / p : 0 }') | $(sed -n 's/^  time: //p' sum.txt) | $(rss rss.*) |"
+          npolls[$k]=$polls
+          phases[$k]=$(sed -n 's/^  time: //p' sum.txt)
+          rsss[$k]=$(rss rss.*)
         fi
       done
     done
   done
 done
-for s in $sizes; do
+for s in $all; do
   for n in 1 2; do
-    echo "${line[$s $n sqlite]}"
-    echo "${line[$s $n hdf5]}"
+    for src in sqlite hdf5; do
+      k="$s $n $src" f="$fixed $n $src"
+      per=$(awk -v j="${best[$k]}" -v p="${npolls[$k]}" 'BEGIN { printf "%.1f", p ? j * 1e9 / p : 0 }')
+      beyond=-
+      if [ "$fixed" != 0 ] && [ "$s" != "$fixed" ]; then
+        beyond=$(awk -v j="${best[$k]}" -v p="${npolls[$k]}" -v j0="${best[$f]}" -v p0="${npolls[$f]}" \
+          'BEGIN { printf "%.1f", (p > p0 ? (j - j0) * 1e9 / (p - p0) : 0) }')
+      fi
+      echo "| $s | ${npolls[$k]} | $src | $n | ${best[$k]} | $per | $beyond | ${phases[$k]} | ${rsss[$k]} |"
+    done
   done
   cd "$dir/s$s"
   cmp -s rep/sqlite-1-1.csv rep/hdf5-1-1.csv && cmp -s rep/sqlite-1-1.csv rep/sqlite-2-1.csv &&

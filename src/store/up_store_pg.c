@@ -2576,6 +2576,8 @@ struct polls_state {
 
 /* Element type of the window array: int8 (pg_type.oid of bigint). */
 #define INT8_OID 20
+/* Element type of the packed window's array: bytea. */
+#define BYTEA_OID 17
 
 /* Polls travel as ts * 2 + active: one int8 each (every SPEC instant, years 1-9999, is
  * within +-2^58 microseconds, so doubling cannot overflow). */
@@ -2605,6 +2607,22 @@ static int polls_room(struct pg_store *p, size_t need)
     p->poll_active = active;
     p->poll_cap = cap;
     return 0;
+}
+
+/* An array field in binary of elements of type oid, empty or of one dimension: ndim,
+ * has-null flag, element type, then (one dimension) its length and lower bound, the
+ * elements from byte 20 on. *n: how many (0 when empty). 0, or -1 when malformed. */
+static int array_header(const struct bfield *f, uint32_t oid, int32_t *n)
+{
+    *n = 0;
+    if (f->len < 12 || be32(f->v + 8) != oid)
+        return -1;
+    if (be32(f->v) == 0)
+        return f->len == 12 ? 0 : -1;
+    if (be32(f->v) != 1 || f->len < 20)
+        return -1;
+    *n = (int32_t)be32(f->v + 12);
+    return *n < 0 ? -1 : 0;
 }
 
 /* The row's id (v, NULL: malformed) matched against the caller's list: 1 and *id the
@@ -2666,19 +2684,10 @@ static int row_polls(const struct bfield *f, const struct up_store_sink *sink, v
     c = match_id(ps, f[2].v, &id);
     if (c <= 0)
         return c;
-    /* int8[] in binary: ndim, has-null flag, element type, then per dimension its length
-     * and lower bound, then per element its length (8) and value. */
-    if (f[1].v) {
-        if (f[1].len < 12 || be32(f[1].v + 8) != INT8_OID)
-            return -1;
-        if (be32(f[1].v) != 0) {
-            if (be32(f[1].v) != 1 || f[1].len < 20)
-                return -1;
-            n = (int32_t)be32(f[1].v + 12);
-            if (n < 0 || (f[1].len - 20) / 12 != n || (f[1].len - 20) % 12 != 0)
-                return -1;
-        }
-    }
+    /* Per element its length (8) and value. */
+    if (f[1].v && (array_header(&f[1], INT8_OID, &n) != 0 ||
+                   (n > 0 && ((f[1].len - 20) / 12 != n || (f[1].len - 20) % 12 != 0))))
+        return -1;
     if ((size_t)n + 1 > p->poll_cap && polls_room(p, (size_t)n + 1) != 0) {
         ps->nomem = (size_t)n + 1;
         return 1;
@@ -2733,9 +2742,6 @@ static int row_polls(const struct bfield *f, const struct up_store_sink *sink, v
     " s.store_id"                                                                                  \
     " FROM store_summary s WHERE s.store_id >= %s AND s.store_id <= %s"                            \
     " AND s.first_ts <= %lld ORDER BY s.store_id COLLATE \"C\") TO STDOUT (FORMAT binary)"
-
-/* Element type of the packed window's array: bytea. */
-#define BYTEA_OID 17
 
 /* A store's packed polls being decoded: the carry-in (the latest poll before lo) goes to
  * index 0, the window's polls from index 1 on. */
@@ -2799,21 +2805,9 @@ static int row_pack(const struct bfield *f, const struct up_store_sink *sink, vo
     c = match_id(ps, f[2].v, &id);
     if (c <= 0)
         return c;
-    /* bytea[] in binary: ndim, has-null flag, element type, then (one dimension) its
-     * length and lower bound, then per element its length and bytes. */
-    if (f[1].v) {
-        if (f[1].len < 12 || be32(f[1].v + 8) != BYTEA_OID)
-            return -1;
-        if (be32(f[1].v) == 0 && f[1].len != 12)
-            return -1;
-        if (be32(f[1].v) != 0) {
-            if (be32(f[1].v) != 1 || f[1].len < 20)
-                return -1;
-            n = (int32_t)be32(f[1].v + 12);
-            if (n < 0 || n > (f[1].len - 20) / 4)
-                return -1;
-        }
-    }
+    /* Per element its length and bytes (read below). */
+    if (f[1].v && (array_header(&f[1], BYTEA_OID, &n) != 0 || (n > 0 && n > (f[1].len - 20) / 4)))
+        return -1;
     need = (size_t)(f[0].v ? f[0].len : 0) / 8 + (size_t)(f[1].v ? f[1].len : 0) / 8 + 2;
     if (need > p->poll_cap && polls_room(p, need) != 0) {
         ps->nomem = need;

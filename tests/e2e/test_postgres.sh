@@ -153,6 +153,62 @@ PY
 run_report 2 --db "$kv" --reports-dir rep --report-id kv
 same_files rep/sq.csv rep/kv.csv "a key=value conninfo string picks PostgreSQL"
 
+# ---- DST weeks, ids with special characters, ranks with nothing to read ----
+# Generated weeks around the DST changes of the generator's zones (America/Chicago's spring
+# forward and fall back, Australia/Lord_Howe's 30-minute spring shift; every week has
+# Asia/Kolkata and Pacific/Chatham stores too), the first 13 stores of each renamed to ids
+# with the characters that CSV, COPY, arrays and SQL literals treat specially: PostgreSQL
+# at -n 1..4 equals SQLite. Then 2 stores on 4 ranks: two ranks have an empty range.
+rename_ids() { # DIR: its first 13 stores renamed in all three files
+  python3 - "$1" <<'PY'
+import csv, sys
+d = sys.argv[1]
+names = ['"q"', "'", ',', 'C,1', 'NULL', '\\', '\\.', '\\N', 'a b', '{x}', '\u65e5\u672c', '0123', '123']
+def rows(f):
+    with open(f"{d}/{f}", newline="", encoding="utf-8") as h:
+        return list(csv.reader(h))
+status = rows("store_status.csv")
+order = []
+for r in status[1:]:
+    if r[0] not in order:
+        order.append(r[0])
+    if len(order) == len(names):
+        break
+new = dict(zip(order, names))
+for f in ("store_status.csv", "menu_hours.csv", "timezones.csv"):
+    rs = rows(f)
+    with open(f"{d}/{f}", "w", newline="", encoding="utf-8") as h:
+        w = csv.writer(h, lineterminator="\n")
+        w.writerow(rs[0])
+        for r in rs[1:]:
+            w.writerow([new.get(r[0], r[0])] + r[1:])
+PY
+}
+for week in "spring 2023-03-14" "fall 2022-11-08" "howe 2022-10-04"; do
+  set -- $week
+  "$GEN" --out "$1" --stores 120 --days 9 --seed 21 --end "$2 03:07:00 UTC" 2>/dev/null
+  rename_ids "$1"
+  pgw=$(pg_schema "${tag}_$1")
+  "$LOAD" --db "$pgw" --dir "$1" --no-rejects -q
+  "$LOAD" --db "$1.db" --dir "$1" --no-rejects -q
+  run_report 1 --db "$1.db" --reports-dir rep --report-id "$1-sq"
+  grep -q '^"""q""",' "rep/$1-sq.csv" && grep -q '^"C,1",' "rep/$1-sq.csv" ||
+    fail "$1: the renamed stores are not in the report"
+  for n in 1 2 3 4; do
+    run_report "$n" --db "$pgw" --reports-dir rep --report-id "$1-pg$n"
+    same_files "rep/$1-sq.csv" "rep/$1-pg$n.csv" \
+      "$1 week to $2, special ids: PostgreSQL on $n ranks equals SQLite"
+  done
+done
+"$GEN" --out two --stores 2 --days 9 --seed 22 2>/dev/null
+pgw=$(pg_schema "${tag}_two")
+"$LOAD" --db "$pgw" --dir two --no-rejects -q
+"$LOAD" --db two.db --dir two --no-rejects -q
+run_report 1 --db two.db --reports-dir rep --report-id two-sq
+[ "$(wc -l <rep/two-sq.csv)" -eq 3 ] || fail "two stores: $(wc -l <rep/two-sq.csv) lines"
+run_report 4 --db "$pgw" --reports-dir rep --report-id two-pg4
+same_files rep/two-sq.csv rep/two-pg4.csv "2 stores on 4 ranks (two with an empty range): PostgreSQL equals SQLite"
+
 # ---- the malformed-row set with exact lines ----
 pg=$(pg_schema "${tag}_bad")
 "$LOAD" --db "$pg" --dir "$B" --rejects pg-bad.csv >/dev/null

@@ -462,6 +462,24 @@ static enum up_code query(struct pg_store *p, const char *sql, const char *what,
 }
 
 /* Runs a command (or several, ';'-separated) that returns no rows we need. */
+/* The boolean in the first column of a query's one row, into *out (0 on failure). */
+static enum up_code query_bool(struct pg_store *p, const char *sql, const char *what, int timed,
+                               int *out, char *err, size_t errlen)
+{
+    PGresult *res;
+    enum up_code rc = query(p, sql, what, timed, &res, err, errlen);
+
+    *out = 0;
+    if (rc != UP_OK)
+        return rc;
+    if (PQresultStatus(res) != PGRES_TUPLES_OK || PQntuples(res) != 1 || PQnfields(res) < 1)
+        rc = fail(p, what, res, err, errlen);
+    else
+        *out = PQgetvalue(res, 0, 0)[0] == 't';
+    PQclear(res);
+    return rc;
+}
+
 static enum up_code exec(struct pg_store *p, const char *sql, const char *what, int timed,
                          char *err, size_t errlen)
 {
@@ -624,27 +642,17 @@ static enum up_code connect_bounded(struct pg_store *p, const char *url, char *e
  * schema; later loads need only rights on the tables (docs/postgres.md). */
 static enum up_code ensure_schema(struct pg_store *p, char *err, size_t errlen)
 {
-    PGresult *res;
     int missing;
     enum up_code rc;
 
-    rc = query(p,
-               "SELECT to_regclass('store_status') IS NULL OR"
-               " to_regclass('business_hours') IS NULL OR"
-               " to_regclass('store_timezone') IS NULL OR"
-               " to_regclass('store_summary') IS NULL",
-               "schema check", 0, &res, err, errlen);
-    if (rc != UP_OK)
+    rc = query_bool(p,
+                    "SELECT to_regclass('store_status') IS NULL OR"
+                    " to_regclass('business_hours') IS NULL OR"
+                    " to_regclass('store_timezone') IS NULL OR"
+                    " to_regclass('store_summary') IS NULL",
+                    "schema check", 0, &missing, err, errlen);
+    if (rc != UP_OK || !missing)
         return rc;
-    if (PQresultStatus(res) != PGRES_TUPLES_OK || PQntuples(res) != 1) {
-        rc = fail(p, "schema check", res, err, errlen);
-        PQclear(res);
-        return rc;
-    }
-    missing = PQgetvalue(res, 0, 0)[0] == 't';
-    PQclear(res);
-    if (!missing)
-        return UP_OK;
     /* Two first loads at once: the lock makes the second see the first's tables. */
     rc = exec(p, "BEGIN; SELECT pg_advisory_xact_lock(" LOAD_LOCK ");", "create schema", 1, err,
               errlen);
@@ -1697,21 +1705,13 @@ static const char meta_merge_sql[] =
  * A role that may not create it loads without it (the savepoint undoes the attempt). */
 static enum up_code merge_meta(struct pg_store *p, char *err, size_t errlen)
 {
-    PGresult *res;
     enum up_code rc;
     int missing;
 
-    rc = query(p, "SELECT to_regclass('store_meta') IS NULL", "store metadata", 0, &res, err,
-               errlen);
+    rc = query_bool(p, "SELECT to_regclass('store_meta') IS NULL", "store metadata", 0, &missing,
+                    err, errlen);
     if (rc != UP_OK)
         return rc;
-    if (PQresultStatus(res) != PGRES_TUPLES_OK || PQntuples(res) != 1) {
-        rc = fail(p, "store metadata", res, err, errlen);
-        PQclear(res);
-        return rc;
-    }
-    missing = PQgetvalue(res, 0, 0)[0] == 't';
-    PQclear(res);
     if (!missing)
         return exec(p, meta_merge_sql, "store metadata", 1, err, errlen);
     rc = exec(p, "SAVEPOINT up_meta", "store metadata", 0, err, errlen);
@@ -1859,17 +1859,9 @@ static enum up_code merge_polls(struct pg_store *p, const uint32_t *order, int *
         }
         PQclear(res);
     }
-    if (rc == UP_OK && !pack_missing) {
-        rc = query(p, "SELECT coalesce(bool_and(current), false) FROM status_pack_state", "merge",
-                   1, &res, err, errlen);
-        if (rc != UP_OK)
-            return rc;
-        if (PQresultStatus(res) != PGRES_TUPLES_OK || PQntuples(res) != 1)
-            rc = fail(p, "merge", res, err, errlen);
-        else
-            pack_current = PQgetvalue(res, 0, 0)[0] == 't';
-        PQclear(res);
-    }
+    if (rc == UP_OK && !pack_missing)
+        rc = query_bool(p, "SELECT coalesce(bool_and(current), false) FROM status_pack_state",
+                        "merge", 1, &pack_current, err, errlen);
     if (rc == UP_OK && no_polls && no_summary && !p->spilled)
         rc = load_first(p, order, pack_missing, fast, err, errlen);
     if (rc == UP_OK && !*fast && p->held.n > 0)
@@ -1958,17 +1950,9 @@ static enum up_code merge_hours(struct pg_store *p, const uint32_t *order, char 
             meta_missing = PQgetvalue(res, 0, 1)[0] == 't';
         }
         PQclear(res);
-        if (rc == UP_OK && empty && !meta_missing) {
-            rc = query(p, "SELECT NOT EXISTS (SELECT 1 FROM store_meta)", "merge", 1, &res, err,
-                       errlen);
-            if (rc != UP_OK)
-                return rc;
-            if (PQresultStatus(res) != PGRES_TUPLES_OK || PQntuples(res) != 1)
-                rc = fail(p, "merge", res, err, errlen);
-            else
-                empty = PQgetvalue(res, 0, 0)[0] == 't';
-            PQclear(res);
-        }
+        if (rc == UP_OK && empty && !meta_missing)
+            rc = query_bool(p, "SELECT NOT EXISTS (SELECT 1 FROM store_meta)", "merge", 1, &empty,
+                            err, errlen);
         if (rc == UP_OK && empty)
             rc = load_meta_first(p, order, meta_missing, &fast, err, errlen);
     }
@@ -2068,15 +2052,10 @@ static enum up_code pg_prune(struct up_store *st, int64_t before, int64_t *delet
         abort_tx(p);
         return rc;
     }
-    rc = query(p,
-               "SELECT to_regclass('status_pack') IS NOT NULL"
-               " AND to_regclass('status_pack_state') IS NOT NULL",
-               "prune", 0, &res, err, errlen);
-    if (rc == UP_OK && (PQresultStatus(res) != PGRES_TUPLES_OK || PQntuples(res) != 1))
-        rc = fail(p, "prune", res, err, errlen);
-    else if (rc == UP_OK)
-        pack = PQgetvalue(res, 0, 0)[0] == 't';
-    PQclear(res);
+    rc = query_bool(p,
+                    "SELECT to_regclass('status_pack') IS NOT NULL"
+                    " AND to_regclass('status_pack_state') IS NOT NULL",
+                    "prune", 0, &pack, err, errlen);
     if (rc == UP_OK && pack)
         rc = exec(p, PACK_TOUCH_SQL, "prune", 0, err, errlen);
     if (rc == UP_OK)

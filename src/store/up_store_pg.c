@@ -1701,12 +1701,35 @@ static const char meta_merge_sql[] =
     " ON CONFLICT (store_id) DO UPDATE SET timezone_str = excluded.timezone_str,"
     " hours = excluded.hours;";
 
+/*
+ * Runs sql under a savepoint: *done = 1 when it went through, 0 when it failed and the
+ * savepoint undid it (a role without the right; the load goes on), with UP_OK either
+ * way. A timeout or a lost connection is returned as it is: nothing can be undone then.
+ */
+static enum up_code exec_or_undo(struct pg_store *p, const char *sql, const char *what, int *done,
+                                 char *err, size_t errlen)
+{
+    enum up_code rc = exec(p, "SAVEPOINT up_try", what, 0, err, errlen);
+
+    *done = 0;
+    if (rc != UP_OK)
+        return rc;
+    rc = exec(p, sql, what, 1, err, errlen);
+    if (rc == UP_OK) {
+        *done = 1;
+        return exec(p, "RELEASE SAVEPOINT up_try", what, 0, err, errlen);
+    }
+    if (rc == UP_ETIMEOUT || !p->conn)
+        return rc;
+    return exec(p, "ROLLBACK TO SAVEPOINT up_try", what, 0, err, errlen);
+}
+
 /* store_meta: kept up to date, or created and filled when the database has none yet.
  * A role that may not create it loads without it (the savepoint undoes the attempt). */
 static enum up_code merge_meta(struct pg_store *p, char *err, size_t errlen)
 {
     enum up_code rc;
-    int missing;
+    int missing, done;
 
     rc = query_bool(p, "SELECT to_regclass('store_meta') IS NULL", "store metadata", 0, &missing,
                     err, errlen);
@@ -1714,32 +1737,7 @@ static enum up_code merge_meta(struct pg_store *p, char *err, size_t errlen)
         return rc;
     if (!missing)
         return exec(p, meta_merge_sql, "store metadata", 1, err, errlen);
-    rc = exec(p, "SAVEPOINT up_meta", "store metadata", 0, err, errlen);
-    if (rc != UP_OK)
-        return rc;
-    rc = exec(p, meta_create_sql, "store metadata", 1, err, errlen);
-    if (rc == UP_OK)
-        return exec(p, "RELEASE SAVEPOINT up_meta", "store metadata", 0, err, errlen);
-    if (rc == UP_ETIMEOUT)
-        return rc;
-    return exec(p, "ROLLBACK TO SAVEPOINT up_meta", "store metadata", 0, err, errlen);
-}
-
-/* status_pack created and filled from store_status, for a database that has none: under
- * a savepoint, since a role that may not create it loads without it (reports then read
- * store_status). */
-static enum up_code pack_create_fill(struct pg_store *p, char *err, size_t errlen)
-{
-    enum up_code rc = exec(p, "SAVEPOINT up_pack", "packed polls", 0, err, errlen);
-
-    if (rc != UP_OK)
-        return rc;
-    rc = exec(p, PACK_TABLE_SQL PACK_FILL_SQL, "packed polls", 1, err, errlen);
-    if (rc == UP_OK)
-        return exec(p, "RELEASE SAVEPOINT up_pack", "packed polls", 0, err, errlen);
-    if (rc == UP_ETIMEOUT || !p->conn)
-        return rc;
-    return exec(p, "ROLLBACK TO SAVEPOINT up_pack", "packed polls", 0, err, errlen);
+    return exec_or_undo(p, meta_create_sql, "store metadata", &done, err, errlen);
 }
 
 /* The primary key of store_status, built again by one sort after a bulk insert. The sort
@@ -1773,17 +1771,10 @@ static const char summary_first_sql[] =
  * plain insert. */
 static enum up_code merge_first(struct pg_store *p, char *err, size_t errlen)
 {
-    enum up_code rc = exec(p, "SAVEPOINT up_first", "merge polls", 0, err, errlen);
+    int done;
+    enum up_code rc = exec_or_undo(p, status_first_fast_sql, "merge polls", &done, err, errlen);
 
-    if (rc != UP_OK)
-        return rc;
-    rc = exec(p, status_first_fast_sql, "merge polls", 1, err, errlen);
-    if (rc == UP_OK)
-        return exec(p, "RELEASE SAVEPOINT up_first", "merge polls", 0, err, errlen);
-    if (rc == UP_ETIMEOUT)
-        return rc; /* the deadline: no time for the other way */
-    rc = exec(p, "ROLLBACK TO SAVEPOINT up_first", "merge polls", 0, err, errlen);
-    return rc == UP_OK ? exec(p, status_first_sql, "merge polls", 1, err, errlen) : rc;
+    return rc == UP_OK && !done ? exec(p, status_first_sql, "merge polls", 1, err, errlen) : rc;
 }
 
 /*
@@ -1841,7 +1832,7 @@ static enum up_code merge_polls(struct pg_store *p, const uint32_t *order, int *
 {
     PGresult *res;
     enum up_code rc;
-    int no_polls = 0, no_summary = 0, pack_missing = 0, pack_current = 0;
+    int no_polls = 0, no_summary = 0, pack_missing = 0, pack_current = 0, made;
 
     *fast = 0;
     rc = query(p,
@@ -1883,9 +1874,11 @@ static enum up_code merge_polls(struct pg_store *p, const uint32_t *order, int *
     /* A first load through the stage, or status_pack stale or missing: filled whole. */
     if (rc != UP_OK)
         return rc;
-    if (pack_missing)
-        return pack_create_fill(p, err, errlen);
-    return exec(p, PACK_REFILL_SQL, "packed polls", 1, err, errlen);
+    if (!pack_missing)
+        return exec(p, PACK_REFILL_SQL, "packed polls", 1, err, errlen);
+    /* A database without it gets it, filled from store_status; a role that may not create
+     * it loads without it (reports then read store_status). */
+    return exec_or_undo(p, PACK_TABLE_SQL PACK_FILL_SQL, "packed polls", &made, err, errlen);
 }
 
 /*

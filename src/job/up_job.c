@@ -155,6 +155,11 @@ static enum up_code replan(void *ctx, struct up_plan *p, char *err, size_t errle
  */
 #define PROGRESS_MSGS 20
 #define TAG_PROGRESS 12
+/* Rank 0 looks for them, and at its own count, after every this many of its own stores:
+ * an MPI_Iprobe runs the library's progress engine, and one after each store cost rank 0
+ * some 0.6 us a store that no other rank paid (at 1 M stores on 2 ranks, rank 0 computed
+ * for 1.28 s and rank 1 for 0.99 s). */
+#define PROGRESS_PROBE_EVERY 256
 
 struct progress {
     struct job *j;
@@ -229,7 +234,12 @@ static void progress_on_store(void *ctx, size_t done)
     if (p->j->d.rank == 0) {
         if (p->done_of)
             p->done_of[0] = (int64_t)done;
-        progress_take(p, 0);
+        if (done % PROGRESS_PROBE_EVERY == 0) {
+            progress_take(p, 0);
+            /* Its own stores count too: on one rank no message ever comes. */
+            if (p->done_of)
+                progress_write(p, 0);
+        }
         return;
     }
     /* The k-th message once done reaches ceil(k n / PROGRESS_MSGS). */
@@ -523,6 +533,7 @@ enum up_code up_job_run(struct up_job_opts *o, MPI_Comm caller)
                     err);
     memset(&prog, 0, sizeof prog);
     prog.j = &j;
+    prog.last_write = up_job_wall(); /* the 10 just written */
     prog.n = UP_SHARE_N(&j.share);
     prog.total = j.stores;
     if (j.d.rank == 0) {

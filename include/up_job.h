@@ -14,10 +14,11 @@ struct up_job_opts {
     char report_id[UP_REPORT_ID_MAX + 1]; /* rank 0's value is used by all */
     int64_t now;                          /* used when has_now */
     int has_now;
-    const char *tzdir; /* NULL: $TZDIR or /usr/share/zoneinfo */
-    int quiet;         /* no run summary on stdout */
-    int progress_ms;   /* least time between two progress writes; 0: 500 ms */
-    int timeout_s;     /* the run's --timeout in seconds (up_deadline); 0: no limit */
+    const char *tzdir;  /* NULL: $TZDIR or /usr/share/zoneinfo */
+    int quiet;          /* no run summary on stdout */
+    int progress_ms;    /* least time between two progress writes; 0: 500 ms */
+    int timeout_s;      /* the run's --timeout in seconds (up_deadline); 0: no limit */
+    int parallel_write; /* every rank writes its own rows into the CSV (--parallel-write) */
 };
 
 /*

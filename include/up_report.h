@@ -28,6 +28,31 @@ void up_report_row(struct up_report_writer *w, const char *store_id, const struc
  * another rank). A write error is reported by up_report_commit. */
 void up_report_rows_raw(struct up_report_writer *w, const char *rows, size_t n);
 
+/*
+ * --parallel-write: rows written beside the writer, by other processes, each at its own
+ * offset. up_report_expose flushes what w holds (the header) and gives the temporary
+ * file's identity (device, inode) and the offset where the rows start. Another process
+ * opens the file by its path with up_report_part_open: never through a symlink, and only
+ * the regular file of that inode (and device, when check_dev: on rank 0's host; a network
+ * file system numbers its devices per host), so a file put in its place is refused.
+ * up_report_part_close fsyncs and closes; the writer's commit then publishes as usual.
+ */
+struct up_report_part;
+
+enum up_code up_report_expose(struct up_report_writer *w, uint64_t *dev, uint64_t *ino,
+                              int64_t *start, char *err, size_t errlen) UP_WARN_UNUSED;
+
+enum up_code up_report_part_open(const char *path, uint64_t dev, uint64_t ino, int check_dev,
+                                 struct up_report_part **out, char *err,
+                                 size_t errlen) UP_WARN_UNUSED;
+
+/* Writes n bytes of formatted rows at offset off. */
+enum up_code up_report_part_write(struct up_report_part *p, const char *rows, size_t n, int64_t off,
+                                  char *err, size_t errlen) UP_WARN_UNUSED;
+
+/* fsync and close; frees p whatever happens. Accepts NULL (UP_OK). */
+enum up_code up_report_part_close(struct up_report_part *p, char *err, size_t errlen);
+
 /* Flushes, fsyncs and renames to dir/<id>.csv; frees w whatever happens. */
 enum up_code up_report_commit(struct up_report_writer *w, char *err, size_t errlen) UP_WARN_UNUSED;
 

@@ -112,6 +112,78 @@ static void test_atomic_publish(void)
     CU_ASSERT_PTR_NOT_NULL(strstr(err, "/nonexistent/dir"));
 }
 
+/* --parallel-write's parts: rows written at offsets by other writers, into the very file
+ * the writer created and nothing else. */
+static void test_parts(void)
+{
+    const char *dir = tu_tmpdir();
+    struct up_report_writer *w = NULL;
+    struct up_report_part *p = NULL, *q = NULL;
+    char err[512], tmp[512], other[512], path[600], buf[512];
+    uint64_t dev = 0, ino = 0;
+    int64_t start = -1;
+    const char *row1 = "s1,1.00,0.00,0.00,0.00,0.00,0.00\n";
+    const char *row2 = "\"a,b\",0.50,0.00,0.00,0.00,0.00,0.00\n";
+    struct stat sb;
+    FILE *f;
+    size_t n;
+
+    CU_ASSERT_EQUAL_FATAL(up_report_open(dir, "pw", &w, err, sizeof err), UP_OK);
+    snprintf(tmp, sizeof tmp, "%s", up_report_temp_path(w));
+    CU_ASSERT_EQUAL_FATAL(up_report_expose(w, &dev, &ino, &start, err, sizeof err), UP_OK);
+    CU_ASSERT_EQUAL(start, (int64_t)strlen(UP_REPORT_HEADER));
+    CU_ASSERT_EQUAL_FATAL(stat(tmp, &sb), 0);
+    CU_ASSERT_EQUAL(ino, (uint64_t)sb.st_ino);
+    CU_ASSERT_EQUAL(dev, (uint64_t)sb.st_dev);
+
+    /* Another inode, a symlink to the file, or a file of another device: refused, the
+     * reason naming the path. */
+    CU_ASSERT_EQUAL(up_report_part_open(tmp, dev, ino + 1, 1, &p, err, sizeof err), UP_EIO);
+    CU_ASSERT_PTR_NULL(p);
+    CU_ASSERT_PTR_NOT_NULL(strstr(err, tmp));
+    CU_ASSERT_PTR_NOT_NULL(strstr(err, "not the file rank 0 created"));
+    CU_ASSERT_EQUAL(up_report_part_open(tmp, dev + 1, ino, 1, &p, err, sizeof err), UP_EIO);
+    /* ... but a device number is only compared on the writer's own host. */
+    CU_ASSERT_EQUAL_FATAL(up_report_part_open(tmp, dev + 1, ino, 0, &p, err, sizeof err), UP_OK);
+    CU_ASSERT_EQUAL(up_report_part_close(p, err, sizeof err), UP_OK);
+    p = NULL;
+    snprintf(path, sizeof path, "%s/link", dir);
+    CU_ASSERT_EQUAL_FATAL(symlink(tmp, path), 0);
+    CU_ASSERT_EQUAL(up_report_part_open(path, dev, ino, 1, &p, err, sizeof err), UP_EIO);
+    CU_ASSERT_PTR_NOT_NULL(strstr(err, "cannot open report"));
+
+    /* The rows of two writers at their offsets, the second one first. */
+    CU_ASSERT_EQUAL_FATAL(up_report_part_open(tmp, dev, ino, 1, &p, err, sizeof err), UP_OK);
+    CU_ASSERT_EQUAL_FATAL(up_report_part_open(tmp, dev, ino, 1, &q, err, sizeof err), UP_OK);
+    CU_ASSERT_EQUAL(
+        up_report_part_write(q, row2, strlen(row2), start + (int64_t)strlen(row1), err, sizeof err),
+        UP_OK);
+    CU_ASSERT_EQUAL(up_report_part_write(p, row1, strlen(row1), start, err, sizeof err), UP_OK);
+    CU_ASSERT_EQUAL(up_report_part_close(q, err, sizeof err), UP_OK);
+    CU_ASSERT_EQUAL(up_report_part_close(p, err, sizeof err), UP_OK);
+    CU_ASSERT_EQUAL(up_report_part_close(NULL, err, sizeof err), UP_OK);
+
+    /* A file renamed over the temporary name: the part is refused. */
+    snprintf(other, sizeof other, "%s", tu_write_file(dir, "planted", "x\n"));
+    snprintf(path, sizeof path, "%s.keep", tmp);
+    CU_ASSERT_EQUAL_FATAL(rename(tmp, path), 0);
+    CU_ASSERT_EQUAL_FATAL(rename(other, tmp), 0);
+    p = NULL;
+    CU_ASSERT_EQUAL(up_report_part_open(tmp, dev, ino, 1, &p, err, sizeof err), UP_EIO);
+    CU_ASSERT_PTR_NULL(p);
+    CU_ASSERT_EQUAL_FATAL(rename(path, tmp), 0);
+
+    CU_ASSERT_EQUAL_FATAL(up_report_commit(w, err, sizeof err), UP_OK);
+    snprintf(path, sizeof path, "%s/pw.csv", dir);
+    f = fopen(path, "rb");
+    CU_ASSERT_PTR_NOT_NULL_FATAL(f);
+    n = fread(buf, 1, sizeof buf - 1, f);
+    buf[n] = '\0';
+    fclose(f);
+    CU_ASSERT_STRING_EQUAL(buf, UP_REPORT_HEADER "s1,1.00,0.00,0.00,0.00,0.00,0.00\n"
+                                                 "\"a,b\",0.50,0.00,0.00,0.00,0.00,0.00\n");
+}
+
 static void test_status_merge(void)
 {
     const char *dir = tu_tmpdir();
@@ -189,6 +261,7 @@ int test_report_add(void)
         !CU_add_test(s, "quoting", test_quoting) ||
         !CU_add_test(s, "report ids", test_report_ids) ||
         !CU_add_test(s, "atomic publish", test_atomic_publish) ||
+        !CU_add_test(s, "parts written beside the writer (--parallel-write)", test_parts) ||
         !CU_add_test(s, "status file merge", test_status_merge))
         return CU_get_error();
     return CUE_SUCCESS;

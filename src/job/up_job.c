@@ -327,6 +327,85 @@ static void write_rows(struct job *j, struct up_report_writer *rep, char *buf[2]
     }
 }
 
+/* ---- Phase 4 with --parallel-write: every rank writes its own rows into the report. ---- */
+
+/*
+ * This rank's rows formatted into buf chunk by chunk: counted (part NULL), or written at
+ * at + their offset among this rank's rows. Returns the bytes; on a write error, -1 with
+ * the reason in the job's message.
+ */
+static int64_t own_rows(struct job *j, char *buf, struct up_report_part *part, int64_t at)
+{
+    size_t n = UP_SHARE_N(&j->share), i, used = 0;
+    int64_t total = 0;
+
+    for (i = 0;; i++) {
+        int len;
+        if (i == n || ROWS_CHUNK - used < MAX_ROW) {
+            if (part && used > 0 &&
+                up_report_part_write(part, buf, used, at + total, j->d.err, ERRLEN) != UP_OK)
+                return -1;
+            total += (int64_t)used;
+            used = 0;
+            if (i == n)
+                return total;
+        }
+        len = up_report_format_row(buf + used, MAX_ROW - 1, UP_SHARE_STORE(&j->share, i)->id,
+                                   &j->worker.out[i]);
+        if (len < 0)
+            abort(); /* ids are at most 128 bytes: a row always fits */
+        used += (size_t)len;
+        buf[used++] = '\n';
+    }
+}
+
+/*
+ * The same bytes as the gather: each rank's rows start where the rows of the ranks before
+ * it end (an exclusive scan of their byte counts, after the header rank 0 wrote). Rank 0
+ * sends the temporary file's name (mkstemp's) and identity; every rank opens it for its
+ * rows, refusing any other file (up_report_part_open), writes them with pwrite and fsyncs.
+ * Each rank formats its rows twice (to count them, then to write them) so that none holds
+ * more than one chunk of them. Rank 0 then publishes as after the gather.
+ */
+static enum up_code write_parts(struct job *j, struct up_report_writer *rep, char *buf)
+{
+    char path[PATH_MAX] = "", host0[256] = "", host[256] = "", scratch[ERRLEN];
+    uint64_t id[2] = {0, 0};
+    int64_t start = 0, mine, before = 0;
+    struct up_report_part *part = NULL;
+    enum up_code rc = UP_OK, closed;
+
+    if (gethostname(host, sizeof host) != 0)
+        host[0] = '\0';
+    host[sizeof host - 1] = '\0';
+    if (j->d.rank == 0) {
+        rc = up_report_expose(rep, &id[0], &id[1], &start, j->d.err, ERRLEN);
+        snprintf(path, sizeof path, "%s", up_report_temp_path(rep));
+        memcpy(host0, host, sizeof host0);
+    }
+    rc = up_dist_agree(&j->d, rc);
+    if (rc != UP_OK)
+        return rc;
+    UP_MPI_CHECK(j->d.comm, MPI_Bcast(path, sizeof path, MPI_CHAR, 0, j->d.comm));
+    UP_MPI_CHECK(j->d.comm, MPI_Bcast(host0, sizeof host0, MPI_CHAR, 0, j->d.comm));
+    UP_MPI_CHECK(j->d.comm, MPI_Bcast(id, 2, MPI_UINT64_T, 0, j->d.comm));
+    UP_MPI_CHECK(j->d.comm, MPI_Bcast(&start, 1, MPI_INT64_T, 0, j->d.comm));
+    mine = own_rows(j, buf, NULL, 0);
+    UP_MPI_CHECK(j->d.comm, MPI_Exscan(&mine, &before, 1, MPI_INT64_T, MPI_SUM, j->d.comm));
+    if (j->d.rank == 0)
+        before = 0; /* MPI_Exscan leaves rank 0's undefined */
+    if (mine > 0) {
+        rc = up_report_part_open(path, id[0], id[1], strcmp(host, host0) == 0, &part, j->d.err,
+                                 ERRLEN);
+        if (rc == UP_OK && own_rows(j, buf, part, start + before) < 0)
+            rc = UP_EIO;
+        closed = up_report_part_close(part, rc == UP_OK ? j->d.err : scratch, ERRLEN);
+        if (rc == UP_OK)
+            rc = closed;
+    }
+    return up_dist_agree(&j->d, rc);
+}
+
 static enum up_code gather(struct job *j, struct up_report_writer **rep)
 {
     const struct up_job_opts *o = j->o;
@@ -334,10 +413,12 @@ static enum up_code gather(struct job *j, struct up_report_writer **rep)
     enum up_code rc = UP_OK;
 
     /* Buffers and the temporary report first, agreed, so that the stream cannot fail. */
+    int two = j->d.rank == 0 && !o->parallel_write; /* rank 0 receives while it writes */
+
     buf[0] = malloc(ROWS_CHUNK);
-    if (j->d.rank == 0)
+    if (two)
         buf[1] = malloc(ROWS_CHUNK);
-    if (!buf[0] || (j->d.rank == 0 && !buf[1])) {
+    if (!buf[0] || (two && !buf[1])) {
         snprintf(j->d.err, ERRLEN, "out of memory for the rows' buffers");
         rc = UP_ENOMEM;
     } else if (j->d.rank == 0) {
@@ -356,12 +437,12 @@ static enum up_code gather(struct job *j, struct up_report_writer **rep)
     if (rc == UP_OK && up_deadline_expired())
         rc = up_deadline_error(j->d.err, ERRLEN, "gathering the results");
     rc = up_dist_agree(&j->d, rc);
-    if (rc == UP_OK) {
-        if (j->d.rank == 0)
-            write_rows(j, *rep, buf);
-        else
-            send_rows(j, buf[0]);
-    }
+    if (rc == UP_OK && o->parallel_write)
+        rc = write_parts(j, *rep, buf[0]);
+    else if (rc == UP_OK && j->d.rank == 0)
+        write_rows(j, *rep, buf);
+    else if (rc == UP_OK)
+        send_rows(j, buf[0]);
     free(buf[0]);
     free(buf[1]);
     if (rc != UP_OK)
@@ -572,6 +653,10 @@ done:
         up_watchdog_stop(j.watchdog);
         j.watchdog = NULL;
         UP_LOG(ERROR, "%s", j.d.err);
+        /* The temporary CSV goes first: on a full file system its room is what the
+         * status needs to say Failed. */
+        up_report_abort(rep);
+        rep = NULL;
         if (!j.no_status)
             status_warn(up_status_job_failed(o->reports_dir, o->report_id, j.d.err, (int)rc, err,
                                              sizeof err),

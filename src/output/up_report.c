@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 #include "up_csvout.h"
@@ -157,6 +158,93 @@ void up_report_row(struct up_report_writer *w, const char *store_id, const struc
 void up_report_rows_raw(struct up_report_writer *w, const char *rows, size_t n)
 {
     fwrite(rows, 1, n, w->f);
+}
+
+enum up_code up_report_expose(struct up_report_writer *w, uint64_t *dev, uint64_t *ino,
+                              int64_t *start, char *err, size_t errlen)
+{
+    struct stat st;
+    off_t at;
+
+    if (fflush(w->f) != 0 || ferror(w->f) || fstat(fileno(w->f), &st) != 0 ||
+        (at = ftello(w->f)) < 0)
+        return up_errf(UP_EIO, err, errlen, "cannot write report %s: %s", w->tmp, strerror(errno));
+    *dev = (uint64_t)st.st_dev;
+    *ino = (uint64_t)st.st_ino;
+    *start = (int64_t)at;
+    return UP_OK;
+}
+
+struct up_report_part {
+    int fd;
+    char *path;
+};
+
+enum up_code up_report_part_open(const char *path, uint64_t dev, uint64_t ino, int check_dev,
+                                 struct up_report_part **out, char *err, size_t errlen)
+{
+    struct up_report_part *p = calloc(1, sizeof *p);
+    struct stat st;
+
+    *out = NULL;
+    if (!p || !(p->path = strdup(path))) {
+        free(p);
+        return up_errf(UP_ENOMEM, err, errlen, "out of memory");
+    }
+    p->fd = open(path, O_WRONLY | O_NOFOLLOW | O_CLOEXEC);
+    if (p->fd < 0 || fstat(p->fd, &st) != 0) {
+        up_errf(UP_EIO, err, errlen, "cannot open report %s for its rows: %s", path,
+                strerror(errno));
+        goto fail;
+    }
+    if (!S_ISREG(st.st_mode) || (uint64_t)st.st_ino != ino ||
+        (check_dev && (uint64_t)st.st_dev != dev)) {
+        up_errf(UP_EIO, err, errlen,
+                "report %s is not the file rank 0 created (replaced?): its rows are not "
+                "written",
+                path);
+        goto fail;
+    }
+    *out = p;
+    return UP_OK;
+fail:
+    if (p->fd >= 0)
+        close(p->fd);
+    free(p->path);
+    free(p);
+    return UP_EIO;
+}
+
+enum up_code up_report_part_write(struct up_report_part *p, const char *rows, size_t n, int64_t off,
+                                  char *err, size_t errlen)
+{
+    while (n > 0) {
+        ssize_t k = pwrite(p->fd, rows, n, (off_t)off);
+        if (k < 0 && errno == EINTR)
+            continue;
+        if (k <= 0)
+            return up_errf(UP_EIO, err, errlen, "cannot write report %s: %s", p->path,
+                           k < 0 ? strerror(errno) : "nothing written");
+        rows += k;
+        n -= (size_t)k;
+        off += k;
+    }
+    return UP_OK;
+}
+
+enum up_code up_report_part_close(struct up_report_part *p, char *err, size_t errlen)
+{
+    enum up_code rc = UP_OK;
+
+    if (!p)
+        return UP_OK;
+    if (fsync(p->fd) != 0)
+        rc = up_errf(UP_EIO, err, errlen, "cannot write report %s: %s", p->path, strerror(errno));
+    if (close(p->fd) != 0 && rc == UP_OK)
+        rc = up_errf(UP_EIO, err, errlen, "cannot write report %s: %s", p->path, strerror(errno));
+    free(p->path);
+    free(p);
+    return rc;
 }
 
 static void writer_free(struct up_report_writer *w)

@@ -30,6 +30,10 @@ static void usage(FILE *f)
           "                        seconds have passed, whatever it waits on (a database\n"
           "                        server that stopped answering...); 0: no limit\n"
           "                        (default 3600)\n"
+          "      --parallel-write  every rank writes its own rows into the CSV (pwrite at\n"
+          "                        offsets from an exclusive scan of their sizes) instead\n"
+          "                        of sending them to rank 0; the same bytes. For large\n"
+          "                        reports on a file system every node shares\n"
           "  -q, --quiet           no run summary\n"
           "  -v, --verbose         debug logging\n"
           "  -h, --help            this help\n\n"
@@ -40,7 +44,7 @@ static void usage(FILE *f)
 
 /* Options with no short form (each short option means one thing in every program:
  * README "Options"). */
-enum { OPT_NOW = 256, OPT_PROGRESS_MS, OPT_TIMEOUT };
+enum { OPT_NOW = 256, OPT_PROGRESS_MS, OPT_TIMEOUT, OPT_PARALLEL_WRITE };
 
 /* Parses the command line (same on every rank). Returns -1 to continue, else an exit code. */
 static int parse(int argc, char **argv, struct up_job_opts *o, int rank, int *verbose)
@@ -52,6 +56,7 @@ static int parse(int argc, char **argv, struct up_job_opts *o, int rank, int *ve
         {"now", required_argument, NULL, OPT_NOW},
         {"progress-ms", required_argument, NULL, OPT_PROGRESS_MS},
         {"timeout", required_argument, NULL, OPT_TIMEOUT},
+        {"parallel-write", no_argument, NULL, OPT_PARALLEL_WRITE},
         {"quiet", no_argument, NULL, 'q'},
         {"verbose", no_argument, NULL, 'v'},
         {"help", no_argument, NULL, 'h'},
@@ -116,6 +121,9 @@ static int parse(int argc, char **argv, struct up_job_opts *o, int rank, int *ve
                             UP_DEADLINE_MAX_S, optarg);
                 return UP_EUSAGE;
             }
+            break;
+        case OPT_PARALLEL_WRITE:
+            o->parallel_write = 1;
             break;
         case 'q':
             o->quiet = 1;

@@ -120,6 +120,9 @@ UPTIME_DB=$PGU OMPI_MCA_btl=$TCP timeout 180 srun --mpi=pmix -N 2 -n 2 --kill-on
   "$UP_BUILD/uptime_snapshot" --quiet --output "$T/snap.h5" || fail "snapshot on 2 nodes"
 srun_report 4 --db "$T/snap.h5" --reports-dir rep --report-id h5
 same_files direct/ref.csv rep/h5.csv "HDF5 snapshot written and read on 2 nodes: the single-node report"
+# --parallel-write: node2's ranks write their rows into the file rank 0 made on node1.
+srun_report 4 --db "$T/snap.h5" --reports-dir rep --report-id pw --parallel-write
+same_files direct/ref.csv rep/pw.csv "--parallel-write, ranks on 2 nodes: the single-node report"
 
 # 3. The lifecycle through Slurm, -N 2 -n 4, from PostgreSQL.
 export OMPI_MCA_btl=self,vader # as scripts/mpi-env.sh: the batch script adds tcp itself

@@ -77,6 +77,16 @@ if small_fs full 64k; then
     full/late.status.json >/dev/null || fail "status: $(cat full/late.status.json)"
   only_files full late.status.json
   pass "a reports folder that fills during the write: exit 4, status Failed (ENOSPC), no CSV, no temporary"
+
+  # 2b. The same with every rank writing its own rows (--parallel-write).
+  rm -f full/late.status.json
+  rc=0
+  run_report 3 --db u.db --reports-dir full --report-id plate --parallel-write 2>err2b.txt || rc=$?
+  [ "$rc" -eq 4 ] || fail "--parallel-write, CSV larger than the folder: exit $rc, expected 4 ($(cat err2b.txt))"
+  jq -e '.status == "Failed" and (.error | test("cannot write report .*No space left on device"))' \
+    full/plate.status.json >/dev/null || fail "status: $(cat full/plate.status.json)"
+  only_files full plate.status.json
+  pass "--parallel-write into a folder that fills: exit 4, status Failed (ENOSPC), no CSV, no temporary"
 else
   echo "# SKIP: no tmpfs can be mounted here (not root?): full reports folder cases"
 fi

@@ -275,22 +275,28 @@ static void progress_end(struct progress *p, int64_t done)
 
 /* Every rank formats its own rows (the work is shared) and sends them in chunks, ending
  * with an empty message. */
+/* Appends store i's row and its newline to the chunk buf of *used bytes (MAX_ROW free). */
+static void put_row(const struct job *j, size_t i, char *buf, size_t *used)
+{
+    int len = up_report_format_row(buf + *used, MAX_ROW - 1, UP_SHARE_STORE(&j->share, i)->id,
+                                   &j->worker.out[i]);
+
+    if (len < 0)
+        abort(); /* ids are at most 128 bytes: a row always fits */
+    *used += (size_t)len;
+    buf[(*used)++] = '\n';
+}
+
 static void send_rows(struct job *j, char *buf)
 {
     size_t n = UP_SHARE_N(&j->share), i, used = 0;
 
     for (i = 0; i < n; i++) {
-        int len;
         if (ROWS_CHUNK - used < MAX_ROW) {
             UP_MPI_CHECK(j->d.comm, MPI_Send(buf, (int)used, MPI_CHAR, 0, TAG_ROWS, j->d.comm));
             used = 0;
         }
-        len = up_report_format_row(buf + used, MAX_ROW - 1, UP_SHARE_STORE(&j->share, i)->id,
-                                   &j->worker.out[i]);
-        if (len < 0)
-            abort(); /* ids are at most 128 bytes: a row always fits */
-        used += (size_t)len;
-        buf[used++] = '\n';
+        put_row(j, i, buf, &used);
     }
     if (used > 0)
         UP_MPI_CHECK(j->d.comm, MPI_Send(buf, (int)used, MPI_CHAR, 0, TAG_ROWS, j->d.comm));
@@ -340,7 +346,6 @@ static int64_t own_rows(struct job *j, char *buf, struct up_report_part *part, i
     int64_t total = 0;
 
     for (i = 0;; i++) {
-        int len;
         if (i == n || ROWS_CHUNK - used < MAX_ROW) {
             if (part && used > 0 &&
                 up_report_part_write(part, buf, used, at + total, j->d.err, ERRLEN) != UP_OK)
@@ -350,12 +355,7 @@ static int64_t own_rows(struct job *j, char *buf, struct up_report_part *part, i
             if (i == n)
                 return total;
         }
-        len = up_report_format_row(buf + used, MAX_ROW - 1, UP_SHARE_STORE(&j->share, i)->id,
-                                   &j->worker.out[i]);
-        if (len < 0)
-            abort(); /* ids are at most 128 bytes: a row always fits */
-        used += (size_t)len;
-        buf[used++] = '\n';
+        put_row(j, i, buf, &used);
     }
 }
 

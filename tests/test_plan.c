@@ -18,14 +18,9 @@ static void plan_of(struct up_plan *p, const int64_t *w, size_t n)
 
     up_plan_init(p);
     for (i = 0; i < n; i++) {
-        struct up_plan_store *s = up_buf_push(&p->store);
         char id[16];
-        CU_ASSERT_PTR_NOT_NULL_FATAL(s);
         snprintf(id, sizeof id, "s%zu", i);
-        s->id = strdup(id);
-        s->weight = w[i];
-        s->zone = -1;
-        p->total_weight += w[i];
+        CU_ASSERT_PTR_NOT_NULL_FATAL(up_plan_push_store(p, id, w[i]));
     }
 }
 
@@ -73,14 +68,12 @@ static void sample_plan(struct up_plan *p)
 {
     const struct up_hours_row rows[] = {{0, 9 * UP_USEC_PER_HOUR, 17 * UP_USEC_PER_HOUR},
                                         {6, 22 * UP_USEC_PER_HOUR, 2 * UP_USEC_PER_HOUR}};
-    const int64_t w[] = {3, 4};
     char **z;
 
-    plan_of(p, w, 2);
-    free(UP_PLAN_STORE(p, 1)->id);
-    UP_PLAN_STORE(p, 0)->id[0] = 'a';
-    UP_PLAN_STORE(p, 0)->id[1] = '\0';
-    UP_PLAN_STORE(p, 1)->id = strdup("b\xc3\xa9");
+    up_plan_init(p);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(up_plan_push_store(p, "a", 3));
+    CU_ASSERT_PTR_NOT_NULL_FATAL(up_plan_push_store(p, "b\xc3\xa9", 4));
+    CU_ASSERT_EQUAL(p->total_weight, 7);
     z = up_buf_push(&p->zones);
     CU_ASSERT_PTR_NOT_NULL_FATAL(z);
     *z = strdup("Asia/Kolkata");
@@ -108,11 +101,11 @@ static void test_pack_unpack(void)
     CU_ASSERT_EQUAL_FATAL(up_share_unpack(&sh, up_buf_take(&out), 91, err, sizeof err), UP_OK);
     CU_ASSERT_EQUAL_FATAL(UP_SHARE_N(&sh), 2);
     CU_ASSERT_STRING_EQUAL(UP_SHARE_STORE(&sh, 0)->id, "a");
-    CU_ASSERT_STRING_EQUAL(UP_SHARE_STORE(&sh, 0)->zone, "America/Chicago");
+    CU_ASSERT_STRING_EQUAL(up_share_zone(&sh, UP_SHARE_STORE(&sh, 0)), "America/Chicago");
     CU_ASSERT_EQUAL(UP_SHARE_STORE(&sh, 0)->zone_index, -1);
     CU_ASSERT_EQUAL(UP_SHARE_STORE(&sh, 0)->nhours, 0);
     CU_ASSERT_STRING_EQUAL(UP_SHARE_STORE(&sh, 1)->id, "b\xc3\xa9");
-    CU_ASSERT_STRING_EQUAL(UP_SHARE_STORE(&sh, 1)->zone, "Asia/Kolkata");
+    CU_ASSERT_STRING_EQUAL(up_share_zone(&sh, UP_SHARE_STORE(&sh, 1)), "Asia/Kolkata");
     CU_ASSERT_EQUAL(UP_SHARE_STORE(&sh, 1)->zone_index, 0);
     CU_ASSERT_EQUAL_FATAL(UP_SHARE_STORE(&sh, 1)->nhours, 2);
     h = UP_BUF_AT(&sh.hours, struct up_hours_row, UP_SHARE_STORE(&sh, 1)->hours_off);
@@ -142,6 +135,52 @@ static void test_pack_unpack(void)
     /* An empty share is no store at all. */
     CU_ASSERT_EQUAL(up_share_unpack(&sh, NULL, 0, err, sizeof err), UP_OK);
     CU_ASSERT_EQUAL(UP_SHARE_N(&sh), 0);
+    up_share_free(&sh);
+    up_plan_free(&p);
+}
+
+/* A plan handed over as a share: every entry rewritten in the same memory (the first
+ * three overlap their old selves), ids, zones and rows kept, the plan left empty. */
+static void test_adopt(void)
+{
+    const struct up_hours_row rows[] = {{2, 8 * UP_USEC_PER_HOUR, 12 * UP_USEC_PER_HOUR}};
+    struct up_plan p;
+    struct up_share sh;
+    char err[256], id[16];
+    char **z;
+    size_t i, n = 1000;
+
+    up_plan_init(&p);
+    z = up_buf_push(&p.zones);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(z);
+    *z = strdup("Pacific/Chatham");
+    CU_ASSERT_EQUAL_FATAL(up_buf_append(&p.hours, rows, 1), 0);
+    for (i = 0; i < n; i++) {
+        struct up_plan_store *st;
+        snprintf(id, sizeof id, "s%04zu", i);
+        st = up_plan_push_store(&p, id, (int64_t)i);
+        CU_ASSERT_PTR_NOT_NULL_FATAL(st);
+        if (i % 3 == 1) {
+            st->zone = 0;
+            st->hours_off = 0;
+            st->nhours = 1;
+        }
+    }
+    CU_ASSERT_EQUAL_FATAL(up_share_adopt(&sh, &p, err, sizeof err), UP_OK);
+    CU_ASSERT_EQUAL(UP_PLAN_N(&p), 0);
+    CU_ASSERT_EQUAL(p.zones.n, 0);
+    CU_ASSERT_EQUAL_FATAL(UP_SHARE_N(&sh), n);
+    for (i = 0; i < n; i++) {
+        const struct up_share_store *st = UP_SHARE_STORE(&sh, i);
+        snprintf(id, sizeof id, "s%04zu", i);
+        CU_ASSERT_STRING_EQUAL(st->id, id);
+        CU_ASSERT_EQUAL(st->zone_index, i % 3 == 1 ? 0 : -1);
+        CU_ASSERT_EQUAL(st->nhours, i % 3 == 1 ? 1u : 0u);
+        CU_ASSERT_EQUAL(st->hours_off, 0);
+        CU_ASSERT_STRING_EQUAL(up_share_zone(&sh, st),
+                               i % 3 == 1 ? "Pacific/Chatham" : UP_DEFAULT_ZONE);
+    }
+    CU_ASSERT_EQUAL(UP_BUF_AT(&sh.hours, struct up_hours_row, 0)->start_us, 8 * UP_USEC_PER_HOUR);
     up_share_free(&sh);
     up_plan_free(&p);
 }
@@ -274,6 +313,7 @@ int test_plan_add(void)
     CU_pSuite s = CU_add_suite("plan", NULL, NULL);
     if (!s || !CU_add_test(s, "balance into contiguous ranges", test_balance) ||
         !CU_add_test(s, "pack and unpack a share", test_pack_unpack) ||
+        !CU_add_test(s, "a plan adopted as a share, in place", test_adopt) ||
         !CU_add_test(s, "read the plan from a source", test_plan_read) ||
         !CU_add_test(s, "the builder keeps each set of hours rows once", test_builder_shares_hours))
         return CU_get_error();

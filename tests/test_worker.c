@@ -55,9 +55,8 @@ static void share_of(struct up_share *sh, const char *const *ids, size_t n, cons
     CU_ASSERT_PTR_NOT_NULL_FATAL(z);
     *z = strdup(zone);
     for (i = 0; i < n; i++) {
-        struct up_plan_store *s = up_buf_push(&p.store);
+        struct up_plan_store *s = up_plan_push_store(&p, ids[i], 1);
         CU_ASSERT_PTR_NOT_NULL_FATAL(s);
-        s->id = strdup(ids[i]);
         s->zone = 0;
     }
     up_buf_init(&out, 1, 1 << 20);

@@ -14,6 +14,7 @@
 #include "up_hours.h"
 #include "up_model.h"
 #include "up_store.h"
+#include "up_strpool.h"
 #include "up_tz.h"
 
 /* Length of every error message buffer of the job (the agreement broadcasts one). */
@@ -32,7 +33,7 @@
 
 /* One reported store as rank 0 knows it (parallel to the plan's hours rows). */
 struct up_plan_store {
-    char *id;
+    const char *id;  /* in the plan's pool */
     int64_t weight;  /* polls in the week window (or an estimate): the work it brings */
     int32_t zone;    /* index into up_plan.zones, -1: the default zone */
     uint32_t nhours; /* its rows are hours[hours_off .. hours_off + nhours) */
@@ -40,11 +41,12 @@ struct up_plan_store {
 };
 
 struct up_plan {
-    int has_now;         /* 0: no poll at all, the report is the header alone */
-    int64_t now;         /* the report's now (µs) */
-    struct up_buf store; /* struct up_plan_store, byte-wise ascending ids */
-    struct up_buf hours; /* struct up_hours_row */
-    struct up_buf zones; /* char *, distinct zone names */
+    int has_now;           /* 0: no poll at all, the report is the header alone */
+    int64_t now;           /* the report's now (µs) */
+    struct up_buf store;   /* struct up_plan_store, byte-wise ascending ids */
+    struct up_strpool ids; /* the stores' ids */
+    struct up_buf hours;   /* struct up_hours_row */
+    struct up_buf zones;   /* char *, distinct zone names */
     int64_t total_weight;
     int64_t orphans; /* stores with hours or a zone but no poll (not reported) */
     /* up_plan_read_pinned: the planning connection, held open because its view is the one
@@ -59,6 +61,10 @@ struct up_plan {
 
 /* Makes p an empty plan. */
 void up_plan_init(struct up_plan *p);
+
+/* Appends a store (its id copied into the plan's pool), zone -1 and no hours rows;
+ * NULL when a cap is passed or memory runs out (p unchanged). */
+struct up_plan_store *up_plan_push_store(struct up_plan *p, const char *id, int64_t weight);
 
 /*
  * Reads the plan from the source db (opened read-only here and closed again): now (the
@@ -129,24 +135,30 @@ enum up_code up_plan_pack(const struct up_plan *p, size_t from, size_t to, struc
 
 /* ---- One rank's share: what it gets from the scatter. ---- */
 
+/* 24 bytes a store: a rank holds one per store of its share, a million on one rank. */
 struct up_share_store {
     const char *id;     /* points into the share's buffer or plan */
-    const char *zone;   /* points into the share's buffer or plan */
-    int32_t zone_index; /* in the plan's zone table, -1: the default (no zone row) */
     size_t hours_off;   /* rows hours[hours_off .. hours_off + nhours) */
+    int32_t zone_index; /* in the plan's zone table, -1: the default (no zone row) */
     uint32_t nhours;
 };
 
 struct up_share {
     char *buf; /* the packed bytes (owned), or NULL */
     size_t len;
-    struct up_plan *plan; /* the plan whose strings the stores point into (owned), or NULL */
-    struct up_buf store;  /* struct up_share_store, in store order */
-    struct up_buf hours;  /* struct up_hours_row */
+    struct up_plan *plan;     /* the plan whose strings the stores point into (owned), or NULL */
+    struct up_buf store;      /* struct up_share_store, in store order */
+    struct up_buf hours;      /* struct up_hours_row */
+    struct up_buf names;      /* const char *, the zone names by index of an unpacked share */
+    const char *const *zones; /* the zone names by zone_index (the plan's, or names) */
+    size_t nzones;
 };
 
 #define UP_SHARE_N(s) ((s)->store.n)
 #define UP_SHARE_STORE(s, i) UP_BUF_AT(&(s)->store, struct up_share_store, i)
+
+/* The zone name of store st of s (UP_DEFAULT_ZONE when it has no zone row). */
+const char *up_share_zone(const struct up_share *s, const struct up_share_store *st);
 
 /*
  * Takes ownership of buf[0..len) (malloc'd; freed by up_share_free) and splits it into
@@ -157,10 +169,11 @@ enum up_code up_share_unpack(struct up_share *s, char *buf, size_t len, char *er
                              size_t errlen) UP_WARN_UNUSED;
 
 /*
- * Makes p's stores the share s, without packing them: s takes p's stores, hours rows and
- * zone names (p is left an empty plan, to free as usual). For a rank's own part of a
- * streamed plan (up_dist_stream). Returns UP_OK or UP_ENOMEM (message in err; p then
- * keeps what it had).
+ * Makes p's stores the share s, without packing them: s takes p's stores (each entry
+ * rewritten as a share's in the same memory), ids, hours rows and zone names (p is left
+ * an empty plan, to free as usual). For a rank's own part of a streamed plan
+ * (up_dist_stream). Returns UP_OK or UP_ENOMEM (message in err; p then keeps what it
+ * had).
  */
 enum up_code up_share_adopt(struct up_share *s, struct up_plan *p, char *err,
                             size_t errlen) UP_WARN_UNUSED;

@@ -20,6 +20,7 @@ void up_plan_init(struct up_plan *p)
 {
     memset(p, 0, sizeof *p);
     up_buf_init(&p->store, sizeof(struct up_plan_store), MAX_PLAN_STORES);
+    up_strpool_init(&p->ids);
     up_buf_init(&p->hours, sizeof(struct up_hours_row), MAX_PLAN_STORES);
     up_buf_init(&p->zones, sizeof(char *), UP_JOB_MAX_ZONES);
 }
@@ -30,8 +31,7 @@ void up_plan_free(struct up_plan *p)
 
     if (!p)
         return;
-    for (i = 0; i < p->store.n; i++)
-        free(UP_PLAN_STORE(p, i)->id);
+    up_strpool_free(&p->ids);
     for (i = 0; i < p->zones.n; i++)
         free(*UP_BUF_AT(&p->zones, char *, i));
     up_buf_free(&p->store);
@@ -51,8 +51,8 @@ struct reader {
      * at those (most stores keep one of a few thousand weekly patterns), so a rank holds
      * each distinct set of rows once. */
     int share_hours;
-    size_t open;    /* the store whose rows are the last ones appended; SIZE_MAX: none */
-    size_t *seen;   /* open addressing: store index + 1 of each distinct set, 0: empty */
+    size_t open;  /* the store whose rows are the last ones appended; SIZE_MAX: none */
+    size_t *seen; /* open addressing: store index + 1 of each distinct set, 0: empty */
     size_t seen_cap, seen_n;
 };
 
@@ -150,20 +150,30 @@ static void open_hours(struct reader *r)
     }
 }
 
-static int on_store(void *ctx, const char *id, int64_t weight)
+struct up_plan_store *up_plan_push_store(struct up_plan *p, const char *id, int64_t weight)
 {
-    struct reader *r = ctx;
-    struct up_plan_store *s = up_buf_push(&r->p->store);
+    struct up_plan_store *s = up_buf_push(&p->store);
 
-    if (!s || !(s->id = strdup(id))) {
-        if (s)
-            r->p->store.n--;
-        r->failed = "the store list";
-        return 1;
+    if (!s)
+        return NULL;
+    if (!(s->id = up_strpool_add(&p->ids, id, strlen(id)))) {
+        p->store.n--;
+        return NULL;
     }
     s->weight = weight;
     s->zone = -1;
-    r->p->total_weight += weight;
+    p->total_weight += weight;
+    return s;
+}
+
+static int on_store(void *ctx, const char *id, int64_t weight)
+{
+    struct reader *r = ctx;
+
+    if (!up_plan_push_store(r->p, id, weight)) {
+        r->failed = "the store list";
+        return 1;
+    }
     return 0;
 }
 
@@ -492,6 +502,19 @@ static int get_bytes(const char *buf, size_t len, size_t *pos, void *v, size_t n
     return 0;
 }
 
+/* Names zone index k of s zone (the first name an index comes with stays). 0 or -1. */
+static int name_zone(struct up_share *s, int32_t k, const char *zone)
+{
+    while (s->names.n <= (size_t)k)
+        if (!up_buf_push(&s->names))
+            return -1;
+    if (!*UP_BUF_AT(&s->names, const char *, (size_t)k))
+        *UP_BUF_AT(&s->names, const char *, (size_t)k) = zone;
+    s->zones = s->names.p;
+    s->nzones = s->names.n;
+    return 0;
+}
+
 enum up_code up_share_unpack(struct up_share *s, char *buf, size_t len, char *err, size_t errlen)
 {
     size_t pos = 0;
@@ -501,16 +524,21 @@ enum up_code up_share_unpack(struct up_share *s, char *buf, size_t len, char *er
     s->len = len;
     up_buf_init(&s->store, sizeof(struct up_share_store), MAX_SHARE_BYTES);
     up_buf_init(&s->hours, sizeof(struct up_hours_row), MAX_SHARE_BYTES);
+    up_buf_init(&s->names, sizeof(const char *), UP_JOB_MAX_ZONES);
     while (pos < len) {
         struct up_share_store *st = up_buf_push(&s->store);
+        const char *zone;
         uint32_t k;
 
         if (!st)
             goto oom;
-        if (!(st->id = get_str(buf, len, &pos)) || !(st->zone = get_str(buf, len, &pos)) ||
+        if (!(st->id = get_str(buf, len, &pos)) || !(zone = get_str(buf, len, &pos)) ||
             get_bytes(buf, len, &pos, &st->zone_index, sizeof st->zone_index) != 0 ||
-            get_bytes(buf, len, &pos, &st->nhours, sizeof st->nhours) != 0)
+            get_bytes(buf, len, &pos, &st->nhours, sizeof st->nhours) != 0 || st->zone_index < -1 ||
+            (size_t)st->zone_index + 1 > UP_JOB_MAX_ZONES)
             goto corrupt;
+        if (st->zone_index >= 0 && name_zone(s, st->zone_index, zone) != 0)
+            goto oom;
         st->hours_off = s->hours.n;
         if (up_buf_reserve(&s->hours, st->nhours) != 0)
             goto oom;
@@ -537,34 +565,59 @@ enum up_code up_share_adopt(struct up_share *s, struct up_plan *p, char *err, si
 {
     struct up_plan *own = malloc(sizeof *own);
     size_t i, n = UP_PLAN_N(p);
+    char *base = p->store.p;
 
     memset(s, 0, sizeof *s);
-    up_buf_init(&s->store, sizeof(struct up_share_store), MAX_SHARE_BYTES);
-    if (!own || up_buf_reserve(&s->store, n) != 0) {
-        free(own);
-        up_buf_free(&s->store);
+    if (!own) {
         snprintf(err, errlen, "out of memory for the share of %zu stores", n);
         return UP_ENOMEM;
     }
+    /* Entry i is rewritten at 24 i, which ends at or before entry i + 1 begins (32 (i + 1)),
+     * after entry i was read: front to back, no entry is overwritten before it is read. */
     for (i = 0; i < n; i++) {
-        const struct up_plan_store *ps = UP_PLAN_STORE(p, i);
-        struct up_share_store *st = up_buf_push(&s->store);
-        st->id = ps->id;
-        st->zone = ps->zone < 0 ? UP_DEFAULT_ZONE : *UP_BUF_AT(&p->zones, char *, (size_t)ps->zone);
-        st->zone_index = ps->zone;
-        st->hours_off = ps->hours_off;
-        st->nhours = ps->nhours;
+        struct up_plan_store ps;
+        struct up_share_store st;
+        memcpy(&ps, base + i * sizeof ps, sizeof ps);
+        st.id = ps.id;
+        st.hours_off = ps.hours_off;
+        st.zone_index = ps.zone;
+        st.nhours = ps.nhours;
+        memcpy(base + i * sizeof st, &st, sizeof st);
     }
-    /* The rows move as they are; the strings stay where they are, in the plan s owns. */
+    s->store = p->store;
+    s->store.elem = sizeof(struct up_share_store);
+    s->store.max = MAX_SHARE_BYTES;
+    s->store.cap = s->store.cap * sizeof(struct up_plan_store) / sizeof(struct up_share_store);
+    if (n > 0 && n < s->store.cap) {
+        void *smaller = realloc(base, n * sizeof(struct up_share_store));
+        if (smaller) {
+            s->store.p = smaller;
+            s->store.cap = n;
+        }
+    }
+    /* The rows move as they are; the ids and zone names stay where they are, in the plan s
+     * owns. */
     s->hours = p->hours;
     *own = *p;
+    up_buf_init(&own->store, sizeof(struct up_plan_store), MAX_PLAN_STORES);
     up_buf_init(&own->hours, sizeof(struct up_hours_row), MAX_PLAN_STORES);
     own->pin = NULL;
     s->plan = own;
+    s->zones = (const char *const *)own->zones.p;
+    s->nzones = own->zones.n;
+    up_buf_init(&s->names, sizeof(const char *), UP_JOB_MAX_ZONES);
     up_buf_init(&p->store, sizeof(struct up_plan_store), MAX_PLAN_STORES);
+    up_strpool_init(&p->ids);
     up_buf_init(&p->hours, sizeof(struct up_hours_row), MAX_PLAN_STORES);
     up_buf_init(&p->zones, sizeof(char *), UP_JOB_MAX_ZONES);
     return UP_OK;
+}
+
+const char *up_share_zone(const struct up_share *s, const struct up_share_store *st)
+{
+    if (st->zone_index < 0 || (size_t)st->zone_index >= s->nzones || !s->zones[st->zone_index])
+        return UP_DEFAULT_ZONE;
+    return s->zones[st->zone_index];
 }
 
 void up_share_free(struct up_share *s)
@@ -578,5 +631,6 @@ void up_share_free(struct up_share *s)
     free(s->buf);
     up_buf_free(&s->store);
     up_buf_free(&s->hours);
+    up_buf_free(&s->names);
     memset(s, 0, sizeof *s);
 }

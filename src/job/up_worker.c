@@ -30,7 +30,7 @@ static void compute_store(struct up_worker *w, size_t i)
     double t0 = up_job_wall();
     size_t n;
 
-    tz = up_tzdb_zone(w->tzdb, s->zone, w->err, sizeof w->err);
+    tz = up_tzdb_zone(w->tzdb, up_share_zone(w->share, s), w->err, sizeof w->err);
     if (!tz) {
         w->rc = UP_ETZDB;
         return;

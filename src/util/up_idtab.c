@@ -3,31 +3,20 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* Ids are copied into blocks of this many bytes (one bigger block for a longer id). */
-#define BLOCK_BYTES ((size_t)1 << 20)
 /* The table's first size, in slots. */
 #define FIRST_SLOTS ((size_t)4096)
-
-struct up_idtab_block {
-    struct up_idtab_block *next;
-    size_t used, cap;
-    char data[];
-};
 
 void up_idtab_init(struct up_idtab *t, size_t max_ids, size_t max_bytes)
 {
     memset(t, 0, sizeof *t);
+    up_strpool_init(&t->pool);
     up_buf_init(&t->ents, sizeof(struct up_idtab_ent), max_ids < UINT32_MAX ? max_ids : UINT32_MAX);
     t->max_bytes = max_bytes;
 }
 
 void up_idtab_free(struct up_idtab *t)
 {
-    while (t->blocks) {
-        struct up_idtab_block *b = t->blocks;
-        t->blocks = b->next;
-        free(b);
-    }
+    up_strpool_free(&t->pool);
     up_buf_free(&t->ents);
     free(t->slots);
     t->slots = NULL;
@@ -76,25 +65,6 @@ static int make_room(struct up_idtab *t)
     return 0;
 }
 
-/* A copy of id[0..len] (its NUL included) in the newest block; NULL out of memory. */
-static const char *copy_id(struct up_idtab *t, const char *id, size_t len)
-{
-    struct up_idtab_block *b = t->blocks;
-
-    if (!b || b->cap - b->used < len + 1) {
-        size_t cap = len + 1 > BLOCK_BYTES ? len + 1 : BLOCK_BYTES;
-        if (!(b = malloc(sizeof *b + cap)))
-            return NULL;
-        b->next = t->blocks;
-        b->used = 0;
-        b->cap = cap;
-        t->blocks = b;
-    }
-    memcpy(b->data + b->used, id, len + 1);
-    b->used += len + 1;
-    return b->data + b->used - len - 1;
-}
-
 int up_idtab_intern(struct up_idtab *t, const char *id, uint32_t *index)
 {
     struct up_idtab_ent *e;
@@ -115,7 +85,7 @@ int up_idtab_intern(struct up_idtab *t, const char *id, uint32_t *index)
         up_buf_reserve(&t->ents, 1) != 0 || make_room(t) != 0)
         return -1;
     e = up_buf_push(&t->ents);
-    if (!(e->id = copy_id(t, id, len))) {
+    if (!(e->id = up_strpool_add(&t->pool, id, len))) {
         t->ents.n--;
         return -1;
     }

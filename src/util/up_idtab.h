@@ -11,15 +11,14 @@
 #include <stddef.h>
 #include <stdint.h>
 #include "up_buf.h"
-
-struct up_idtab_block;
+#include "up_strpool.h"
 
 struct up_idtab {
-    struct up_idtab_block *blocks; /* the ids' bytes, newest block first */
-    struct up_buf ents;            /* per index: struct up_idtab_ent */
-    uint32_t *slots;               /* index + 1, 0 free */
-    size_t nslots;                 /* a power of two (0 before the first id) */
-    size_t bytes, max_bytes;       /* bytes of ids held (NULs included), their cap */
+    struct up_strpool pool;  /* the ids' bytes */
+    struct up_buf ents;      /* per index: struct up_idtab_ent */
+    uint32_t *slots;         /* index + 1, 0 free */
+    size_t nslots;           /* a power of two (0 before the first id) */
+    size_t bytes, max_bytes; /* bytes of ids held (NULs included), their cap */
 };
 
 /* An interned id: its copy, length and hash. */

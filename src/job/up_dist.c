@@ -115,69 +115,6 @@ enum up_code up_dist_pin(struct up_dist *d, struct up_plan *plan, const char *db
     }
 }
 
-static enum up_code pack_all(struct up_dist *d, const struct up_plan *plan, struct up_buf *packed,
-                             int *counts, int *displs)
-{
-    size_t *cut = calloc((size_t)d->size + 1, sizeof *cut);
-    enum up_code rc = UP_OK;
-    int r;
-
-    if (!cut) {
-        snprintf(d->err, ERRLEN, "out of memory");
-        return UP_ENOMEM;
-    }
-    up_plan_balance(plan, d->size, cut);
-    for (r = 0; r < d->size && rc == UP_OK; r++) {
-        displs[r] = (int)packed->n;
-        rc = up_plan_pack(plan, cut[r], cut[r + 1], packed, d->err, ERRLEN);
-        counts[r] = (int)packed->n - displs[r];
-    }
-    free(cut);
-    return rc;
-}
-
-enum up_code up_dist_scatter(struct up_dist *d, const struct up_plan *plan, struct up_share *share)
-{
-    struct up_buf packed;
-    int *counts = NULL, *displs = NULL, mycount = 0;
-    char *mine = NULL;
-    enum up_code rc = UP_OK;
-
-    up_buf_init(&packed, 1, (size_t)INT32_MAX);
-    if (d->rank == 0) {
-        counts = calloc((size_t)d->size, sizeof *counts);
-        displs = calloc((size_t)d->size, sizeof *displs);
-        if (!counts || !displs) {
-            snprintf(d->err, ERRLEN, "out of memory");
-            rc = UP_ENOMEM;
-        } else {
-            rc = pack_all(d, plan, &packed, counts, displs);
-        }
-    }
-    rc = up_dist_agree(d, rc);
-    if (rc != UP_OK)
-        goto out;
-    UP_MPI_CHECK(d->comm, MPI_Scatter(counts, 1, MPI_INT, &mycount, 1, MPI_INT, 0, d->comm));
-    mine = malloc(mycount ? (size_t)mycount : 1);
-    if (!mine) {
-        snprintf(d->err, ERRLEN, "out of memory for %d bytes of store metadata", mycount);
-        rc = UP_ENOMEM;
-    }
-    rc = up_dist_agree(d, rc);
-    if (rc != UP_OK)
-        goto out;
-    UP_MPI_CHECK(d->comm, MPI_Scatterv(packed.p, counts, displs, MPI_CHAR, mine, mycount, MPI_CHAR,
-                                       0, d->comm));
-    rc = up_share_unpack(share, mine, (size_t)mycount, d->err, ERRLEN);
-    mine = NULL; /* the share owns it now */
-out:
-    free(mine);
-    free(counts);
-    free(displs);
-    up_buf_free(&packed);
-    return rc;
-}
-
 /* ---- The streamed scatter: rank 0 never holds the platform's metadata. ---- */
 
 /* Bytes of records per message; rank 0 holds one buffer, each rank one. */

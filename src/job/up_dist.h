@@ -80,15 +80,6 @@ enum up_code up_dist_pin(struct up_dist *d, struct up_plan *plan, const char *db
                          up_dist_replan_fn replan, void *ctx,
                          struct up_store **conn) UP_WARN_UNUSED;
 
-/*
- * Rank 0 cuts its plan into d->size contiguous ranges balanced by weight and packs them;
- * every rank receives its own share (MPI_Scatterv). Allocation failures on any rank are
- * agreed. plan is read on rank 0 only. Returns the agreed code (the share is freed by
- * up_share_free either way).
- */
-enum up_code up_dist_scatter(struct up_dist *d, const struct up_plan *plan,
-                             struct up_share *share) UP_WARN_UNUSED;
-
 /* What the streamed scatter counts on the way, summed on rank 0 (for the summary). */
 struct up_dist_counts {
     int64_t stores;   /* stores reported */

@@ -1,9 +1,10 @@
 /*
  * The report job across MPI ranks, read as its list of phases: rank 0 plans (status
- * Running, metadata); Bcast of now; Scatterv of each rank's share; every rank works on
- * its own stores; Gatherv of the results; rank 0 publishes the CSV. Every phase ends in
- * an agreement, so all ranks leave the same way. The parts without MPI are up_plan.c
- * and up_worker.c.
+ * Running, the source's view); Bcast of now; rank 0 streams each rank its share of the
+ * metadata (up_dist_stream); every rank works on its own stores; the rows streamed to
+ * rank 0 in chunks, rank by rank (or written by every rank itself, --parallel-write);
+ * rank 0 publishes the CSV. Every phase ends in an agreement, so all ranks leave the same
+ * way. The parts without MPI are up_plan.c and up_worker.c.
  */
 #include "up_job.h"
 

@@ -3,7 +3,8 @@
 # from an exclusive scan of the ranks' byte counts. The bytes equal the gathered report's
 # (and the hand-computed golden one) at every rank count, from SQLite and the snapshot;
 # ranks without stores, a header-only report and rows larger than one chunk included;
-# nothing is left but the report and its status. (A full file system: test_faults.sh; a
+# nothing is left but the report and its status; a rank that cannot open rank 0's file
+# fails the run. (A full file system: test_faults.sh; a
 # file put in place of the temporary one: unit.report; ranks on two nodes:
 # test_cluster.sh.)
 . "$(dirname "$0")/lib.sh"
@@ -78,4 +79,17 @@ run_report 3 --db big.db --reports-dir rep --report-id big3 --parallel-write
 [ "$(stat -c %s rep/big1.csv)" -gt 1048576 ] || fail "the report is not larger than one chunk"
 same_files rep/big1.csv rep/big3.csv "$(stat -c %s rep/big1.csv) bytes written by 3 ranks: the gathered report"
 only_report rep big3
+# A rank that cannot reach rank 0's file (its reports folder is another one: a file system
+# not shared): the run fails, saying which rank and why; no CSV, no temporary file.
+mkdir -p A/rep B/rep
+rc=0
+timeout 120 "$MPIEXEC" -n 1 -wdir "$T/A" "$REPORT" --quiet --db "$T/g.db" --reports-dir rep \
+  --report-id split --parallel-write : -n 1 -wdir "$T/B" "$REPORT" --quiet --db "$T/g.db" \
+  --reports-dir rep --report-id split --parallel-write >split.out 2>&1 || rc=$?
+[ "$rc" -eq 4 ] || fail "a rank without rank 0's file: exit $rc, expected 4 ($(cat split.out))"
+jq -e '.status == "Failed" and (.error | test("^rank 1: cannot open report rep/\\.split\\.csv\\.tmp\\.[A-Za-z0-9]{6} for its rows: No such file"))' \
+  A/rep/split.status.json >/dev/null || fail "status: $(cat A/rep/split.status.json)"
+[ "$(ls -A A/rep | paste -sd' ')" = split.status.json ] && [ -z "$(ls -A B/rep)" ] ||
+  fail "left: $(ls -A A/rep B/rep)"
+pass "a rank that cannot open rank 0's file: exit 4, Failed naming rank 1 and the file, nothing left"
 echo "$checks passed, 0 failed"

@@ -6,6 +6,7 @@
 #include <CUnit/CUnit.h>
 #include "test_list.h"
 #include "up_idtab.h"
+#include "up_strpool.h"
 
 static void test_indexes_in_first_order(void)
 {
@@ -71,6 +72,37 @@ static void test_growth_keeps_copies(void)
 
 /* Past either cap a new id is refused and the table is as it was; known ids still
  * answer. */
+/* The pool under the table (and under a plan's ids): copies that stay where they are as
+ * blocks fill, one longer than a block, bytes copied exactly (an embedded prefix only). */
+static void test_strpool(void)
+{
+    struct up_strpool p;
+    static char big[(1 << 20) + 100];
+    const char *first, *long_one, *last = NULL;
+    char id[32];
+    int i;
+
+    up_strpool_init(&p);
+    first = up_strpool_add(&p, "abc,def", 3);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(first);
+    CU_ASSERT_STRING_EQUAL(first, "abc");
+    memset(big, 'x', sizeof big - 1);
+    long_one = up_strpool_add(&p, big, sizeof big - 1);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(long_one);
+    CU_ASSERT_EQUAL(strlen(long_one), sizeof big - 1);
+    for (i = 0; i < 100000; i++) { /* ~1.2 MB: more than one block */
+        snprintf(id, sizeof id, "store-%06d", i);
+        last = up_strpool_add(&p, id, strlen(id));
+        CU_ASSERT_PTR_NOT_NULL_FATAL(last);
+    }
+    CU_ASSERT_STRING_EQUAL(first, "abc");
+    CU_ASSERT_EQUAL(long_one[sizeof big - 2], 'x');
+    CU_ASSERT_STRING_EQUAL(last, "store-099999");
+    CU_ASSERT_STRING_EQUAL(up_strpool_add(&p, "", 0), "");
+    up_strpool_free(&p);
+    CU_ASSERT_PTR_NULL(p.blocks);
+}
+
 static void test_caps(void)
 {
     struct up_idtab t;
@@ -105,6 +137,7 @@ int test_idtab_add(void)
 
     if (!s ||
         !CU_add_test(s, "indexes in order of first appearance", test_indexes_in_first_order) ||
+        !CU_add_test(s, "the string pool under the table", test_strpool) ||
         !CU_add_test(s, "growth keeps every copy in place", test_growth_keeps_copies) ||
         !CU_add_test(s, "caps on ids and bytes", test_caps))
         return CU_get_error();

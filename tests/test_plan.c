@@ -63,82 +63,6 @@ static void test_balance(void)
     expect_cuts(NULL, 0, 3, (const size_t[]){0, 0, 0, 0});
 }
 
-/* Two stores: "a" with no hours and no zone, "bé" in Asia/Kolkata with two rows. */
-static void sample_plan(struct up_plan *p)
-{
-    const struct up_hours_row rows[] = {{0, 9 * UP_USEC_PER_HOUR, 17 * UP_USEC_PER_HOUR},
-                                        {6, 22 * UP_USEC_PER_HOUR, 2 * UP_USEC_PER_HOUR}};
-    char **z;
-
-    up_plan_init(p);
-    CU_ASSERT_PTR_NOT_NULL_FATAL(up_plan_push_store(p, "a", 3));
-    CU_ASSERT_PTR_NOT_NULL_FATAL(up_plan_push_store(p, "b\xc3\xa9", 4));
-    CU_ASSERT_EQUAL(p->total_weight, 7);
-    z = up_buf_push(&p->zones);
-    CU_ASSERT_PTR_NOT_NULL_FATAL(z);
-    *z = strdup("Asia/Kolkata");
-    UP_PLAN_STORE(p, 1)->zone = 0;
-    CU_ASSERT_EQUAL_FATAL(up_buf_append(&p->hours, rows, 2), 0);
-    UP_PLAN_STORE(p, 1)->hours_off = 0;
-    UP_PLAN_STORE(p, 1)->nhours = 2;
-}
-
-static void test_pack_unpack(void)
-{
-    struct up_plan p;
-    struct up_buf out;
-    struct up_share sh;
-    const struct up_hours_row *h;
-    char err[256];
-
-    sample_plan(&p);
-    up_buf_init(&out, 1, 1 << 20);
-    CU_ASSERT_EQUAL_FATAL(up_plan_pack(&p, 0, 2, &out, err, sizeof err), UP_OK);
-    /* "a\0" 2 + "America/Chicago\0" 16 + zone index 4 + count 4, then "bé\0" 4 +
-     * "Asia/Kolkata\0" 13 + index 4 + count 4 + two rows of 4 + 8 + 8: 91 bytes, no
-     * padding. */
-    CU_ASSERT_EQUAL(out.n, 91);
-    CU_ASSERT_EQUAL_FATAL(up_share_unpack(&sh, up_buf_take(&out), 91, err, sizeof err), UP_OK);
-    CU_ASSERT_EQUAL_FATAL(UP_SHARE_N(&sh), 2);
-    CU_ASSERT_STRING_EQUAL(UP_SHARE_STORE(&sh, 0)->id, "a");
-    CU_ASSERT_STRING_EQUAL(up_share_zone(&sh, UP_SHARE_STORE(&sh, 0)), "America/Chicago");
-    CU_ASSERT_EQUAL(UP_SHARE_STORE(&sh, 0)->zone_index, -1);
-    CU_ASSERT_EQUAL(UP_SHARE_STORE(&sh, 0)->nhours, 0);
-    CU_ASSERT_STRING_EQUAL(UP_SHARE_STORE(&sh, 1)->id, "b\xc3\xa9");
-    CU_ASSERT_STRING_EQUAL(up_share_zone(&sh, UP_SHARE_STORE(&sh, 1)), "Asia/Kolkata");
-    CU_ASSERT_EQUAL(UP_SHARE_STORE(&sh, 1)->zone_index, 0);
-    CU_ASSERT_EQUAL_FATAL(UP_SHARE_STORE(&sh, 1)->nhours, 2);
-    h = UP_BUF_AT(&sh.hours, struct up_hours_row, UP_SHARE_STORE(&sh, 1)->hours_off);
-    CU_ASSERT_EQUAL(h[0].day, 0);
-    CU_ASSERT_EQUAL(h[0].start_us, INT64_C(32400000000));
-    CU_ASSERT_EQUAL(h[0].end_us, INT64_C(61200000000));
-    CU_ASSERT_EQUAL(h[1].day, 6);
-    CU_ASSERT_EQUAL(h[1].start_us, INT64_C(79200000000));
-    CU_ASSERT_EQUAL(h[1].end_us, INT64_C(7200000000));
-    up_share_free(&sh);
-
-    /* A range packs only its own stores. */
-    up_buf_init(&out, 1, 1 << 20);
-    CU_ASSERT_EQUAL_FATAL(up_plan_pack(&p, 1, 2, &out, err, sizeof err), UP_OK);
-    CU_ASSERT_EQUAL(out.n, 65);
-    /* Cut short anywhere, the bytes are refused, never read past. */
-    CU_ASSERT_EQUAL(up_share_unpack(&sh, up_buf_take(&out), 64, err, sizeof err), UP_EFAIL);
-    CU_ASSERT_PTR_NOT_NULL(strstr(err, "cut short"));
-    up_share_free(&sh);
-
-    /* Past the buffer's cap (an MPI count in the job): a clear error naming the store. */
-    up_buf_init(&out, 1, 30);
-    CU_ASSERT_EQUAL(up_plan_pack(&p, 0, 2, &out, err, sizeof err), UP_ENOMEM);
-    CU_ASSERT_PTR_NOT_NULL(strstr(err, "at store b"));
-    up_buf_free(&out);
-
-    /* An empty share is no store at all. */
-    CU_ASSERT_EQUAL(up_share_unpack(&sh, NULL, 0, err, sizeof err), UP_OK);
-    CU_ASSERT_EQUAL(UP_SHARE_N(&sh), 0);
-    up_share_free(&sh);
-    up_plan_free(&p);
-}
-
 /* A plan handed over as a share: every entry rewritten in the same memory (the first
  * three overlap their old selves), ids, zones and rows kept, the plan left empty. */
 static void test_adopt(void)
@@ -312,7 +236,6 @@ int test_plan_add(void)
 {
     CU_pSuite s = CU_add_suite("plan", NULL, NULL);
     if (!s || !CU_add_test(s, "balance into contiguous ranges", test_balance) ||
-        !CU_add_test(s, "pack and unpack a share", test_pack_unpack) ||
         !CU_add_test(s, "a plan adopted as a share, in place", test_adopt) ||
         !CU_add_test(s, "read the plan from a source", test_plan_read) ||
         !CU_add_test(s, "the builder keeps each set of hours rows once", test_builder_shares_hours))

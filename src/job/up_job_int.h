@@ -1,6 +1,6 @@
 /*
  * The report job's parts that need no MPI (private to src/job): rank 0's plan (now, the
- * store list, its metadata, the balance and the packing of each rank's share) and the
+ * store list, its metadata, the balance), a rank's share of it, and the
  * worker (one rank's stores: stream their polls, compute each store). up_job.c strings
  * them together with MPI; the unit tests drive them directly.
  */
@@ -123,34 +123,21 @@ void up_plan_free(struct up_plan *p);
  */
 void up_plan_balance(const struct up_plan *p, int size, size_t *cut);
 
-/*
- * Appends stores [from, to) of p to out (a byte buffer, elem 1) in the wire format that
- * up_share_unpack reads: per store the id and zone name (NUL-terminated), the zone's
- * index in the plan (int32, -1: the default), the row count (uint32) and each hours row field by
- * field (int32 day, int64 start, int64 end; no padding bytes). Returns UP_OK, or UP_ENOMEM when out
- * passes its cap (an MPI count) or memory runs out, with a message in err.
- */
-enum up_code up_plan_pack(const struct up_plan *p, size_t from, size_t to, struct up_buf *out,
-                          char *err, size_t errlen) UP_WARN_UNUSED;
-
 /* ---- One rank's share: what it gets from the scatter. ---- */
 
 /* 24 bytes a store: a rank holds one per store of its share, a million on one rank. */
 struct up_share_store {
-    const char *id;     /* points into the share's buffer or plan */
+    const char *id;     /* in the plan's pool */
     size_t hours_off;   /* rows hours[hours_off .. hours_off + nhours) */
     int32_t zone_index; /* in the plan's zone table, -1: the default (no zone row) */
     uint32_t nhours;
 };
 
 struct up_share {
-    char *buf; /* the packed bytes (owned), or NULL */
-    size_t len;
-    struct up_plan *plan;     /* the plan whose strings the stores point into (owned), or NULL */
+    struct up_plan *plan;     /* the plan whose ids and zone names the stores use (owned) */
     struct up_buf store;      /* struct up_share_store, in store order */
     struct up_buf hours;      /* struct up_hours_row */
-    struct up_buf names;      /* const char *, the zone names by index of an unpacked share */
-    const char *const *zones; /* the zone names by zone_index (the plan's, or names) */
+    const char *const *zones; /* the plan's zone names, by zone_index */
     size_t nzones;
 };
 
@@ -161,15 +148,7 @@ struct up_share {
 const char *up_share_zone(const struct up_share *s, const struct up_share_store *st);
 
 /*
- * Takes ownership of buf[0..len) (malloc'd; freed by up_share_free) and splits it into
- * stores. Returns UP_OK, UP_ENOMEM, or UP_EFAIL for bytes that are not a packed share
- * (message in err).
- */
-enum up_code up_share_unpack(struct up_share *s, char *buf, size_t len, char *err,
-                             size_t errlen) UP_WARN_UNUSED;
-
-/*
- * Makes p's stores the share s, without packing them: s takes p's stores (each entry
+ * Makes p's stores the share s: s takes p's stores (each entry
  * rewritten as a share's in the same memory), ids, hours rows and zone names (p is left
  * an empty plan, to free as usual). For a rank's own part of a streamed plan
  * (up_dist_stream). Returns UP_OK or UP_ENOMEM (message in err; p then keeps what it

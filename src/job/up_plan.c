@@ -1,17 +1,13 @@
 /*
  * Rank 0's plan: now, the reported stores with their weights, hours and zones, the
- * balance into contiguous ranges, and the packing of each range. No MPI.
+ * balance into contiguous ranges, and a rank's share of it. No MPI.
  */
-#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include "up_job_int.h"
 #include "up_store.h"
 #include "up_strmap.h"
-
-/* Every share is one MPI message: its byte count is an int. */
-#define MAX_SHARE_BYTES ((size_t)INT_MAX)
 
 /* Stores of one plan (ids of 1 KiB at most: well inside rank 0's memory at this cap). */
 #define MAX_PLAN_STORES ((size_t)1 << 32)
@@ -428,139 +424,6 @@ void up_plan_balance(const struct up_plan *p, int size, size_t *cut)
     cut[size] = n;
 }
 
-/* The wire format: fixed-width integers copied field by field, never a struct. */
-static int put_str(struct up_buf *out, const char *s)
-{
-    return up_buf_append(out, s, strlen(s) + 1);
-}
-
-static int put_u32(struct up_buf *out, uint32_t v)
-{
-    return up_buf_append(out, &v, sizeof v);
-}
-
-static int put_i32(struct up_buf *out, int32_t v)
-{
-    return up_buf_append(out, &v, sizeof v);
-}
-
-static int put_i64(struct up_buf *out, int64_t v)
-{
-    return up_buf_append(out, &v, sizeof v);
-}
-
-enum up_code up_plan_pack(const struct up_plan *p, size_t from, size_t to, struct up_buf *out,
-                          char *err, size_t errlen)
-{
-    size_t i, k;
-
-    if (out->max > MAX_SHARE_BYTES)
-        out->max = MAX_SHARE_BYTES;
-    for (i = from; i < to; i++) {
-        const struct up_plan_store *s = UP_PLAN_STORE(p, i);
-        const char *zone =
-            s->zone < 0 ? UP_DEFAULT_ZONE : *UP_BUF_AT(&p->zones, char *, (size_t)s->zone);
-
-        if (put_str(out, s->id) || put_str(out, zone) || put_i32(out, s->zone) ||
-            put_u32(out, s->nhours))
-            goto full;
-        for (k = 0; k < s->nhours; k++) {
-            const struct up_hours_row *h =
-                UP_BUF_AT(&p->hours, struct up_hours_row, s->hours_off + k);
-            if (put_i32(out, (int32_t)h->day) || put_i64(out, h->start_us) ||
-                put_i64(out, h->end_us))
-                goto full;
-        }
-    }
-    return UP_OK;
-full:
-    snprintf(err, errlen,
-             "store metadata of one rank larger than an MPI message (2 GiB) or out of memory "
-             "(at store %s)",
-             UP_PLAN_STORE(p, i)->id);
-    return UP_ENOMEM;
-}
-
-/* Reads one NUL-terminated string at *pos; NULL when the bytes end first. */
-static const char *get_str(const char *buf, size_t len, size_t *pos)
-{
-    const char *s = buf + *pos;
-    const char *nul = memchr(s, '\0', len - *pos);
-
-    if (!nul)
-        return NULL;
-    *pos += (size_t)(nul - s) + 1;
-    return s;
-}
-
-static int get_bytes(const char *buf, size_t len, size_t *pos, void *v, size_t n)
-{
-    if (len - *pos < n)
-        return -1;
-    memcpy(v, buf + *pos, n);
-    *pos += n;
-    return 0;
-}
-
-/* Names zone index k of s zone (the first name an index comes with stays). 0 or -1. */
-static int name_zone(struct up_share *s, int32_t k, const char *zone)
-{
-    while (s->names.n <= (size_t)k)
-        if (!up_buf_push(&s->names))
-            return -1;
-    if (!*UP_BUF_AT(&s->names, const char *, (size_t)k))
-        *UP_BUF_AT(&s->names, const char *, (size_t)k) = zone;
-    s->zones = s->names.p;
-    s->nzones = s->names.n;
-    return 0;
-}
-
-enum up_code up_share_unpack(struct up_share *s, char *buf, size_t len, char *err, size_t errlen)
-{
-    size_t pos = 0;
-
-    memset(s, 0, sizeof *s);
-    s->buf = buf;
-    s->len = len;
-    up_buf_init(&s->store, sizeof(struct up_share_store), MAX_SHARE_BYTES);
-    up_buf_init(&s->hours, sizeof(struct up_hours_row), MAX_SHARE_BYTES);
-    up_buf_init(&s->names, sizeof(const char *), UP_JOB_MAX_ZONES);
-    while (pos < len) {
-        struct up_share_store *st = up_buf_push(&s->store);
-        const char *zone;
-        uint32_t k;
-
-        if (!st)
-            goto oom;
-        if (!(st->id = get_str(buf, len, &pos)) || !(zone = get_str(buf, len, &pos)) ||
-            get_bytes(buf, len, &pos, &st->zone_index, sizeof st->zone_index) != 0 ||
-            get_bytes(buf, len, &pos, &st->nhours, sizeof st->nhours) != 0 || st->zone_index < -1 ||
-            (size_t)st->zone_index + 1 > UP_JOB_MAX_ZONES)
-            goto corrupt;
-        if (st->zone_index >= 0 && name_zone(s, st->zone_index, zone) != 0)
-            goto oom;
-        st->hours_off = s->hours.n;
-        if (up_buf_reserve(&s->hours, st->nhours) != 0)
-            goto oom;
-        for (k = 0; k < st->nhours; k++) {
-            struct up_hours_row *h = up_buf_push(&s->hours);
-            int32_t day;
-            if (get_bytes(buf, len, &pos, &day, sizeof day) != 0 ||
-                get_bytes(buf, len, &pos, &h->start_us, sizeof h->start_us) != 0 ||
-                get_bytes(buf, len, &pos, &h->end_us, sizeof h->end_us) != 0)
-                goto corrupt;
-            h->day = day;
-        }
-    }
-    return UP_OK;
-oom:
-    snprintf(err, errlen, "out of memory unpacking %zu bytes of store metadata", len);
-    return UP_ENOMEM;
-corrupt:
-    snprintf(err, errlen, "store metadata cut short at byte %zu of %zu", pos, len);
-    return UP_EFAIL;
-}
-
 enum up_code up_share_adopt(struct up_share *s, struct up_plan *p, char *err, size_t errlen)
 {
     struct up_plan *own = malloc(sizeof *own);
@@ -586,7 +449,7 @@ enum up_code up_share_adopt(struct up_share *s, struct up_plan *p, char *err, si
     }
     s->store = p->store;
     s->store.elem = sizeof(struct up_share_store);
-    s->store.max = MAX_SHARE_BYTES;
+    s->store.max = MAX_PLAN_STORES;
     s->store.cap = s->store.cap * sizeof(struct up_plan_store) / sizeof(struct up_share_store);
     if (n > 0 && n < s->store.cap) {
         void *smaller = realloc(base, n * sizeof(struct up_share_store));
@@ -605,7 +468,6 @@ enum up_code up_share_adopt(struct up_share *s, struct up_plan *p, char *err, si
     s->plan = own;
     s->zones = (const char *const *)own->zones.p;
     s->nzones = own->zones.n;
-    up_buf_init(&s->names, sizeof(const char *), UP_JOB_MAX_ZONES);
     up_buf_init(&p->store, sizeof(struct up_plan_store), MAX_PLAN_STORES);
     up_strpool_init(&p->ids);
     up_buf_init(&p->hours, sizeof(struct up_hours_row), MAX_PLAN_STORES);
@@ -628,9 +490,7 @@ void up_share_free(struct up_share *s)
         up_plan_free(s->plan);
         free(s->plan);
     }
-    free(s->buf);
     up_buf_free(&s->store);
     up_buf_free(&s->hours);
-    up_buf_free(&s->names);
     memset(s, 0, sizeof *s);
 }

@@ -20,6 +20,7 @@ struct up_trigger {
     const char *source;       /* the database; a relative path is made absolute */
     const char *now;          /* --now as given, or NULL */
     const char *timeout;      /* the job's --timeout as given (seconds), or NULL: its default */
+    int parallel_write;       /* the job's --parallel-write */
     const char *reports_dir;  /* created if missing, made absolute */
     const char *report_id;    /* NULL: a new UUID */
     const char *home;         /* the project folder (jobs/, slurm/) */
@@ -105,8 +106,8 @@ enum up_code up_lifecycle_state(const char *dir, const char *id, struct up_repor
 /* The same from a status already read (up_status_read returned UP_OK): for a caller that
  * looked at it first (the HTTP server, to answer a report that may need Slurm on a thread
  * of its own). Runs Slurm commands only for a Slurm report still Pending or Running. */
-enum up_code up_lifecycle_state_of(const char *dir, const char *id,
-                                   const struct up_status_info *in, struct up_report_state *s,
-                                   char *err, size_t errlen) UP_WARN_UNUSED;
+enum up_code up_lifecycle_state_of(const char *dir, const char *id, const struct up_status_info *in,
+                                   struct up_report_state *s, char *err,
+                                   size_t errlen) UP_WARN_UNUSED;
 
 #endif

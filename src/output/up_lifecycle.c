@@ -709,6 +709,8 @@ static enum up_code submit_slurm(const struct up_trigger *t, struct up_status *s
         bad |= add(&a, "--now") | add(&a, t->now);
     if (t->timeout)
         bad |= add(&a, "--timeout") | add(&a, t->timeout);
+    if (t->parallel_write)
+        bad |= add(&a, "--parallel-write");
     if (bad) {
         snprintf(err, errlen, "too many sbatch options");
         return UP_EUSAGE;
@@ -857,6 +859,8 @@ enum up_code up_lifecycle_trigger(const struct up_trigger *t, char id_out[UP_REP
             bad |= add(&a, "--now") | add(&a, t->now);
         if (t->timeout)
             bad |= add(&a, "--timeout") | add(&a, t->timeout);
+        if (t->parallel_write)
+            bad |= add(&a, "--parallel-write");
         w.pid = bad ? -1 : start_wrapper(a.v, env, log);
         if (w.pid < 0) {
             char why[PATH_MAX + 64], e[256];

@@ -60,8 +60,17 @@ static void usage(FILE *f)
 }
 
 /* Long-only options. */
-enum { OPT_SLURM = 256, OPT_NOW, OPT_TIME, OPT_SBATCH_ARG, OPT_EXIT_CODE, OPT_TERMINATED,
-       OPT_ERROR, OPT_TIMEOUT };
+enum {
+    OPT_SLURM = 256,
+    OPT_NOW,
+    OPT_TIME,
+    OPT_SBATCH_ARG,
+    OPT_EXIT_CODE,
+    OPT_TERMINATED,
+    OPT_ERROR,
+    OPT_TIMEOUT,
+    OPT_PARALLEL_WRITE
+};
 
 static const struct option longopts[] = {{"reports-dir", required_argument, NULL, 'r'},
                                          {"report-id", required_argument, NULL, 'i'},
@@ -73,6 +82,7 @@ static const struct option longopts[] = {{"reports-dir", required_argument, NULL
                                          {"slurm", no_argument, NULL, OPT_SLURM},
                                          {"now", required_argument, NULL, OPT_NOW},
                                          {"timeout", required_argument, NULL, OPT_TIMEOUT},
+                                         {"parallel-write", no_argument, NULL, OPT_PARALLEL_WRITE},
                                          {"time", required_argument, NULL, OPT_TIME},
                                          {"sbatch-arg", required_argument, NULL, OPT_SBATCH_ARG},
                                          {"exit-code", required_argument, NULL, OPT_EXIT_CODE},
@@ -84,7 +94,7 @@ static const struct option longopts[] = {{"reports-dir", required_argument, NULL
 struct opts {
     const char *dir, *id, *output, *db, *now, *timeout, *partition, *error;
     long ranks, time_min, nodes, exit_code;
-    int slurm, terminated, has_exit_code, has_slurm_only;
+    int slurm, terminated, has_exit_code, has_slurm_only, parallel_write;
     char *sbatch_args[MAX_SBATCH_ARGS];
     size_t n_sbatch_args;
     int help;
@@ -175,6 +185,9 @@ static int parse(int argc, char **argv, struct opts *o, int *first)
         case OPT_TIMEOUT:
             o->timeout = optarg;
             break;
+        case OPT_PARALLEL_WRITE:
+            o->parallel_write = 1;
+            break;
         case OPT_TIME:
             o->time_min = positive(optarg, 7);
             o->has_slurm_only = 1;
@@ -259,6 +272,7 @@ static int do_trigger(int argc, char **argv)
     t.source = o.db;
     t.now = o.now;
     t.timeout = o.timeout;
+    t.parallel_write = o.parallel_write;
     t.reports_dir = o.dir;
     t.report_id = o.id;
     t.home = home;

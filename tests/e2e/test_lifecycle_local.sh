@@ -64,6 +64,16 @@ wait_done rep "$id" >/dev/null
 "$GET" "$id" --reports-dir rep >asof.csv
 same_files "$G/expected.csv" asof.csv "--now reaches the job"
 
+# --parallel-write reaches the job (mpirun's command line, recorded on the way).
+printf '#!/bin/sh\nprintf "%%s\\n" "$*" >>"%s/mpirun-args"\nexec "%s" "$@"\n' "$T" "$(command -v "$MPIEXEC")" >mpirun-rec
+chmod +x mpirun-rec
+id=$(MPIEXEC=$T/mpirun-rec trigger -n 3 --db u.db --reports-dir pw --parallel-write)
+[ "$(wait_done pw "$id" | tail -1)" = Complete ] || fail "--parallel-write run did not complete"
+"$GET" "$id" --reports-dir pw >pw.csv
+same_files direct/u3.csv pw.csv "trigger_report --parallel-write: the direct run's report"
+grep -q -- "-n 3 .*uptime_report .*--parallel-write" mpirun-args || fail "mpirun ran: $(cat mpirun-args)"
+pass "--parallel-write reaches the job's command line"
+
 # Two reports at the same time: independent ids, each its own complete CSV.
 a=$(trigger -n 2 --db u.db --reports-dir both) &
 b=$(trigger -n 2 --db g.db --reports-dir both)

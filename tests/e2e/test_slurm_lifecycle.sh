@@ -44,6 +44,17 @@ for n in 2 4; do
   same_files direct/u2.csv gen.csv "$n tasks: generated data equals the direct mpirun run"
 done
 
+# --parallel-write reaches every rank of the batch job (the program's arguments, recorded
+# by a wrapper given as UPTIME_REPORT).
+printf '#!/bin/sh\nprintf "%%s\\n" "$*" >>"%s/report-args"\nexec "%s" "$@"\n' "$T" "$REPORT" >report-rec
+chmod +x report-rec
+id=$(UPTIME_REPORT=$T/report-rec UPTIME_CTL=$UP_BUILD/uptime_ctl trigger --slurm -n 3 --db u.db --reports-dir rep --parallel-write)
+[ "$(wait_done rep "$id" | tail -1)" = Complete ] || fail "--parallel-write on 3 tasks"
+"$GET" "$id" --reports-dir rep -o pw.csv
+same_files direct/u2.csv pw.csv "--parallel-write, 3 Slurm tasks: the direct mpirun run's report"
+[ "$(grep -c -- "--parallel-write" report-args)" = 3 ] || fail "ranks ran with: $(cat report-args)"
+pass "--parallel-write reaches all 3 ranks of the batch job"
+
 # Pending is seen while the job waits in the queue (a hold keeps it there).
 id=$(trigger --slurm -n 2 --db g.db --reports-dir rep --sbatch-arg=--hold)
 jid=$(jq -r .slurm_job_id "rep/$id.status.json")

@@ -274,8 +274,6 @@ static void progress_end(struct progress *p, int64_t done)
 /* Longest row: a 128-byte id quoted with every byte doubled, six values, commas. */
 #define MAX_ROW 512
 
-/* Every rank formats its own rows (the work is shared) and sends them in chunks, ending
- * with an empty message. */
 /* Appends store i's row and its newline to the chunk buf of *used bytes (MAX_ROW free). */
 static void put_row(const struct job *j, size_t i, char *buf, size_t *used)
 {
@@ -288,6 +286,8 @@ static void put_row(const struct job *j, size_t i, char *buf, size_t *used)
     buf[(*used)++] = '\n';
 }
 
+/* Every rank formats its own rows (the work is shared) and sends them in chunks, ending
+ * with an empty message. */
 static void send_rows(struct job *j, char *buf)
 {
     size_t n = UP_SHARE_N(&j->share), i, used = 0;
@@ -413,9 +413,9 @@ static enum up_code gather(struct job *j, struct up_report_writer **rep)
     char *buf[2] = {NULL, NULL}, err[ERRLEN];
     enum up_code rc = UP_OK;
 
-    /* Buffers and the temporary report first, agreed, so that the stream cannot fail. */
     int two = j->d.rank == 0 && !o->parallel_write; /* rank 0 receives while it writes */
 
+    /* Buffers and the temporary report first, agreed, so that the stream cannot fail. */
     buf[0] = malloc(ROWS_CHUNK);
     if (two)
         buf[1] = malloc(ROWS_CHUNK);

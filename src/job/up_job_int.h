@@ -134,11 +134,9 @@ struct up_share_store {
 };
 
 struct up_share {
-    struct up_plan *plan;     /* the plan whose ids and zone names the stores use (owned) */
-    struct up_buf store;      /* struct up_share_store, in store order */
-    struct up_buf hours;      /* struct up_hours_row */
-    const char *const *zones; /* the plan's zone names, by zone_index */
-    size_t nzones;
+    struct up_plan *plan; /* the plan whose ids and zone names the stores use (owned) */
+    struct up_buf store;  /* struct up_share_store, in store order */
+    struct up_buf hours;  /* struct up_hours_row */
 };
 
 #define UP_SHARE_N(s) ((s)->store.n)

@@ -466,8 +466,6 @@ enum up_code up_share_adopt(struct up_share *s, struct up_plan *p, char *err, si
     up_buf_init(&own->hours, sizeof(struct up_hours_row), MAX_PLAN_STORES);
     own->pin = NULL;
     s->plan = own;
-    s->zones = (const char *const *)own->zones.p;
-    s->nzones = own->zones.n;
     up_buf_init(&p->store, sizeof(struct up_plan_store), MAX_PLAN_STORES);
     up_strpool_init(&p->ids);
     up_buf_init(&p->hours, sizeof(struct up_hours_row), MAX_PLAN_STORES);
@@ -477,9 +475,9 @@ enum up_code up_share_adopt(struct up_share *s, struct up_plan *p, char *err, si
 
 const char *up_share_zone(const struct up_share *s, const struct up_share_store *st)
 {
-    if (st->zone_index < 0 || (size_t)st->zone_index >= s->nzones || !s->zones[st->zone_index])
+    if (st->zone_index < 0)
         return UP_DEFAULT_ZONE;
-    return s->zones[st->zone_index];
+    return *UP_BUF_AT(&s->plan->zones, char *, (size_t)st->zone_index);
 }
 
 void up_share_free(struct up_share *s)
